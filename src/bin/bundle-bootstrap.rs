@@ -1,0 +1,2 @@
+//! `bundle-bootstrap` (placeholder).
+fn main() {}

@@ -1,0 +1,20 @@
+//! startup-bundle: encrypted start-up bundles that give cloud instances their personality at boot.
+//!
+//! The library holds every decision; the binaries in `src/bin/` parse flags, call one function here,
+//! print, and map the error to the exit status of the contract ([`exit::Exit`]).
+//!
+//! Data flows one way, as `Read`/`Write` streams: fetch → verify → decrypt → decompress → unpack → run.
+//! Only [`bootstrap`] knows the order of those stages on the instance, and only [`publish`] on the
+//! publisher's side.
+
+pub mod archive;
+pub mod bootstrap;
+pub mod duration;
+pub mod enc;
+pub mod exit;
+pub mod fetch;
+pub mod personality;
+pub mod publish;
+pub mod runner;
+pub mod secret;
+pub mod userdata;

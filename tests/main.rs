@@ -1,0 +1,15 @@
+//! The one integration-test binary: runs the built `bundle` and `bundle-bootstrap` against the real
+//! `openssl`, GNU `tar`, a real HTTP server on 127.0.0.1, and hostile inputs built in code.
+
+mod support;
+
+// The openssl-enc container against the real `openssl enc`, both ways; the vectors in tests/vectors/.
+mod enc;
+// Deterministic packing, GNU tar both ways, hostile archives.
+mod archive;
+// Modules, bundle.toml, run order, `bundle check`.
+mod personality;
+// Downloads against a fault-injecting HTTP(S) server on 127.0.0.1.
+mod fetch;
+// Scripts run in order, output, timeouts, init records, the lock.
+mod runner;
