@@ -17,4 +17,5 @@ pub mod personality;
 pub mod publish;
 pub mod runner;
 pub mod secret;
+pub mod size;
 pub mod userdata;
