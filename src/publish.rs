@@ -1,1 +1,269 @@
-//! Placeholder: being written.
+//! The publisher's pipeline: personality → deterministic archive → openssl-enc file, written whole or
+//! not at all.
+//!
+//! Only this file knows the order of the stages on the publisher's side. The output appears under its
+//! final name only when it is complete: it is written to a private temp file beside it and then linked
+//! (refusing to replace an existing file) or renamed (`--force`) into place.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+
+use crate::archive::{self, ArchiveError, Compression, PackEntry, PackOptions, Source};
+use crate::enc::{self, Armor, Params};
+use crate::exit::{Classify, Exit};
+use crate::personality::{self, LayoutEntry, Manifest, Problems};
+use crate::secret::{PASSPHRASE_VAR, Passphrase};
+
+/// Mode of the bundle file: it is encrypted and meant to sit on a public URL.
+const BUNDLE_MODE: u32 = 0o644;
+/// Mode of the generated manifest inside the archive.
+const MANIFEST_MODE: u32 = 0o644;
+/// Mode of the archive's top folder.
+const TOP_MODE: u32 = 0o755;
+/// Output buffer in front of the file.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// What to do when the output file exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Refuse (the default): a bundle is not silently replaced.
+    Refuse,
+    /// Replace it atomically (`--force`).
+    Replace,
+}
+
+/// Everything `bundle pack` needs besides the passphrase.
+#[derive(Debug, Clone)]
+pub struct PackRequest {
+    /// The personality folder.
+    pub dir: PathBuf,
+    /// Module libraries, searched in order.
+    pub libraries: Vec<PathBuf>,
+    /// The bundle file to write.
+    pub output: PathBuf,
+    /// Cipher and key derivation.
+    pub params: Params,
+    /// Binary or base64 (`openssl enc -a`).
+    pub armor: Armor,
+    /// Compression of the tar payload.
+    pub compression: Compression,
+    /// Whether an existing output may be replaced.
+    pub overwrite: Overwrite,
+    /// Compression threads.
+    pub threads: usize,
+}
+
+/// What `bundle pack` made.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    /// The bundle file written.
+    pub output: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// sha256 of the file, hex: what `bundle-bootstrap run --sha256` pins.
+    pub sha256: String,
+    /// The manifest packed as `start-up-bundle/bundle.json`.
+    pub manifest: Manifest,
+    /// The shell line that opens the bundle with stock tools.
+    pub open_command: String,
+}
+
+/// Why a bundle could not be packed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The personality has problems (all of them listed).
+    #[error(transparent)]
+    Problems(#[from] Problems),
+    /// Walking or archiving the module folders failed.
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// The output exists and `--force` was not given.
+    #[error("{0} already exists")]
+    Exists(PathBuf),
+    /// Writing the output failed.
+    #[error("cannot write {path}")]
+    Io {
+        /// The file being written.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Classify for PublishError {
+    fn exit(&self) -> Exit {
+        match self {
+            PublishError::Problems(p) => p.exit(),
+            PublishError::Archive(e) => e.exit(),
+            PublishError::Exists(_) | PublishError::Io { .. } => Exit::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            PublishError::Problems(p) => p.hint(),
+            PublishError::Archive(e) => e.hint(),
+            PublishError::Exists(_) => Some("pass --force to replace it, or choose another -o".to_string()),
+            PublishError::Io { .. } => Some("check that the output folder exists and is writable".to_string()),
+        }
+    }
+}
+
+/// Packs and encrypts a personality into one bundle file.
+pub fn pack(req: &PackRequest, pass: &Passphrase, progress: &(dyn Fn(u64) + Sync)) -> Result<Packed, PublishError> {
+    if req.overwrite == Overwrite::Refuse && fs::symlink_metadata(&req.output).is_ok() {
+        return Err(PublishError::Exists(req.output.clone()));
+    }
+    let found = personality::load(&req.dir, &req.libraries)?;
+    let manifest = found.manifest();
+    let entries = archive_entries(&found.layout())?;
+    let opts = PackOptions { compression: req.compression, mtime: PackOptions::mtime_from_env()?, threads: req.threads };
+
+    let io_err = |source| PublishError::Io { path: req.output.clone(), source };
+    let partial = Partial::create(&req.output).map_err(io_err)?;
+    let file = partial.file.try_clone().map_err(io_err)?;
+    let sink = HashingWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
+    let sealed = enc::Encryptor::new(sink, pass.expose(), &req.params, req.armor).map_err(io_err)?;
+    let sealed = archive::pack(entries, &opts, sealed, progress)?;
+    let (buffered, sha256, size) = sealed.finish().map_err(io_err)?.finish();
+    buffered.into_inner().map_err(|e| io_err(e.into_error()))?.sync_all().map_err(io_err)?;
+    partial.place(req.overwrite)?;
+
+    Ok(Packed {
+        output: req.output.clone(),
+        size,
+        sha256,
+        manifest,
+        open_command: open_command(&req.output, &req.params, req.armor, req.compression),
+    })
+}
+
+/// The archive entries of a personality's layout: the top folder, each module tree, the manifest.
+fn archive_entries(layout: &[LayoutEntry]) -> Result<Vec<PackEntry>, ArchiveError> {
+    let mut entries =
+        vec![PackEntry { path: personality::ARCHIVE_TOP.to_string(), mode: TOP_MODE, source: Source::Dir }];
+    for item in layout {
+        match item {
+            LayoutEntry::Tree { prefix, dir } => entries.extend(archive::collect_tree(dir, prefix)?),
+            LayoutEntry::File { path, bytes } => {
+                entries.push(PackEntry { path: path.clone(), mode: MANIFEST_MODE, source: Source::Bytes(bytes.clone()) })
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// The stock-tools line that opens a bundle: `openssl enc -d … | tar -x…`.
+pub fn open_command(file: &Path, params: &Params, armor: Armor, compression: Compression) -> String {
+    let armor_flag = if armor == Armor::Base64 { " -a" } else { "" };
+    let tar = match compression {
+        Compression::Gzip => "tar -xz",
+        Compression::Zstd => "tar --zstd -x",
+        Compression::None => "tar -x",
+    };
+    format!(
+        "openssl enc -d {}{armor_flag} -in {} -pass env:{PASSPHRASE_VAR} | {tar}",
+        params.openssl_flags(),
+        shell_quote(&file.to_string_lossy())
+    )
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:=@%,".contains(&b));
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
+}
+
+/// A temp file beside the output, removed unless placed.
+struct Partial {
+    path: PathBuf,
+    target: PathBuf,
+    file: File,
+    placed: bool,
+}
+
+impl Partial {
+    fn create(target: &Path) -> io::Result<Partial> {
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = parent.join(format!(".{name}.partial-{}", crate::scratch::random_tag()?));
+        let file = OpenOptions::new().write(true).create_new(true).mode(BUNDLE_MODE).open(&path)?;
+        Ok(Partial { path, target: target.to_path_buf(), file, placed: false })
+    }
+
+    /// Moves the finished file to its name: a hard link refuses an existing target atomically.
+    fn place(mut self, overwrite: Overwrite) -> Result<(), PublishError> {
+        let result = match overwrite {
+            Overwrite::Replace => fs::rename(&self.path, &self.target),
+            Overwrite::Refuse => fs::hard_link(&self.path, &self.target).and_then(|()| fs::remove_file(&self.path)),
+        };
+        match result {
+            Ok(()) => {
+                self.placed = true;
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(PublishError::Exists(self.target.clone())),
+            Err(source) => Err(PublishError::Io { path: self.target.clone(), source }),
+        }
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.placed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Counts and hashes what passes through, so the file need not be read back.
+struct HashingWriter<W> {
+    inner: W,
+    hash: Sha256,
+    size: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        HashingWriter { inner, hash: Sha256::new(), size: 0 }
+    }
+
+    fn finish(self) -> (W, String, u64) {
+        let digest = self.hash.finalize();
+        (self.inner, digest.iter().map(|b| format!("{b:02x}")).collect(), self.size)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_when_needed() {
+        assert_eq!(shell_quote("/tmp/b.enc"), "/tmp/b.enc");
+        assert_eq!(shell_quote("my bundle"), "'my bundle'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

@@ -13,3 +13,7 @@ mod personality;
 mod fetch;
 // Scripts run in order, output, timeouts, init records, the lock.
 mod runner;
+// `bundle check|pack|unpack|inspect|keygen` against openssl and tar, both ways.
+mod cli_pack;
+// `bundle-bootstrap run|status` and `bundle try` end to end.
+mod cli_boot;

@@ -1,2 +1,181 @@
-//! `bundle-bootstrap` (placeholder).
-fn main() {}
+//! `bundle-bootstrap`: the instance's tool, started from EC2 user-data at boot. Parses flags, calls
+//! [`startup_bundle::bootstrap::boot`], prints, exits with the contract's status.
+
+#[path = "cli_common.rs"]
+mod cli_common;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use cli_common::{DecryptFlags, fail, parse, usage};
+use startup_bundle::archive::Limits;
+use startup_bundle::bootstrap::{self, BootOptions, Mode};
+use startup_bundle::exit::Exit;
+use startup_bundle::fetch::FetchOptions;
+use startup_bundle::{duration, runner, size};
+
+const PROGRAM: &str = "bundle-bootstrap";
+
+/// Fetch, verify, decrypt and unpack a start-up bundle, then run its modules in order — or fail loudly.
+#[derive(Debug, Parser)]
+#[command(name = "bundle-bootstrap", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Fetch the bundle at URL and run every module's scripts in order
+    Run(Box<RunArgs>),
+    /// Show the last run, module by module
+    Status {
+        /// The state folder
+        #[arg(long, value_name = "DIR", default_value = bootstrap::DEFAULT_STATE_DIR)]
+        state_dir: PathBuf,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// https://, http://, file:// URL or a path
+    url: String,
+    #[command(flatten)]
+    decrypt: DecryptFlags,
+    /// Refuse the bundle unless its sha256 is this (hex)
+    #[arg(long, value_name = "HEX")]
+    sha256: Option<String>,
+    /// State folder: releases, logs, init records, status
+    #[arg(long, value_name = "DIR", default_value = bootstrap::DEFAULT_STATE_DIR)]
+    state_dir: PathBuf,
+    /// PEM file of extra CA certificates to trust (a private CA)
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// KEY=VALUE for every module's environment (repeatable)
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Time one script may run before it is stopped
+    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "30m")]
+    module_timeout: Duration,
+    /// Keep retrying the download for this long
+    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "5m")]
+    retry_for: Duration,
+    /// Give up on a connection after this long
+    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "10s")]
+    connect_timeout: Duration,
+    /// Retry a download that sends nothing for this long
+    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "30s")]
+    stall_timeout: Duration,
+    /// Refuse a bundle file larger than this
+    #[arg(long, value_name = "SIZE", value_parser = size::parse, default_value = "2G")]
+    max_size: u64,
+    /// Refuse a bundle that unpacks to more than this
+    #[arg(long, value_name = "SIZE", value_parser = size::parse, default_value = "4G")]
+    max_unpacked: u64,
+    /// Wait this long for another run on the same state folder
+    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "10m")]
+    lock_wait: Duration,
+    /// Shell command run after a successful run (BUNDLE_RESULT=success)
+    #[arg(long, value_name = "CMD")]
+    on_success: Option<String>,
+    /// Shell command run after a failed run (BUNDLE_RESULT=failure, BUNDLE_FAILED_MODULE)
+    #[arg(long, value_name = "CMD")]
+    on_failure: Option<String>,
+    /// Fetch, verify, decrypt, unpack and print the plan; run nothing
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text.split_once('=').ok_or_else(|| format!("--env {text}: write KEY=VALUE"))?;
+    let valid = !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err(format!("--env {key}=…: {key:?} is not a variable name (letters, digits, _)"));
+    }
+    Ok((key.to_string(), value.to_string()))
+}
+
+fn main() -> ExitCode {
+    let cli: Cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    match cli.command {
+        Command::Run(args) => run(*args),
+        Command::Status { state_dir, json } => status(&state_dir, json),
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let params = match args.decrypt.params() {
+        Ok(p) => p,
+        Err(msg) => return usage(PROGRAM, &msg),
+    };
+    if let Some(hex) = &args.sha256 {
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return usage(PROGRAM, "--sha256 takes the 64 hex digits that `bundle pack` printed");
+        }
+    }
+    let fetch = FetchOptions {
+        retry_for: args.retry_for,
+        connect_timeout: args.connect_timeout,
+        stall_timeout: args.stall_timeout,
+        max_size: args.max_size,
+        ca_file: args.ca_file,
+        ..FetchOptions::default()
+    };
+    let mode = if args.dry_run { Mode::DryRun } else { Mode::Run };
+    let opts = BootOptions {
+        url: args.url,
+        pass: args.decrypt.pass,
+        params,
+        sha256: args.sha256,
+        state_dir: args.state_dir,
+        fetch,
+        limits: Limits { max_bytes: args.max_unpacked, ..Limits::default() },
+        env: args.env,
+        module_timeout: args.module_timeout,
+        kill_grace: Duration::from_secs(10),
+        lock_wait: args.lock_wait,
+        mode,
+        on_success: args.on_success,
+        on_failure: args.on_failure,
+    };
+    let result = bootstrap::boot(&opts, &mut |line| eprintln!("{PROGRAM}: {line}"));
+    let summary = bootstrap::summary(&result, mode);
+    let code = match &result {
+        Ok(report) => {
+            if mode == Mode::DryRun {
+                print!("{}", report.plan_text());
+            }
+            Exit::Ok.into()
+        }
+        Err(e) => fail(PROGRAM, e, e),
+    };
+    eprintln!("{PROGRAM}: {summary}");
+    code
+}
+
+fn status(state_dir: &std::path::Path, json: bool) -> ExitCode {
+    match runner::read_status(state_dir) {
+        Ok(status) => {
+            if json {
+                match serde_json::to_string_pretty(&status) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => return usage(PROGRAM, &format!("cannot print the status: {e}")),
+                }
+            } else {
+                print!("{}", runner::render_status(&status));
+            }
+            Exit::Ok.into()
+        }
+        Err(e) => fail(PROGRAM, &e, &e),
+    }
+}

@@ -1,0 +1,216 @@
+//! The publisher's read side: `bundle unpack -C DIR` and `bundle inspect` (nothing is run).
+//!
+//! Both open the bundle through [`crate::open`] into a fresh private staging folder; `unpack` then moves
+//! its top-level entries into DIR (refusing to replace anything there), `inspect` reads the plan and
+//! throws the folder away.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use crate::archive::{ArchiveError, Limits};
+use crate::enc::Params;
+use crate::exit::{Classify, Exit};
+use crate::open::{self, OpenError};
+use crate::personality::{self, PlanError};
+use crate::scratch::ScratchDir;
+use crate::secret::Passphrase;
+
+/// Hex digits of the sha256 shown as the version of a bundle without a manifest.
+const SHORT_SHA: usize = 12;
+
+/// Why a bundle could not be unpacked or inspected.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    /// Decrypting or unpacking failed.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The unpacked bundle has no runnable plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// DIR already holds an entry of the same name.
+    #[error("{0} already exists: remove it or unpack elsewhere")]
+    Exists(PathBuf),
+    /// A local file or folder could not be read or written.
+    #[error("cannot use {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Classify for InspectError {
+    fn exit(&self) -> Exit {
+        match self {
+            InspectError::Open(e) => e.exit(),
+            InspectError::Plan(e) => e.exit(),
+            InspectError::Exists(_) | InspectError::Io { .. } => Exit::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            InspectError::Open(e) => e.hint(),
+            InspectError::Plan(e) => e.hint(),
+            InspectError::Exists(_) => None,
+            InspectError::Io { .. } => Some("check the path and its permissions".to_string()),
+        }
+    }
+}
+
+/// Unpacks `bundle` into `dir` (created if missing), like `tar -C dir`: returns the top-level paths
+/// placed there. Nothing is placed unless the whole bundle decrypted and unpacked cleanly.
+pub fn unpack_into(
+    bundle: &Path,
+    pass: &Passphrase,
+    params: &Params,
+    dir: &Path,
+    limits: &Limits,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<PathBuf>, InspectError> {
+    fs::create_dir_all(dir).map_err(|source| InspectError::Io { path: dir.to_path_buf(), source })?;
+    let staging = ScratchDir::reserve_in(dir, ".bundle-unpack-")
+        .map_err(|source| InspectError::Io { path: dir.to_path_buf(), source })?;
+    open::decrypt_unpack(bundle, pass, params, staging.path(), limits, progress)?;
+    let read_err = |source| InspectError::Io { path: staging.path().to_path_buf(), source };
+    let mut tops: Vec<_> = fs::read_dir(staging.path()).map_err(read_err)?.collect::<Result<_, _>>().map_err(read_err)?;
+    tops.sort_by_key(|e| e.file_name());
+    for top in &tops {
+        let target = dir.join(top.file_name());
+        if fs::symlink_metadata(&target).is_ok() {
+            return Err(InspectError::Exists(target));
+        }
+    }
+    let mut placed = Vec::new();
+    for top in tops {
+        let target = dir.join(top.file_name());
+        fs::rename(top.path(), &target).map_err(|source| InspectError::Io { path: target.clone(), source })?;
+        placed.push(target);
+    }
+    Ok(placed)
+}
+
+/// What `bundle inspect` shows.
+#[derive(Debug, Serialize)]
+pub struct Inspection {
+    /// Bundle name.
+    pub name: String,
+    /// Bundle version.
+    pub version: String,
+    /// sha256 of the bundle file, hex.
+    pub sha256: String,
+    /// Size of the bundle file.
+    pub size: u64,
+    /// Whether the run order comes from a `bundle.json` (else computed, as for a hand-made bundle).
+    pub manifest: bool,
+    /// Modules in run order.
+    pub modules: Vec<InspectedModule>,
+    /// Folders that are not modules (no start script), skipped at run time.
+    pub skipped: Vec<String>,
+}
+
+/// One module as `bundle inspect` shows it.
+#[derive(Debug, Serialize)]
+pub struct InspectedModule {
+    /// Module name.
+    pub name: String,
+    /// Modules it requires.
+    pub requires: Vec<String>,
+    /// Content digest.
+    pub digest: String,
+    /// Number of files.
+    pub files: u64,
+    /// Bytes of file content.
+    pub bytes: u64,
+    /// Whether it has an init script.
+    pub init: bool,
+}
+
+impl Inspection {
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// A few lines for people.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "{} {}\nsha256 {} ({} bytes){}\nmodules in run order:\n",
+            self.name,
+            self.version,
+            self.sha256,
+            self.size,
+            if self.manifest { "" } else { "\nno bundle.json: order computed from the folders" }
+        );
+        for (i, m) in self.modules.iter().enumerate() {
+            let requires = if m.requires.is_empty() { String::new() } else { format!(" requires {}", m.requires.join(", ")) };
+            out.push_str(&format!(
+                "  {}. {}{}{} — {} files, {}, {}\n",
+                i + 1,
+                m.name,
+                if m.init { " (init + start)" } else { "" },
+                requires,
+                m.files,
+                crate::size::human(m.bytes),
+                m.digest
+            ));
+        }
+        for s in &self.skipped {
+            out.push_str(&format!("  skipped: {s} (no start script)\n"));
+        }
+        out.trim_end().to_string()
+    }
+}
+
+/// Decrypts and unpacks `bundle` into a private temp folder, reads its plan, and removes the folder.
+pub fn inspect(bundle: &Path, pass: &Passphrase, params: &Params, limits: &Limits) -> Result<Inspection, InspectError> {
+    let io_err = |source| InspectError::Io { path: bundle.to_path_buf(), source };
+    let (sha256, size) = file_sha256(bundle).map_err(io_err)?;
+    let scratch = ScratchDir::create("bundle-inspect-").map_err(io_err)?;
+    let dest = scratch.path().join("bundle");
+    open::decrypt_unpack(bundle, pass, params, &dest, limits, &|_| {})?;
+    let fallback_name = bundle.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let plan = personality::plan_unpacked(&dest, &fallback_name, &sha256[..SHORT_SHA])?;
+    let mut modules = Vec::new();
+    for m in &plan.modules {
+        let (_, files, bytes) =
+            personality::module_digest(&m.dir).map_err(|source| InspectError::Io { path: m.dir.clone(), source })?;
+        modules.push(InspectedModule {
+            name: m.name.clone(),
+            requires: m.requires.clone(),
+            digest: m.digest.clone(),
+            files,
+            bytes,
+            init: m.init.is_some(),
+        });
+    }
+    Ok(Inspection {
+        name: plan.name,
+        version: plan.version,
+        sha256,
+        size,
+        manifest: plan.from_manifest,
+        modules,
+        skipped: plan.skipped,
+    })
+}
+
+/// sha256 (hex) and size of a file, streamed.
+pub fn file_sha256(path: &Path) -> io::Result<(String, u64)> {
+    let mut file = fs::File::open(path)?;
+    let mut hash = Sha256::new();
+    let size = io::copy(&mut file, &mut hash)?;
+    Ok((hash.finalize().iter().map(|b| format!("{b:02x}")).collect(), size))
+}
+
+impl From<ArchiveError> for InspectError {
+    fn from(e: ArchiveError) -> Self {
+        InspectError::Open(OpenError::Archive(e))
+    }
+}
