@@ -22,5 +22,6 @@ pub mod scratch;
 pub mod secret;
 pub mod serve;
 pub mod size;
+pub mod templates;
 pub mod trial;
 pub mod userdata;

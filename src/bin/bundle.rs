@@ -15,7 +15,7 @@ use startup_bundle::enc::{Armor, Cipher, Digest};
 use startup_bundle::exit::Exit;
 use startup_bundle::publish::{self, Overwrite, PackRequest};
 use startup_bundle::secret::{self, Prompt};
-use startup_bundle::{inspect, personality, size, trial};
+use startup_bundle::{inspect, personality, size, templates, trial, userdata};
 
 const PROGRAM: &str = "bundle";
 
@@ -29,6 +29,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a personality folder from a template (`--list` shows them)
+    New {
+        /// The folder to create
+        #[arg(required_unless_present = "list")]
+        dir: Option<PathBuf>,
+        /// The template
+        #[arg(long, value_name = "NAME", default_value = templates::DEFAULT_TEMPLATE)]
+        template: String,
+        /// List the templates
+        #[arg(long)]
+        list: bool,
+    },
     /// Check a personality folder and list every problem found
     Check {
         /// The personality folder
@@ -121,12 +133,71 @@ enum Command {
         #[arg(long = "modules-path", value_name = "DIR")]
         modules_path: Vec<PathBuf>,
     },
+    /// Print the EC2 user-data script that boots a bundle
+    Userdata(Box<UserdataArgs>),
     /// Generate secrets: `--passphrase` prints a random 256-bit passphrase
     Keygen {
         /// Print a new random passphrase
         #[arg(long)]
         passphrase: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct UserdataArgs {
+    /// The bundle's URL
+    url: String,
+    /// Where the instance gets the passphrase: ssm:NAME, file:PATH (baked into the image) or inline
+    #[arg(long, value_name = "SOURCE")]
+    pass_from: String,
+    /// Allow --pass-from inline (user-data is readable by every process on the instance)
+    #[arg(long)]
+    allow_inline_passphrase: bool,
+    /// With --pass-from inline: where to read the passphrase now [default: $BUNDLE_PASSPHRASE]
+    #[arg(long, value_name = "SPEC")]
+    pass: Option<secret::PassSpec>,
+    /// Where the instance downloads bundle-bootstrap from
+    #[arg(long, value_name = "URL")]
+    bootstrap_url: Option<String>,
+    /// The sha256 bundle-bootstrap must have, or the script stops before running anything
+    #[arg(long, value_name = "HEX")]
+    bootstrap_sha256: Option<String>,
+    /// Render a script that needs only curl, openssl and tar (no bundle-bootstrap)
+    #[arg(long)]
+    shell_only: bool,
+    /// Pin the bundle file's sha256
+    #[arg(long, value_name = "HEX", conflicts_with = "bundle")]
+    sha256: Option<String>,
+    /// Pin the sha256 of this bundle file (computed now)
+    #[arg(long, value_name = "FILE")]
+    bundle: Option<PathBuf>,
+    /// Cipher the bundle was made with
+    #[arg(long, value_name = "CIPHER", default_value_t = Cipher::default())]
+    cipher: Cipher,
+    /// PBKDF2 iterations the bundle was made with [default: 600000]
+    #[arg(long, value_name = "N")]
+    iter: Option<u32>,
+    /// Digest of the key derivation
+    #[arg(long, value_name = "DIGEST", default_value_t = Digest::default())]
+    md: Digest,
+    /// The bundle uses the legacy EVP_BytesToKey derivation
+    #[arg(long)]
+    legacy_kdf: bool,
+    /// State folder on the instance
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/startup-bundle")]
+    state_dir: String,
+    /// Where bundle-bootstrap is installed on the instance
+    #[arg(long, value_name = "DIR", default_value = "/usr/local/bin")]
+    install_dir: String,
+    /// Log file on the instance (besides the console)
+    #[arg(long, value_name = "PATH", default_value = "/var/log/startup-bundle.log")]
+    log_file: String,
+    /// KEY=VALUE for every module's environment (repeatable)
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Extra flags for `bundle-bootstrap run` (e.g. --module-timeout 1h), after `--`
+    #[arg(last = true, value_name = "FLAGS")]
+    extra: Vec<String>,
 }
 
 /// Entry point (shared with the `startup-bundle` binary).
@@ -136,6 +207,8 @@ pub fn main() -> ExitCode {
         Err(code) => return code,
     };
     match cli.command {
+        Command::New { dir, template, list } => new(dir, &template, list),
+        Command::Userdata(args) => userdata_cmd(*args),
         Command::Check { dir, modules_path } => check(dir, &modules_path),
         Command::Pack {
             dir,
@@ -178,6 +251,92 @@ pub fn main() -> ExitCode {
 
 fn default_threads() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn new(dir: Option<PathBuf>, template: &str, list: bool) -> ExitCode {
+    if list {
+        for name in templates::names() {
+            println!("{name:<16} {}", templates::summary(name));
+        }
+        return Exit::Ok.into();
+    }
+    let Some(dir) = dir else { return usage(PROGRAM, "name the folder to create: bundle new DIR") };
+    match templates::write(template, &dir) {
+        Ok(files) => {
+            println!("wrote the {template} template into {} ({files} files)", dir.display());
+            println!("next: bundle check {0}, then bundle try {0}", dir.display());
+            Exit::Ok.into()
+        }
+        Err(e) => fail(PROGRAM, &e, &e),
+    }
+}
+
+fn parse_pairs(items: Vec<String>) -> Result<Vec<(String, String)>, String> {
+    items
+        .into_iter()
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(format!("--env {item}: write KEY=VALUE")),
+        })
+        .collect()
+}
+
+fn userdata_cmd(a: UserdataArgs) -> ExitCode {
+    let params = match cli_common::params(a.cipher, a.md, a.iter, a.legacy_kdf) {
+        Ok(p) => p,
+        Err(msg) => return usage(PROGRAM, &msg),
+    };
+    let env = match parse_pairs(a.env) {
+        Ok(env) => env,
+        Err(msg) => return usage(PROGRAM, &msg),
+    };
+    let pass_from = match a.pass_from.split_once(':') {
+        Some(("ssm", name)) if !name.is_empty() => userdata::PassFrom::Ssm(name.to_string()),
+        Some(("file", path)) if !path.is_empty() => userdata::PassFrom::File(PathBuf::from(path)),
+        None if a.pass_from == "inline" => {
+            if !a.allow_inline_passphrase {
+                return usage(
+                    PROGRAM,
+                    "--pass-from inline writes the passphrase into user-data, which every process on the instance can read \
+                     through the metadata service; use ssm:NAME or file:PATH, or add --allow-inline-passphrase",
+                );
+            }
+            match secret::read_passphrase(a.pass.as_ref(), Prompt::Once) {
+                Ok(p) => userdata::PassFrom::Inline(zeroize::Zeroizing::new(String::from_utf8_lossy(p.expose()).into_owned())),
+                Err(e) => return fail(PROGRAM, &e, &e),
+            }
+        }
+        _ => return usage(PROGRAM, "--pass-from takes ssm:NAME, file:PATH or inline"),
+    };
+    let sha256 = match (a.sha256, a.bundle) {
+        (Some(hex), _) => Some(hex),
+        (None, Some(file)) => match inspect::file_sha256(&file) {
+            Ok((hex, _)) => Some(hex),
+            Err(e) => return usage(PROGRAM, &format!("cannot read {}: {e}", file.display())),
+        },
+        (None, None) => None,
+    };
+    let opts = userdata::UserdataOptions {
+        url: a.url,
+        variant: if a.shell_only { userdata::Variant::ShellOnly } else { userdata::Variant::Bootstrap },
+        bootstrap_url: a.bootstrap_url,
+        bootstrap_sha256: a.bootstrap_sha256,
+        pass_from,
+        params,
+        sha256,
+        state_dir: a.state_dir,
+        install_dir: a.install_dir,
+        log_file: a.log_file,
+        env,
+        extra_args: a.extra,
+    };
+    match userdata::render(&opts) {
+        Ok(script) => {
+            print!("{script}");
+            Exit::Ok.into()
+        }
+        Err(e) => fail(PROGRAM, &e, &e),
+    }
 }
 
 fn check(dir: PathBuf, modules_path: &[PathBuf]) -> ExitCode {
@@ -280,13 +439,10 @@ fn try_cmd(
         Ok(p) => p,
         Err(msg) => return usage(PROGRAM, &msg),
     };
-    let mut pairs = Vec::new();
-    for item in env {
-        match item.split_once('=') {
-            Some((k, v)) if !k.is_empty() => pairs.push((k.to_string(), v.to_string())),
-            _ => return usage(PROGRAM, &format!("--env {item}: write KEY=VALUE")),
-        }
-    }
+    let pairs = match parse_pairs(env) {
+        Ok(pairs) => pairs,
+        Err(msg) => return usage(PROGRAM, &msg),
+    };
     let opts = trial::TryOptions {
         dir,
         libraries: personality::library_paths(modules_path),
