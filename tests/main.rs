@@ -17,3 +17,5 @@ mod runner;
 mod cli_pack;
 // `bundle-bootstrap run|status` and `bundle try` end to end.
 mod cli_boot;
+// `bundle userdata`: rendered scripts run for real under bash.
+mod userdata;
