@@ -19,12 +19,12 @@ pub enum ScriptOutcome {
     Exited(i32),
     /// The script was killed by this signal, not sent by us.
     Signaled(i32),
-    /// The script passed its timeout and we stopped its process group; `signal` is the last signal
-    /// we had to send (SIGTERM, or SIGKILL when SIGTERM was not enough).
+    /// The script passed its timeout and we stopped its process group; `signal` is what stopped the
+    /// script itself (SIGTERM, or SIGKILL when SIGTERM was not enough within the grace period).
     TimedOut {
         /// The timeout it passed.
         after: Duration,
-        /// The last signal sent to its process group.
+        /// The signal that stopped the script.
         signal: i32,
     },
 }
@@ -195,6 +195,16 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// The module whose script failed, when a module failed (for `BUNDLE_FAILED_MODULE`).
+    pub fn failed_module(&self) -> Option<&str> {
+        match self {
+            RunError::ModuleFailed { module, .. } | RunError::NotStarted { module, .. } => {
+                Some(module)
+            }
+            _ => None,
+        }
+    }
+
     /// Wraps an I/O error on `path`.
     pub(crate) fn io(
         op: &'static str,

@@ -73,7 +73,9 @@ pub fn run_hook_to(
         ),
         (
             "BUNDLE_STATE_DIR".into(),
-            opts.state_dir.to_string_lossy().into_owned(),
+            super::absolute(&opts.state_dir)
+                .to_string_lossy()
+                .into_owned(),
         ),
     ]);
     script::set_env(

@@ -9,6 +9,10 @@
 //! State dir layout: `lock` (one run at a time), `status.json` (the last run), `init/` (one record
 //! per module and content digest whose init succeeded), `logs/<run-id>/<module>.<phase>.log`.
 
+// `RunError::ModuleFailed` carries everything the operator reads (paths, outcome, last lines), so it
+// is large; it is returned at most once per run, where its size costs nothing worth boxing for.
+#![allow(clippy::result_large_err)]
+
 mod error;
 mod hooks;
 mod lock;
@@ -53,9 +57,9 @@ pub struct ModuleToRun {
     pub name: String,
     /// Its folder: the scripts' working directory.
     pub dir: PathBuf,
-    /// The start script; a relative path is taken from `dir`.
+    /// The start script: absolute, under `dir` (`dir/start`), or relative to `dir` (`start`).
     pub start: PathBuf,
-    /// The init script, if any; a relative path is taken from `dir`.
+    /// The init script, if any; the same forms as `start`.
     pub init: Option<PathBuf>,
     /// The module's content digest: its init runs again when this changes.
     pub digest: String,
@@ -256,7 +260,12 @@ pub fn run_to(
                 }
                 if phase == Phase::Init {
                     // Recorded only now that it succeeded, so a failed init runs again next time.
-                    state::record_init(&state_dir, &module.name, &module.digest, &report.run_id)?;
+                    if let Err(err) =
+                        state::record_init(&state_dir, &module.name, &module.digest, &report.run_id)
+                    {
+                        step.status = StepState::Failed;
+                        return Err(fail(&state_dir, &mut status, err));
+                    }
                     report.inits_run.push(module.name.clone());
                 } else {
                     report.starts_run.push(module.name.clone());
@@ -309,13 +318,18 @@ fn fail(state_dir: &Path, status: &mut Status, err: RunError) -> RunError {
     err
 }
 
-/// The absolute path of a module's script for `phase`.
+/// The absolute path of a module's script for `phase`: as given when absolute or already under the
+/// module's folder (`dir/start`), else taken from that folder (`start`).
 fn script_path(module: &ModuleToRun, phase: Phase) -> PathBuf {
     let script = match (phase, &module.init) {
         (Phase::Init, Some(init)) => init,
         _ => &module.start,
     };
-    absolute(&module.dir.join(script))
+    if script.starts_with(&module.dir) {
+        absolute(script)
+    } else {
+        absolute(&module.dir.join(script))
+    }
 }
 
 /// Runs one script of `module`; gives back how it ended and its log file.
@@ -375,6 +389,6 @@ fn run_one(
 }
 
 /// `path` made absolute against our working directory (as is when that cannot be read).
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }

@@ -70,7 +70,11 @@ impl Stopper {
 
     /// After the script itself has exited from our SIGTERM: waits (polling every `poll`) for the rest of
     /// its group to go too, and SIGKILLs what is left when the grace period ends.
-    pub fn finish(&mut self, poll: Duration) {
+    ///
+    /// That last SIGKILL does not change [`Stopper::stopped_with`], which describes the script itself.
+    /// It may find only zombies waiting for init to reap them (kill(2) still "finds" those), so it is
+    /// sent without asking whether anything was really left.
+    pub fn finish(&self, poll: Duration) {
         let Stage::Terminated(at) = self.stage else {
             return;
         };
@@ -79,7 +83,6 @@ impl Stopper {
         }
         if self.group_alive() {
             self.signal(Signal::KILL);
-            self.stage = Stage::Killed;
         }
     }
 
