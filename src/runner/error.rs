@@ -1,0 +1,333 @@
+//! The runner's one error enum, and how a script ended ([`ScriptOutcome`]).
+//!
+//! Owns the wording an operator reads when a module fails ("fail loudly", DESIGN.md "Modules and run
+//! order"). It must not know how bundles are fetched, decrypted or unpacked.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::duration::human;
+use crate::exit::{Classify, Exit};
+
+use super::Phase;
+
+/// How a script ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptOutcome {
+    /// The script exited by itself with this status (0 is success).
+    Exited(i32),
+    /// The script was killed by this signal, not sent by us.
+    Signaled(i32),
+    /// The script passed its timeout and we stopped its process group; `signal` is what stopped the
+    /// script itself (SIGTERM, or SIGKILL when SIGTERM was not enough within the grace period).
+    TimedOut {
+        /// The timeout it passed.
+        after: Duration,
+        /// The signal that stopped the script.
+        signal: i32,
+    },
+}
+
+impl ScriptOutcome {
+    /// Whether the script succeeded (exited with status 0).
+    pub fn success(self) -> bool {
+        self == ScriptOutcome::Exited(0)
+    }
+
+    /// The exit status, when the script exited by itself.
+    pub fn code(self) -> Option<i32> {
+        match self {
+            ScriptOutcome::Exited(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The signal that ended the script, whoever sent it.
+    pub fn signal(self) -> Option<i32> {
+        match self {
+            ScriptOutcome::Exited(_) => None,
+            ScriptOutcome::Signaled(sig) | ScriptOutcome::TimedOut { signal: sig, .. } => Some(sig),
+        }
+    }
+}
+
+impl fmt::Display for ScriptOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ScriptOutcome::Exited(code) => write!(f, "exited with status {code}"),
+            ScriptOutcome::Signaled(sig) => write!(f, "was killed by {}", signal_text(sig)),
+            ScriptOutcome::TimedOut { after, signal } => write!(
+                f,
+                "timed out after {} (--module-timeout) and was stopped with {}",
+                human(after),
+                signal_text(signal)
+            ),
+        }
+    }
+}
+
+/// `signal 9 (SIGKILL)`, or `signal 42` for one without a common name.
+pub fn signal_text(sig: i32) -> String {
+    match signal_name(sig) {
+        Some(name) => format!("signal {sig} ({name})"),
+        None => format!("signal {sig}"),
+    }
+}
+
+/// The name of the signals an operator is likely to meet (Linux numbering, signal(7)).
+fn signal_name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        _ => return None,
+    })
+}
+
+/// Everything that can go wrong while running a bundle's scripts or keeping the state dir.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A module's script exited non-zero, was killed, or timed out. The run stopped there.
+    #[error("{}", failure_text(.module, *.phase, .script, *.outcome, *.duration, .tail, .log))]
+    ModuleFailed {
+        /// The module's name.
+        module: String,
+        /// Which script: init or start.
+        phase: Phase,
+        /// The script that failed.
+        script: PathBuf,
+        /// How it ended.
+        outcome: ScriptOutcome,
+        /// How long it ran.
+        duration: Duration,
+        /// Its last lines of output (at most 20).
+        tail: Vec<String>,
+        /// The full log of its output.
+        log: PathBuf,
+    },
+    /// A module's script could not be started at all (missing file, bad interpreter line, ...).
+    #[error("module {module} failed: could not start its {phase} script {}", script.display())]
+    NotStarted {
+        /// The module's name.
+        module: String,
+        /// Which script: init or start.
+        phase: Phase,
+        /// The script that could not be started.
+        script: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another run holds the state dir's lock and did not let go within the wait.
+    #[error(
+        "another run holds {} ({}) and did not finish within {}",
+        path.display(),
+        pid.map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}")),
+        human(*waited)
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The pid written in it by the holder, when readable.
+        pid: Option<u32>,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// Reading or writing the state dir failed.
+    #[error("cannot {op} {}", path.display())]
+    Io {
+        /// What we were doing: "write", "create", "read", "lock", ...
+        op: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `status` was asked for before any run wrote one.
+    #[error("no run recorded in {} yet", state_dir.display())]
+    NoStatus {
+        /// The state dir that was looked in.
+        state_dir: PathBuf,
+    },
+    /// The status file exists but is not ours or is damaged.
+    #[error("{} is not a status file this version understands", path.display())]
+    BadStatus {
+        /// The status file.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The after-run hook could not be started.
+    #[error("the hook `{cmd}` could not be started")]
+    HookNotStarted {
+        /// The hook's command line.
+        cmd: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The after-run hook failed. The run's own result stands; this is only reported.
+    #[error("the hook `{cmd}` {outcome} after {}{}", human(*duration), tail_text(.tail, .log))]
+    HookFailed {
+        /// The hook's command line.
+        cmd: String,
+        /// How it ended.
+        outcome: ScriptOutcome,
+        /// How long it ran.
+        duration: Duration,
+        /// Its last lines of output.
+        tail: Vec<String>,
+        /// The full log of its output.
+        log: PathBuf,
+    },
+}
+
+impl RunError {
+    /// The module whose script failed, when a module failed (for `BUNDLE_FAILED_MODULE`).
+    pub fn failed_module(&self) -> Option<&str> {
+        match self {
+            RunError::ModuleFailed { module, .. } | RunError::NotStarted { module, .. } => {
+                Some(module)
+            }
+            _ => None,
+        }
+    }
+
+    /// Wraps an I/O error on `path`.
+    pub(crate) fn io(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| RunError::Io { op, path, source }
+    }
+}
+
+/// The multi-line message of [`RunError::ModuleFailed`], read by an operator at a glance.
+fn failure_text(
+    module: &str,
+    phase: Phase,
+    script: &std::path::Path,
+    outcome: ScriptOutcome,
+    duration: Duration,
+    tail: &[String],
+    log: &std::path::Path,
+) -> String {
+    let after = match outcome {
+        // The timeout message already says how long.
+        ScriptOutcome::TimedOut { .. } => String::new(),
+        _ => format!(" after {}", human(duration)),
+    };
+    format!(
+        "module {module} failed: {phase} {outcome}{after}\nscript: {}{}",
+        script.display(),
+        tail_text(tail, log)
+    )
+}
+
+/// `\nlast N lines:\n  | ...\nfull log: PATH`.
+fn tail_text(tail: &[String], log: &std::path::Path) -> String {
+    let mut text = match tail.len() {
+        0 => "\n(no output)".to_string(),
+        1 => "\nlast line:".to_string(),
+        n => format!("\nlast {n} lines:"),
+    };
+    for line in tail {
+        text.push_str("\n  | ");
+        text.push_str(line);
+    }
+    text.push_str(&format!("\nfull log: {}", log.display()));
+    text
+}
+
+impl Classify for RunError {
+    fn exit(&self) -> Exit {
+        match self {
+            RunError::ModuleFailed { .. } | RunError::NotStarted { .. } => Exit::Module,
+            RunError::Locked { .. }
+            | RunError::Io { .. }
+            | RunError::NoStatus { .. }
+            | RunError::BadStatus { .. }
+            | RunError::HookNotStarted { .. }
+            | RunError::HookFailed { .. } => Exit::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            RunError::ModuleFailed { module, .. } => Some(format!(
+                "fix module {module} and apply the bundle again; modules after it did not run"
+            )),
+            RunError::NotStarted { .. } => Some(
+                "check the script's first line (#!) names an installed interpreter, or make it \
+                 non-executable to run it with bash"
+                    .to_string(),
+            ),
+            RunError::Locked { .. } => Some(
+                "wait for the other run to finish, or give it longer with --lock-wait".to_string(),
+            ),
+            RunError::Io { .. } => {
+                Some("check that the state dir (--state-dir) is writable by this user".to_string())
+            }
+            RunError::NoStatus { .. } => Some(
+                "run `bundle-bootstrap run URL` first, or pass the right --state-dir".to_string(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_reads_at_a_glance() {
+        let err = RunError::ModuleFailed {
+            module: "20-rabbitmq".into(),
+            phase: Phase::Start,
+            script: "/b/20-rabbitmq/start".into(),
+            outcome: ScriptOutcome::Exited(3),
+            duration: Duration::from_millis(4200),
+            tail: vec!["one".into(), "two".into()],
+            log: "/var/lib/startup-bundle/logs/r/20-rabbitmq.start.log".into(),
+        };
+        assert_eq!(
+            err.to_string(),
+            "module 20-rabbitmq failed: start exited with status 3 after 4.2s\n\
+             script: /b/20-rabbitmq/start\n\
+             last 2 lines:\n  | one\n  | two\n\
+             full log: /var/lib/startup-bundle/logs/r/20-rabbitmq.start.log"
+        );
+        assert_eq!(err.exit(), Exit::Module);
+    }
+
+    #[test]
+    fn outcomes_name_their_signal() {
+        assert_eq!(
+            ScriptOutcome::Signaled(9).to_string(),
+            "was killed by signal 9 (SIGKILL)"
+        );
+        let timed = ScriptOutcome::TimedOut {
+            after: Duration::from_secs(1800),
+            signal: 15,
+        };
+        assert!(timed.to_string().contains("timed out after 30m00s"));
+        assert_eq!(timed.signal(), Some(15));
+        assert_eq!(timed.code(), None);
+        assert!(!timed.success());
+        assert!(ScriptOutcome::Exited(0).success());
+    }
+}

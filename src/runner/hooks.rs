@@ -1,0 +1,127 @@
+//! The after-run hook: a command an operator gives to be told how a run ended (a notification, a
+//! health flag). Run with `sh -c`, in the scripts' stripped environment, with its own timeout.
+//!
+//! A hook only reports; it never changes the run's result, and it knows nothing of the modules
+//! beyond the failed one's name.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+
+use super::error::RunError;
+use super::script::{self, Job, JobError};
+use super::state::LOGS_DIR;
+use super::status::read_status;
+use super::{Echo, RunOptions};
+
+/// The prefix of the hook's echoed output: `[hook] `.
+const HOOK_LABEL: &str = "hook";
+
+/// The hook's log file name, in the last run's log folder.
+const HOOK_LOG: &str = "hook.log";
+
+/// How the run ended, as told to the hook in `BUNDLE_RESULT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// `BUNDLE_RESULT=success`.
+    Success,
+    /// `BUNDLE_RESULT=failure`.
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// Runs `sh -c CMD` with `BUNDLE_RESULT` and `BUNDLE_FAILED_MODULE` (empty on success), echoing its
+/// output prefixed `[hook] ` as `opts.echo` says. An error only reports the hook's own failure.
+pub fn run_hook(
+    cmd: &str,
+    outcome: Outcome,
+    failed_module: Option<&str>,
+    opts: &RunOptions,
+) -> Result<(), RunError> {
+    match opts.echo {
+        Echo::Stdout => run_hook_to(cmd, outcome, failed_module, opts, &mut std::io::stdout()),
+        Echo::Quiet => run_hook_to(cmd, outcome, failed_module, opts, &mut std::io::sink()),
+    }
+}
+
+/// [`run_hook`], echoing to `echo` whatever `opts.echo` says.
+pub fn run_hook_to(
+    cmd: &str,
+    outcome: Outcome,
+    failed_module: Option<&str>,
+    opts: &RunOptions,
+    echo: &mut dyn Write,
+) -> Result<(), RunError> {
+    let log_dir = hook_log_dir(opts)?;
+    let log = log_dir.join(HOOK_LOG);
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(cmd);
+    let mut extra = opts.env.clone();
+    extra.extend([
+        ("BUNDLE_RESULT".into(), outcome.as_str().into()),
+        (
+            "BUNDLE_FAILED_MODULE".into(),
+            failed_module.unwrap_or_default().into(),
+        ),
+        (
+            "BUNDLE_STATE_DIR".into(),
+            super::absolute(&opts.state_dir)
+                .to_string_lossy()
+                .into_owned(),
+        ),
+    ]);
+    script::set_env(
+        &mut command,
+        opts.base_env.as_deref(),
+        &opts.strip_env,
+        &extra,
+    );
+    let job = Job {
+        label: HOOK_LABEL,
+        command,
+        log: &log,
+        timeout: opts.hook_timeout,
+        grace: opts.kill_grace,
+    };
+    let finished = match script::execute(job, echo) {
+        Ok(finished) => finished,
+        Err(JobError::Log(e)) => return Err(RunError::io("create", log)(e)),
+        Err(JobError::Spawn(source)) => {
+            return Err(RunError::HookNotStarted {
+                cmd: cmd.to_string(),
+                source,
+            });
+        }
+    };
+    if finished.outcome.success() {
+        Ok(())
+    } else {
+        Err(RunError::HookFailed {
+            cmd: cmd.to_string(),
+            outcome: finished.outcome,
+            duration: finished.duration,
+            tail: finished.tail,
+            log,
+        })
+    }
+}
+
+/// The last run's log folder when the status file names one that exists, else `STATE/logs/`.
+fn hook_log_dir(opts: &RunOptions) -> Result<PathBuf, RunError> {
+    if let Ok(status) = read_status(&opts.state_dir)
+        && status.log_dir.is_dir()
+    {
+        return Ok(status.log_dir);
+    }
+    let dir = opts.state_dir.join(LOGS_DIR);
+    std::fs::create_dir_all(&dir).map_err(RunError::io("create", &dir))?;
+    Ok(dir)
+}
