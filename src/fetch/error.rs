@@ -131,7 +131,7 @@ pub enum FetchError {
     },
     /// The download is bigger than `--max-size`.
     #[error("{url} is larger than --max-size ({size} bytes > {max} bytes{})", match how {
-        Overrun::Announced => ", as announced by the server",
+        Overrun::Announced => ", known before downloading",
         Overrun::Streamed => ", found while downloading",
     })]
     TooLarge {
@@ -145,7 +145,7 @@ pub enum FetchError {
         how: Overrun,
     },
     /// Every attempt failed until `--retry-for` ran out.
-    #[error("gave up on {url} after {attempts} attempts in {}: {last}", human(*retry_for))]
+    #[error("gave up on {url} after {attempts} attempts in {}; last error: {last}", human(*retry_for))]
     GaveUp {
         /// The URL, redacted.
         url: String,

@@ -133,8 +133,8 @@ fn attempt(
                 *ranges = false;
                 return Err(Failure::Retry {
                     what: format!(
-                        "{shown} answered `Range: bytes={from}-` with Content-Range `{range}`; \
-                         restarting from zero"
+                        "{shown} answered `Range: bytes={from}-` with Content-Range `{range}`, \
+                         so starting again from zero"
                     ),
                     retry_after: None,
                 });
@@ -253,13 +253,18 @@ fn send_failure(err: &reqwest::Error, shown: &str, opts: &FetchOptions) -> Failu
             reason: root_cause(err),
         });
     }
-    let what = if err.is_timeout() {
+    let what = if err.is_connect() && err.is_timeout() {
         format!(
-            "no answer from {shown} within {}",
-            human(opts.stall_timeout.max(opts.connect_timeout))
+            "no connection to {shown} within {}",
+            human(opts.connect_timeout)
         )
     } else if err.is_connect() {
         format!("cannot connect to {shown}: {}", root_cause(err))
+    } else if err.is_timeout() {
+        format!(
+            "no answer from {shown} within {}",
+            human(opts.stall_timeout)
+        )
     } else {
         format!("request to {shown} failed: {}", root_cause(err))
     };
