@@ -240,15 +240,14 @@ fn write_failure(part: &Part, source: io::Error) -> Failure {
 
 /// Sorts a failed request: TLS, redirect loops and unusable requests are fatal, the rest retryable.
 fn send_failure(err: &reqwest::Error, shown: &str, opts: &FetchOptions) -> Failure {
-    let fatal = |e| Failure::Fatal(e);
     if let Some(tls) = tls::rustls_error(err) {
-        return fatal(FetchError::Tls {
+        return Failure::Fatal(FetchError::Tls {
             url: shown.to_string(),
             reason: tls.to_string(),
         });
     }
     if err.is_redirect() || err.is_builder() {
-        return fatal(FetchError::Request {
+        return Failure::Fatal(FetchError::Request {
             url: shown.to_string(),
             reason: root_cause(err),
         });
