@@ -1,1 +1,137 @@
-//! Placeholder: being written.
+//! Fetch: turns a URL (https://, http://, file:// or a plain path) into bytes in a private
+//! temporary file, with its sha256 and size, retrying what the network at boot gets wrong.
+//!
+//! Owns URLs, HTTP, TLS, retries and size caps (DESIGN.md, "bundle-bootstrap": Fetch). Knows no
+//! formats: no crypto, no tar; it never looks inside the bytes. The body is streamed to disk and
+//! never held in memory. URLs are redacted in every log line and error, because presigned URLs
+//! carry credentials in their query string.
+
+mod error;
+mod http;
+mod local;
+mod part;
+mod retry;
+mod tls;
+mod url;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::{FetchError, Overrun};
+pub use url::{DEFAULT_NAME, redact};
+
+use part::Part;
+use url::Source;
+
+/// Default `--retry-for`: long enough for a network that comes up late at boot.
+pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(5 * 60);
+/// Default connect timeout.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default stall timeout: no byte for this long and the attempt counts as failed.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `--max-size`: 2 GiB.
+pub const DEFAULT_MAX_SIZE: u64 = 2 << 30;
+/// Default first backoff ceiling.
+pub const DEFAULT_BACKOFF_START: Duration = Duration::from_millis(500);
+/// Default largest backoff ceiling.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// How hard to try, and what to accept.
+#[derive(Debug, Clone)]
+pub struct FetchOptions {
+    /// Total time budget for all attempts, from the first one (`--retry-for`).
+    pub retry_for: Duration,
+    /// How long to wait for a TCP (and TLS) connection.
+    pub connect_timeout: Duration,
+    /// How long to wait for the next byte (or the headers) before the attempt counts as failed.
+    pub stall_timeout: Duration,
+    /// Largest download accepted, in bytes (`--max-size`).
+    pub max_size: u64,
+    /// PEM file with extra CA certificates, added to the embedded roots (`--ca-file`).
+    pub ca_file: Option<PathBuf>,
+    /// Backoff ceiling after the first failure; it doubles after each further one.
+    pub backoff_start: Duration,
+    /// Largest backoff ceiling.
+    pub backoff_max: Duration,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            retry_for: DEFAULT_RETRY_FOR,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            max_size: DEFAULT_MAX_SIZE,
+            ca_file: None,
+            backoff_start: DEFAULT_BACKOFF_START,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+        }
+    }
+}
+
+/// A completed fetch: the bytes sit in a temporary file the caller renames or deletes.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The temporary file (mode 0600) inside the destination folder.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its sha256, computed while streaming.
+    pub sha256: [u8; 32],
+    /// The last path segment of the URL (as written, without query), or the file name of a path;
+    /// [`DEFAULT_NAME`] when empty. Taken from the URL given, not from where redirects led.
+    pub name: String,
+}
+
+impl Fetched {
+    /// The sha256 as 64 lower-case hex digits.
+    pub fn sha256_hex(&self) -> String {
+        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Fetches `url` into a new private temporary file inside `dest_dir`.
+///
+/// Web URLs are retried on connection errors, timeouts, stalls, 429, 5xx and short bodies within
+/// `opts.retry_for`, resuming with `Range` when the server allows it; each failed attempt is one
+/// line through `log`. On failure nothing is left in `dest_dir`.
+pub fn fetch(
+    url: &str,
+    dest_dir: &Path,
+    opts: &FetchOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<Fetched, FetchError> {
+    let source = url::parse(url)?;
+    let create = || {
+        Part::create(dest_dir, opts.max_size).map_err(|source| FetchError::TempFile {
+            dir: dest_dir.to_path_buf(),
+            source,
+        })
+    };
+    let (part, name) = match source {
+        Source::Web(web) => {
+            // TLS first, so a bad --ca-file leaves nothing behind in dest_dir.
+            let tls = tls::client_config(opts.ca_file.as_deref())?;
+            let mut part = create()?;
+            http::download(&web, tls, &mut part, opts, log)?;
+            (part, url::web_name(&web))
+        }
+        Source::Local(path) => {
+            let mut part = create()?;
+            local::copy(&path, &mut part, opts)?;
+            (part, url::local_name(&path))
+        }
+    };
+    let write_error = |path: &Path, source| FetchError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let temp = part.path().to_path_buf();
+    let (path, size, sha256) = part.finish().map_err(|e| write_error(&temp, e))?;
+    Ok(Fetched {
+        path,
+        size,
+        sha256,
+        name,
+    })
+}

@@ -138,3 +138,4 @@ pub fn write(dir: &Path, rel: &str, text: &str, executable: bool) {
     let mode = if executable { 0o755 } else { 0o644 };
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+pub mod http;

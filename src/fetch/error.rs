@@ -1,0 +1,229 @@
+//! Why a fetch failed, and which exit status and hint that maps to.
+//!
+//! Owns only the error enum and its classification; every URL stored here is already redacted
+//! (see [`super::redact`]) because presigned URLs carry credentials in their query string.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::duration::human;
+use crate::exit::{Classify, Exit};
+
+/// How a size cap was hit: announced by the server, or found while streaming.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overrun {
+    /// The Content-Length (or Content-Range total) was already over the cap.
+    Announced,
+    /// More bytes arrived than the cap allows.
+    Streamed,
+}
+
+/// Everything that can stop a fetch. URLs in here are redacted.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The URL could not be parsed.
+    #[error("bad URL {url}: {reason}")]
+    BadUrl {
+        /// The offending URL, redacted.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A scheme this tool does not speak at all.
+    #[error("unsupported URL scheme `{scheme}` in {url}: use https://, http://, file:// or a path")]
+    UnsupportedScheme {
+        /// The URL, redacted.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// A scheme that is planned but not written yet (s3://).
+    #[error("{scheme}:// URLs are not supported yet: {url}")]
+    NotSupportedYet {
+        /// The URL, redacted.
+        url: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// `--ca-file` could not be read.
+    #[error("cannot read the CA file {}", path.display())]
+    CaFileUnreadable {
+        /// The CA file.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: io::Error,
+    },
+    /// `--ca-file` holds no usable PEM certificate.
+    #[error("the CA file {} holds no usable PEM certificate: {reason}", path.display())]
+    CaFileInvalid {
+        /// The CA file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The TLS configuration could not be assembled (a bug or an unusable provider).
+    #[error("cannot set up TLS: {reason}")]
+    TlsSetup {
+        /// What the TLS library said.
+        reason: String,
+    },
+    /// The private temporary file could not be created in the destination folder.
+    #[error("cannot create a temporary file in {}", dir.display())]
+    TempFile {
+        /// The destination folder.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing the downloaded bytes to the temporary file failed (disk full, …).
+    #[error("cannot write the download to {}", path.display())]
+    Write {
+        /// The temporary file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A local file (file:// or a path) could not be opened or read.
+    #[error("cannot read {}", path.display())]
+    Local {
+        /// The local file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot set up the HTTP client")]
+    Client {
+        /// What reqwest said (without URL).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with a status that retrying will not fix.
+    #[error("HTTP {status} {reason} from {url}")]
+    Status {
+        /// The URL, redacted.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+    },
+    /// The server's certificate was refused, or the TLS handshake failed.
+    #[error("TLS failed for {url}: {reason}")]
+    Tls {
+        /// The URL, redacted.
+        url: String,
+        /// What rustls said.
+        reason: String,
+    },
+    /// A request failed in a way that retrying will not fix (too many redirects, …).
+    #[error("request to {url} failed: {reason}")]
+    Request {
+        /// The URL, redacted.
+        url: String,
+        /// The root cause.
+        reason: String,
+    },
+    /// The download is bigger than `--max-size`.
+    #[error("{url} is larger than --max-size ({size} bytes > {max} bytes{})", match how {
+        Overrun::Announced => ", known before downloading",
+        Overrun::Streamed => ", found while downloading",
+    })]
+    TooLarge {
+        /// The URL or path, redacted.
+        url: String,
+        /// The size announced, or the bytes received so far.
+        size: u64,
+        /// The cap.
+        max: u64,
+        /// Announced or streamed.
+        how: Overrun,
+    },
+    /// Every attempt failed until `--retry-for` ran out.
+    #[error("gave up on {url} after {attempts} attempts in {}; last error: {last}", human(*retry_for))]
+    GaveUp {
+        /// The URL, redacted.
+        url: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The budget that ran out.
+        retry_for: Duration,
+        /// What the last attempt said.
+        last: String,
+    },
+}
+
+impl Classify for FetchError {
+    fn exit(&self) -> Exit {
+        match self {
+            FetchError::BadUrl { .. }
+            | FetchError::UnsupportedScheme { .. }
+            | FetchError::NotSupportedYet { .. }
+            | FetchError::CaFileUnreadable { .. }
+            | FetchError::CaFileInvalid { .. }
+            | FetchError::TempFile { .. } => Exit::Usage,
+            _ => Exit::Fetch,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        let text = match self {
+            FetchError::Status { status: 404, .. } => {
+                "check the URL and that the bundle was published"
+            }
+            FetchError::Status {
+                status: 401 | 403, ..
+            } => "the object is private: check the bucket policy or use a presigned URL",
+            FetchError::Status { status: 410, .. } => "check the URL: the bundle was removed",
+            FetchError::Tls { .. } => "add --ca-file for a private CA",
+            FetchError::GaveUp { .. } => {
+                "the network or server stayed down for --retry-for; raise it or check connectivity"
+            }
+            FetchError::TooLarge { .. } => "raise --max-size",
+            FetchError::NotSupportedYet { .. } => {
+                "use a presigned https:// URL, or download the file first and pass its path"
+            }
+            FetchError::CaFileInvalid { .. } => {
+                "--ca-file takes PEM certificates (BEGIN CERTIFICATE)"
+            }
+            FetchError::Local { .. } => "check the path",
+            _ => return None,
+        };
+        Some(text.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: u16) -> FetchError {
+        FetchError::Status {
+            url: "https://example.com/b.enc".into(),
+            status: code,
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn configuration_mistakes_are_usage_errors() {
+        let e = FetchError::NotSupportedYet {
+            url: "s3://b/k".into(),
+            scheme: "s3".into(),
+        };
+        assert_eq!(e.exit(), Exit::Usage);
+        assert_eq!(status(503).exit(), Exit::Fetch);
+    }
+
+    #[test]
+    fn statuses_carry_their_hints() {
+        assert!(status(404).hint().unwrap().contains("published"));
+        assert!(status(403).hint().unwrap().contains("presigned"));
+        assert_eq!(status(418).hint(), None);
+    }
+}

@@ -1,0 +1,359 @@
+//! HTTP(S) downloads into a [`Part`]: attempts, resume with `Range`, and the retry loop.
+//!
+//! Decides which failures are worth retrying (connection errors, timeouts, stalls, 429, 5xx, short
+//! bodies) and which are not (other 4xx, TLS certificate errors, size caps). Knows no formats.
+//! Every URL it logs or reports is redacted.
+
+use std::error::Error as StdError;
+use std::io::{self, Read};
+use std::thread;
+use std::time::Duration;
+
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{ACCEPT_RANGES, CONTENT_RANGE, HeaderMap, RANGE, RETRY_AFTER};
+use reqwest::{StatusCode, Url, redirect};
+
+use super::FetchOptions;
+use super::error::{FetchError, Overrun};
+use super::part::{AppendError, Part};
+use super::retry::{self, Budget};
+use super::tls;
+use super::url::redact;
+use crate::duration::human;
+
+/// Redirects followed before giving up: enough for a CDN hop or two, not for a loop.
+const MAX_REDIRECTS: usize = 5;
+/// Bytes read per system call while streaming the body.
+const CHUNK: usize = 64 * 1024;
+/// Sent so server logs can tell boot-time fetches apart.
+const USER_AGENT: &str = concat!("startup-bundle/", env!("CARGO_PKG_VERSION"));
+
+/// How one attempt ended badly.
+enum Failure {
+    /// Worth another try; `what` is the log line's middle part.
+    Retry {
+        what: String,
+        retry_after: Option<Duration>,
+    },
+    /// Will not fix itself.
+    Fatal(FetchError),
+}
+
+type Attempt = Result<(), Failure>;
+
+/// Downloads `url` into `part` over `tls`, retrying within `opts.retry_for`; one `log` line per failed attempt.
+pub(crate) fn download(
+    url: &Url,
+    tls: rustls::ClientConfig,
+    part: &mut Part,
+    opts: &FetchOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<(), FetchError> {
+    let shown = redact(url.as_str());
+    let client = client(tls, opts)?;
+    let budget = Budget::start(opts.retry_for);
+    // Set once the server says `Accept-Ranges: bytes`; cleared when it fumbles a range request.
+    let mut ranges = false;
+    let mut failures: u32 = 0;
+    loop {
+        let (what, retry_after) = match attempt(&client, url, &shown, part, opts, &mut ranges) {
+            Ok(()) => return Ok(()),
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Retry { what, retry_after }) => (what, retry_after),
+        };
+        failures += 1;
+        let left = budget.left();
+        if left.is_zero() {
+            return Err(FetchError::GaveUp {
+                url: shown,
+                attempts: failures,
+                retry_for: opts.retry_for,
+                last: what,
+            });
+        }
+        let ceiling = retry::ceiling(opts.backoff_start, opts.backoff_max, failures - 1);
+        let jittered = retry::full_jitter(ceiling, retry::random_u64());
+        let delay = retry::next_delay(jittered, retry_after, left);
+        log(&format!(
+            "fetch: attempt {failures} failed: {what}; retrying in {} ({} of --retry-for left)",
+            human(delay),
+            human(left)
+        ));
+        thread::sleep(delay);
+    }
+}
+
+fn client(tls: rustls::ClientConfig, opts: &FetchOptions) -> Result<Client, FetchError> {
+    Client::builder()
+        .tls_backend_preconfigured(tls)
+        .http1_only()
+        .user_agent(USER_AGENT)
+        .connect_timeout(opts.connect_timeout)
+        // The blocking client applies this to waiting for the headers and to every body read,
+        // which is exactly a stall timeout: a slow but steady download is never cut.
+        .timeout(opts.stall_timeout)
+        .redirect(redirect::Policy::limited(MAX_REDIRECTS))
+        .build()
+        .map_err(|source| FetchError::Client {
+            source: source.without_url(),
+        })
+}
+
+fn attempt(
+    client: &Client,
+    url: &Url,
+    shown: &str,
+    part: &mut Part,
+    opts: &FetchOptions,
+    ranges: &mut bool,
+) -> Attempt {
+    let from = if part.len() > 0 && *ranges {
+        part.len()
+    } else {
+        reset(part)?;
+        0
+    };
+    let mut request = client.get(url.clone());
+    if from > 0 {
+        request = request.header(RANGE, format!("bytes={from}-"));
+    }
+    let mut response = request.send().map_err(|e| send_failure(&e, shown, opts))?;
+    let status = response.status();
+    let total = match status {
+        StatusCode::OK => {
+            reset(part)?;
+            response.content_length()
+        }
+        StatusCode::PARTIAL_CONTENT => {
+            let range = header(response.headers(), CONTENT_RANGE);
+            let Some(total) = range_total(&range, from, response.content_length()) else {
+                // RFC 9110 §14.4: a 206 for another range than we asked; its bytes cannot be
+                // appended, so start again from zero without Range.
+                reset(part)?;
+                *ranges = false;
+                return Err(Failure::Retry {
+                    what: format!(
+                        "{shown} answered `Range: bytes={from}-` with Content-Range `{range}`, \
+                         so starting again from zero"
+                    ),
+                    retry_after: None,
+                });
+            };
+            total
+        }
+        s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+            let honours =
+                s == StatusCode::TOO_MANY_REQUESTS || s == StatusCode::SERVICE_UNAVAILABLE;
+            let retry_after = honours
+                .then(|| retry::parse_retry_after(&header(response.headers(), RETRY_AFTER)))
+                .flatten();
+            return Err(Failure::Retry {
+                what: format!("{} from {shown}", status_line(s)),
+                retry_after,
+            });
+        }
+        s => {
+            return Err(Failure::Fatal(FetchError::Status {
+                url: shown.to_string(),
+                status: s.as_u16(),
+                reason: s.canonical_reason().unwrap_or("(unknown status)").into(),
+            }));
+        }
+    };
+    *ranges = status == StatusCode::PARTIAL_CONTENT
+        || header(response.headers(), ACCEPT_RANGES)
+            .split(',')
+            .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"));
+    if let Some(total) = total
+        && total > opts.max_size
+    {
+        return Err(Failure::Fatal(FetchError::TooLarge {
+            url: shown.to_string(),
+            size: total,
+            max: opts.max_size,
+            how: Overrun::Announced,
+        }));
+    }
+    stream(&mut response, part, shown, opts)?;
+    match total {
+        Some(total) if part.len() < total => Err(Failure::Retry {
+            what: format!(
+                "body from {shown} cut short at {} of {total} bytes",
+                part.len()
+            ),
+            retry_after: None,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Copies the body into `part`, chunk by chunk; a read error or stall is retryable.
+fn stream(response: &mut Response, part: &mut Part, shown: &str, opts: &FetchOptions) -> Attempt {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match response.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let what = if read_timed_out(&e) {
+                    format!(
+                        "no data from {shown} for {} after {} bytes",
+                        human(opts.stall_timeout),
+                        part.len()
+                    )
+                } else {
+                    format!(
+                        "connection to {shown} cut after {} bytes: {}",
+                        part.len(),
+                        root_cause(&e)
+                    )
+                };
+                return Err(Failure::Retry {
+                    what,
+                    retry_after: None,
+                });
+            }
+        };
+        part.append(&buf[..n]).map_err(|e| match e {
+            AppendError::TooLarge(size) => Failure::Fatal(FetchError::TooLarge {
+                url: shown.to_string(),
+                size,
+                max: opts.max_size,
+                how: Overrun::Streamed,
+            }),
+            AppendError::Io(source) => write_failure(part, source),
+        })?;
+    }
+}
+
+fn reset(part: &mut Part) -> Attempt {
+    part.reset().map_err(|source| write_failure(part, source))
+}
+
+fn write_failure(part: &Part, source: io::Error) -> Failure {
+    Failure::Fatal(FetchError::Write {
+        path: part.path().to_path_buf(),
+        source,
+    })
+}
+
+/// Sorts a failed request: TLS, redirect loops and unusable requests are fatal, the rest retryable.
+fn send_failure(err: &reqwest::Error, shown: &str, opts: &FetchOptions) -> Failure {
+    if let Some(tls) = tls::rustls_error(err) {
+        return Failure::Fatal(FetchError::Tls {
+            url: shown.to_string(),
+            reason: tls.to_string(),
+        });
+    }
+    if err.is_redirect() || err.is_builder() {
+        return Failure::Fatal(FetchError::Request {
+            url: shown.to_string(),
+            reason: root_cause(err),
+        });
+    }
+    let what = if err.is_connect() && err.is_timeout() {
+        format!(
+            "no connection to {shown} within {}",
+            human(opts.connect_timeout)
+        )
+    } else if err.is_connect() {
+        format!("cannot connect to {shown}: {}", root_cause(err))
+    } else if err.is_timeout() {
+        format!(
+            "no answer from {shown} within {}",
+            human(opts.stall_timeout)
+        )
+    } else {
+        format!("request to {shown} failed: {}", root_cause(err))
+    };
+    Failure::Retry {
+        what,
+        retry_after: None,
+    }
+}
+
+/// The total size promised by a 206 that starts at `from`, or None when it starts elsewhere.
+///
+/// `Content-Range: bytes FROM-LAST/TOTAL` (RFC 9110 §14.4); TOTAL may be `*`, then FROM plus the
+/// part's length stands in. `Some(None)` means "right start, size unknown".
+fn range_total(range: &str, from: u64, part_len: Option<u64>) -> Option<Option<u64>> {
+    let spec = range.trim().strip_prefix("bytes ")?;
+    let (span, total) = spec.split_once('/')?;
+    let (first, _) = span.split_once('-')?;
+    if from == 0 || first.trim().parse::<u64>().ok()? != from {
+        return None;
+    }
+    let total = total.trim().parse::<u64>().ok();
+    Some(total.or_else(|| part_len.map(|len| from + len)))
+}
+
+fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn status_line(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("HTTP {} {reason}", status.as_u16()),
+        None => format!("HTTP {}", status.as_u16()),
+    }
+}
+
+/// True when a body read gave up because no byte came within the stall timeout.
+fn read_timed_out(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::TimedOut
+        || err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<reqwest::Error>())
+            .is_some_and(reqwest::Error::is_timeout)
+}
+
+/// The innermost message of an error chain ("Connection refused (os error 111)"), which says
+/// more than reqwest's "error sending request" and carries no URL.
+fn root_cause(err: &(dyn StdError + 'static)) -> String {
+    let mut last: &(dyn StdError + 'static) = err;
+    loop {
+        let next = match last.downcast_ref::<io::Error>() {
+            Some(io) => io.get_ref().map(|e| e as &(dyn StdError + 'static)),
+            None => None,
+        }
+        .or_else(|| last.source());
+        match next {
+            Some(e) => last = e,
+            None => return last.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_only_ranges_that_start_where_we_asked() {
+        assert_eq!(
+            range_total("bytes 100-999/1000", 100, Some(900)),
+            Some(Some(1000))
+        );
+        assert_eq!(
+            range_total("bytes 100-999/*", 100, Some(900)),
+            Some(Some(1000))
+        );
+        assert_eq!(range_total("bytes 100-999/*", 100, None), Some(None));
+        assert_eq!(range_total("bytes 0-999/1000", 100, Some(1000)), None);
+        assert_eq!(range_total("bytes 0-999/1000", 0, Some(1000)), None);
+        assert_eq!(range_total("", 100, None), None);
+        assert_eq!(range_total("items 100-999/1000", 100, None), None);
+    }
+
+    #[test]
+    fn root_cause_digs_through_io_errors() {
+        let inner = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        let outer = io::Error::other(inner);
+        assert_eq!(root_cause(&outer), "refused");
+    }
+}
