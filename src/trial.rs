@@ -145,6 +145,9 @@ pub fn try_personality(opts: &TryOptions, log: &mut dyn FnMut(&str)) -> Result<T
     // The passphrase goes through the environment, never the argument list; the bootstrap strips it
     // from every module's environment.
     cmd.env(PASSPHRASE_VAR, generated.as_str());
+    // The server is on loopback: a proxy from the user's environment must not take the request.
+    let no_proxy = std::env::var("NO_PROXY").map(|v| format!("{v},127.0.0.1")).unwrap_or_else(|_| "127.0.0.1".into());
+    cmd.env("NO_PROXY", no_proxy);
     log(&format!("running {} run {url} --state-dir {}", opts.bootstrap.display(), state.display()));
     let status = cmd
         .status()

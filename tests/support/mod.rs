@@ -6,6 +6,9 @@ use std::fmt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+/// Our test servers live here: never through a proxy a CI machine may set.
+const LOOPBACK: &str = "127.0.0.1,localhost";
+
 /// `bundle`, as built by cargo for this test run.
 pub fn bundle() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundle"));
@@ -18,7 +21,7 @@ pub fn bundle() -> Command {
 /// `bundle-bootstrap`, as built by cargo for this test run.
 pub fn bootstrap() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundle-bootstrap"));
-    cmd.env_remove("BUNDLE_PASSPHRASE");
+    cmd.env_remove("BUNDLE_PASSPHRASE").env("NO_PROXY", LOOPBACK);
     cmd.stdin(Stdio::null());
     cmd
 }
@@ -138,4 +141,6 @@ pub fn write(dir: &Path, rel: &str, text: &str, executable: bool) {
     let mode = if executable { 0o755 } else { 0o644 };
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
+
+/// The fault-injecting HTTP(S) server on 127.0.0.1.
 pub mod http;
