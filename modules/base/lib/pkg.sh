@@ -395,6 +395,9 @@ _fix_meta() {
 }
 
 # write_if_changed PATH MODE [OWNER[:GROUP]] < content
+# Feed it by redirection (<<EOF, <<<"$text", < <(cmd)), never through a pipe: a
+# function at the end of a pipe runs in a subshell, where its die and its change
+# count would be lost.
 # Writes stdin to PATH (through a temporary file and a rename) only when the bytes,
 # mode or owner differ. Returns 0 when it changed something, 1 when PATH was already
 # so; any failure exits through die.
