@@ -13,7 +13,8 @@
 #               installing anything), pkg_install NAME... (installs only what is missing)
 #   services    have_systemd, service_enable_start NAME, service_restart NAME
 #   files       write_if_changed PATH MODE [OWNER[:GROUP]] < content, ensure_dir
-#   values      parse_duration TEXT (90s, 5m, 1h30m, 2d or plain seconds)
+#   values      parse_duration TEXT (90s, 5m, 1h30m, 2d or plain seconds),
+#               words TEXT (split on spaces, commas, newlines), ws_words TEXT (whitespace only)
 #
 # Conventions: every helper either succeeds or calls `die` (which exits), so the
 # helpers that answer a question (write_if_changed: 0 = changed, 1 = already up to
@@ -104,6 +105,16 @@ parse_duration() {
 words() {
 	local text=$1
 	text=${text//,/ }
+	# shellcheck disable=SC2086 # splitting on whitespace is the point here; globbing is off
+	(
+		set -f
+		printf '%s\n' $text
+	) | sed '/^$/d'
+}
+
+# ws_words TEXT -> one item per line, split on whitespace only (items may hold commas).
+ws_words() {
+	local text=$1
 	# shellcheck disable=SC2086 # splitting on whitespace is the point here; globbing is off
 	(
 		set -f
