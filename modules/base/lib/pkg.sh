@@ -27,6 +27,12 @@ if [[ -n ${_STARTUP_BUNDLE_PKG_SH:-} ]]; then
 fi
 _STARTUP_BUNDLE_PKG_SH=1
 
+# Empty arrays under `set -u` need bash 4.4 (Amazon Linux 2's 4.2 fails on them).
+if ((BASH_VERSINFO[0] < 4 || (BASH_VERSINFO[0] == 4 && BASH_VERSINFO[1] < 4))); then
+	printf 'error: %s\n' "startup-bundle modules need bash 4.4 or later; this is bash $BASH_VERSION (Amazon Linux 2 and RHEL 7 are too old)" >&2
+	exit 1
+fi
+
 # Counted by `changed`, reported by `finish`.
 BUNDLE_CHANGES=0
 
