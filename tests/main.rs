@@ -19,3 +19,5 @@ mod cli_pack;
 mod cli_boot;
 // `bundle userdata`: rendered scripts run for real under bash.
 mod userdata;
+// The module library and templates: shellcheck, `bundle new`, base and perl for real.
+mod library;

@@ -1,0 +1,89 @@
+//! The shared module library and the templates: shellcheck-clean, every template checks, `bundle new`
+//! writes them, and `base` + `perl` really run on this (Debian) machine — twice, the second a no-op.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::cli_pack::{ITER, PASS};
+use crate::support::{bootstrap, bundle, run, scratch, tool, write};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every shell script under `dir`: start/init scripts, `*.sh`, and files with a shell shebang.
+fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            scripts(&path, out);
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let head = fs::read(&path).unwrap_or_default();
+        let shebang = head.starts_with(b"#!/bin/sh") || head.starts_with(b"#!/bin/bash") || head.starts_with(b"#!/usr/bin/env bash");
+        if shebang || name.ends_with(".sh") || ["start", "init"].contains(&name.as_str()) {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_module_and_template_script_passes_shellcheck() {
+    let mut found = Vec::new();
+    scripts(&repo().join("modules"), &mut found);
+    scripts(&repo().join("bundle-templates"), &mut found);
+    assert!(found.len() >= 12, "expected the library's scripts, found {found:?}");
+    let ran = run(tool("shellcheck").arg("-x").args(&found).current_dir(repo()));
+    ran.ok();
+}
+
+#[test]
+fn every_template_checks_and_bundle_new_writes_it() {
+    let tmp = scratch();
+    let listed = run(bundle().args(["new", "--list"]));
+    listed.ok();
+    for name in ["hello", "message-broker", "dns", "jvm-app", "lisp-worker"] {
+        assert!(listed.stdout.contains(name), "new --list lacks {name}{listed}");
+        run(bundle().arg("check").arg(repo().join("bundle-templates").join(name)).arg("--modules-path").arg(repo().join("modules")))
+            .ok();
+        let dir = tmp.path().join(name);
+        run(bundle().arg("new").arg(&dir).args(["--template", name])).ok();
+        run(bundle().arg("check").arg(&dir).arg("--modules-path").arg(repo().join("modules"))).ok();
+    }
+    run(bundle().arg("new").arg(tmp.path().join("x")).args(["--template", "nope"])).code(1).stderr_has("hello");
+    run(bundle().arg("new").arg(tmp.path().join("hello"))).code(1).stderr_has("not empty");
+}
+
+#[test]
+fn base_and_perl_run_for_real_twice_and_the_second_run_changes_nothing() {
+    let tmp = scratch();
+    let dir = tmp.path().join("p");
+    write(&dir, "bundle.toml", "name = \"perl-box\"\nversion = \"1\"\nmodules = [\"base\", \"perl\"]\n", false);
+    let file = tmp.path().join("p.bundle");
+    run(bundle()
+        .arg("pack")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&file)
+        .args(["--iter", ITER, "--pass", "env:P", "--modules-path"])
+        .arg(repo().join("modules"))
+        .env("P", PASS))
+    .ok();
+    let state = tmp.path().join("state");
+    let boot = || {
+        run(bootstrap()
+            .args(["run", &file.to_string_lossy(), "--iter", ITER, "--pass", "env:P"])
+            .arg("--state-dir")
+            .arg(&state)
+            .args(["--env", "PERL_PACKAGES=libjson-pp-perl"])
+            .env("P", PASS))
+    };
+    boot().ok();
+    let dpkg_before = fs::read("/var/lib/dpkg/status").unwrap();
+    let second = boot();
+    second.ok().stdout_has("[base] base: no changes").stdout_has("[perl] perl: no changes");
+    assert_eq!(fs::read("/var/lib/dpkg/status").unwrap(), dpkg_before, "the second run changed the package set");
+    run(tool("perl").args(["-MJSON::PP", "-e", "print JSON::PP->new->encode([1])"])).ok().stdout_has("[1]");
+}
