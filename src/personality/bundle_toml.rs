@@ -24,12 +24,16 @@ pub struct BundleToml {
     pub modules: Vec<String>,
 }
 
-/// Reads `dir/bundle.toml`: `Ok(None)` when there is none, every problem's message otherwise.
-pub fn read_bundle_toml(dir: &Path) -> Result<Option<BundleToml>, Vec<String>> {
+/// Reads `dir/bundle.toml` strictly: its settings (defaults when there is none or it cannot be
+/// read) and every problem's message.
+pub fn read_bundle_toml(dir: &Path) -> (BundleToml, Vec<String>) {
     match fs::read_to_string(dir.join(BUNDLE_TOML)) {
-        Ok(text) => parse_toml_strict(&text, BUNDLE_TOML, &BUNDLE_TOML_KEYS).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(vec![format!("cannot be read: {e}")]),
+        Ok(text) => {
+            let (b, problems) = parse_toml_strict(&text, BUNDLE_TOML, &BUNDLE_TOML_KEYS);
+            (b.unwrap_or_default(), problems)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (BundleToml::default(), Vec::new()),
+        Err(e) => (BundleToml::default(), vec![format!("cannot be read: {e}")]),
     }
 }
 
@@ -37,7 +41,9 @@ pub fn read_bundle_toml(dir: &Path) -> Result<Option<BundleToml>, Vec<String>> {
 /// lines, so they must be non-empty and free of control characters.
 pub fn label_problem(key: &str, value: &str) -> Option<String> {
     if value.trim().is_empty() {
-        Some(format!("`{key}` is empty: give it a value or remove the key"))
+        Some(format!(
+            "`{key}` is empty: give it a value or remove the key"
+        ))
     } else if value.chars().any(char::is_control) {
         Some(format!(
             "`{key}` holds a control character (newline, tab...): remove it"
@@ -53,12 +59,13 @@ mod tests {
 
     #[test]
     fn parses_the_three_keys() {
-        let b: BundleToml = parse_toml_strict(
+        let (b, problems) = parse_toml_strict::<BundleToml>(
             "name = \"web\"\nversion = \"2\"\nmodules = [\"java\", \"rabbitmq\"]\n",
             BUNDLE_TOML,
             &BUNDLE_TOML_KEYS,
-        )
-        .unwrap();
+        );
+        assert!(problems.is_empty());
+        let b = b.unwrap();
         assert_eq!(b.name.as_deref(), Some("web"));
         assert_eq!(b.version.as_deref(), Some("2"));
         assert_eq!(b.modules, ["java", "rabbitmq"]);
@@ -66,12 +73,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_each_reported() {
-        let e = parse_toml_strict::<BundleToml>(
+        let (_, e) = parse_toml_strict::<BundleToml>(
             "nmae = \"x\"\nmodule = []\n",
             BUNDLE_TOML,
             &BUNDLE_TOML_KEYS,
-        )
-        .unwrap_err();
+        );
         assert_eq!(e.len(), 2);
         assert!(e.iter().any(|m| m.contains("unknown key `nmae`")));
         assert!(

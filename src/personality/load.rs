@@ -9,12 +9,12 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::bundle_toml::{BUNDLE_TOML, BundleToml, label_problem, read_bundle_toml};
+use super::bundle_toml::{BUNDLE_TOML, label_problem, read_bundle_toml};
 use super::check::{Problem, Problems, check_module_files};
 use super::library::{find_in_libraries, looked_in};
 use super::module::{
-    Found, INIT_SCRIPTS, MODULE_TOML, Module, ModuleMeta, Origin, START_SCRIPTS, find_script,
-    read_meta, validate_module_name,
+    Found, INIT_SCRIPTS, MODULE_TOML, Module, Origin, START_SCRIPTS, find_script, read_meta,
+    validate_module_name,
 };
 use super::{Personality, module_digest, run_order};
 
@@ -31,16 +31,18 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
     let fail = |p: Problem| Problems(vec![p], dir.to_path_buf());
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(fail(Problem::new(dir, "is not a folder: give the personality's folder"))),
+        Ok(_) => {
+            return Err(fail(Problem::new(
+                dir,
+                "is not a folder: give the personality's folder",
+            )));
+        }
         Err(e) => return Err(fail(Problem::new(dir, format!("cannot be read: {e}")))),
     }
     let mut problems = Vec::new();
     let toml_path = dir.join(BUNDLE_TOML);
-    let bundle = read_bundle_toml(dir).unwrap_or_else(|messages| {
-        problems.extend(messages.into_iter().map(|m| Problem::new(&toml_path, m)));
-        Some(BundleToml::default())
-    });
-    let bundle = bundle.unwrap_or_default();
+    let (bundle, messages) = read_bundle_toml(dir);
+    problems.extend(messages.into_iter().map(|m| Problem::new(&toml_path, m)));
     for (key, value) in [("name", &bundle.name), ("version", &bundle.version)] {
         if let Some(p) = value.as_deref().and_then(|v| label_problem(key, v)) {
             problems.push(Problem::new(&toml_path, p));
@@ -88,9 +90,7 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
         .collect();
     let mut modules: Vec<Module> = candidates
         .into_iter()
-        .filter_map(|(name, module_dir, origin)| {
-            inspect(&name, module_dir, origin, &mut problems)
-        })
+        .filter_map(|(name, module_dir, origin)| inspect(&name, module_dir, origin, &mut problems))
         .collect();
     let order = requires_order(dir, libraries, &known, &modules, &mut problems);
     if modules.is_empty() && problems.is_empty() {
@@ -118,7 +118,9 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
     Ok(Personality {
         root: dir.to_path_buf(),
         name: bundle.name.unwrap_or_else(|| folder_name(dir)),
-        version: bundle.version.unwrap_or_else(|| DEFAULT_VERSION.to_string()),
+        version: bundle
+            .version
+            .unwrap_or_else(|| DEFAULT_VERSION.to_string()),
         modules,
     })
 }
@@ -180,10 +182,8 @@ fn inspect(
     }
     let init = script(&dir, INIT_SCRIPTS, problems);
     let toml_path = dir.join(MODULE_TOML);
-    let meta = read_meta(&dir).unwrap_or_else(|messages| {
-        problems.extend(messages.into_iter().map(|m| Problem::new(&toml_path, m)));
-        ModuleMeta::default()
-    });
+    let (meta, messages) = read_meta(&dir);
+    problems.extend(messages.into_iter().map(|m| Problem::new(&toml_path, m)));
     if let (Some(declared), Ok(folder)) = (&meta.name, &name)
         && declared != folder
     {
@@ -246,7 +246,12 @@ fn requires_order(
     problems: &mut Vec<Problem>,
 ) -> Vec<usize> {
     for m in modules {
-        for req in m.meta.requires.iter().filter(|r| !known.contains(r.as_str())) {
+        for req in m
+            .meta
+            .requires
+            .iter()
+            .filter(|r| !known.contains(r.as_str()))
+        {
             let path = m.dir.join(MODULE_TOML);
             let message = match find_in_libraries(req, libraries) {
                 Some((_, found)) => format!(
@@ -270,7 +275,11 @@ fn requires_order(
     let graph: Vec<(String, Vec<String>)> = modules
         .iter()
         .map(|m| {
-            let reqs = m.meta.requires.iter().filter(|r| present.contains(r.as_str()));
+            let reqs = m
+                .meta
+                .requires
+                .iter()
+                .filter(|r| present.contains(r.as_str()));
             (m.name.clone(), reqs.cloned().collect())
         })
         .collect();

@@ -154,15 +154,24 @@ pub fn find_script(dir: &Path, names: [&'static str; 2]) -> Found {
 /// Parses a TOML settings file strictly, reporting every problem: a syntax error (toml's message,
 /// with line and column), each unknown key, and any wrongly typed value.
 ///
-/// `what` names the file in messages (`module.toml`, `bundle.toml`); `known` lists its keys.
+/// Returns the value when the known keys could be read (even if unknown keys were found, so the
+/// checks that follow still see `name`, `modules`...), and every problem. `what` names the file
+/// in messages (`module.toml`, `bundle.toml`); `known` lists its keys.
 pub fn parse_toml_strict<T: DeserializeOwned>(
     text: &str,
     what: &str,
     known: &[&str],
-) -> Result<T, Vec<String>> {
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| vec![format!("not valid TOML: {}", e.to_string().trim())])?;
+) -> (Option<T>, Vec<String>) {
+    let mut table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            let e: toml::de::Error = e;
+            return (
+                None,
+                vec![format!("not valid TOML: {}", e.to_string().trim())],
+            );
+        }
+    };
     let mut problems: Vec<String> = table
         .keys()
         .filter(|k| !known.contains(&k.as_str()))
@@ -178,27 +187,28 @@ pub fn parse_toml_strict<T: DeserializeOwned>(
         toml::from_str::<T>(text).map_err(|e| e.to_string())
     } else {
         table.retain(|k: &str, _| known.contains(&k));
-        toml::Value::Table(table)
-            .try_into::<T>()
-            .map_err(|e| e.to_string())
+        table.try_into::<T>().map_err(|e| e.to_string())
     };
     match typed {
-        Ok(v) if problems.is_empty() => Ok(v),
-        Ok(_) => Err(problems),
+        Ok(v) => (Some(v), problems),
         Err(e) => {
             problems.push(e.trim().to_string());
-            Err(problems)
+            (None, problems)
         }
     }
 }
 
-/// Reads `dir/module.toml` strictly; no file means default metadata.
-pub fn read_meta(dir: &Path) -> Result<ModuleMeta, Vec<String>> {
+/// Reads `dir/module.toml` strictly: the metadata (defaults when there is no file or it cannot be
+/// read) and every problem's message.
+pub fn read_meta(dir: &Path) -> (ModuleMeta, Vec<String>) {
     let path = dir.join(MODULE_TOML);
     match fs::read_to_string(&path) {
-        Ok(text) => parse_toml_strict(&text, MODULE_TOML, &MODULE_TOML_KEYS),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ModuleMeta::default()),
-        Err(e) => Err(vec![format!("cannot be read: {e}")]),
+        Ok(text) => {
+            let (meta, problems) = parse_toml_strict(&text, MODULE_TOML, &MODULE_TOML_KEYS);
+            (meta.unwrap_or_default(), problems)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (ModuleMeta::default(), Vec::new()),
+        Err(e) => (ModuleMeta::default(), vec![format!("cannot be read: {e}")]),
     }
 }
 
@@ -217,27 +227,37 @@ mod tests {
     #[test]
     fn bad_names() {
         assert_eq!(validate_module_name(""), Err(NameError::Empty));
-        assert_eq!(validate_module_name(".hidden"), Err(NameError::BadFirst('.')));
+        assert_eq!(
+            validate_module_name(".hidden"),
+            Err(NameError::BadFirst('.'))
+        );
         assert_eq!(validate_module_name("-x"), Err(NameError::BadFirst('-')));
         assert_eq!(validate_module_name("_x"), Err(NameError::BadFirst('_')));
-        assert_eq!(validate_module_name("my java"), Err(NameError::BadChar(' ')));
+        assert_eq!(
+            validate_module_name("my java"),
+            Err(NameError::BadChar(' '))
+        );
         assert_eq!(validate_module_name("a/b"), Err(NameError::BadChar('/')));
         assert_eq!(validate_module_name("jäva"), Err(NameError::BadChar('ä')));
         assert_eq!(
             validate_module_name(&"x".repeat(MAX_NAME_LEN + 1)),
             Err(NameError::TooLong(65))
         );
-        assert!(NameError::BadChar(' ').to_string().contains("at most 64 bytes"));
+        assert!(
+            NameError::BadChar(' ')
+                .to_string()
+                .contains("at most 64 bytes")
+        );
     }
 
     #[test]
     fn module_toml_reports_every_unknown_key_and_type_errors() {
-        let r: Result<ModuleMeta, _> = parse_toml_strict(
+        let (meta, problems) = parse_toml_strict::<ModuleMeta>(
             "nmae = \"x\"\nrequire = [\"a\"]\nrequires = \"erlang\"\n",
             MODULE_TOML,
             &MODULE_TOML_KEYS,
         );
-        let problems = r.unwrap_err();
+        assert!(meta.is_none());
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems.iter().any(|p| p.contains("unknown key `nmae`")));
         assert!(problems.iter().any(|p| p.contains("unknown key `require`")));
@@ -246,19 +266,34 @@ mod tests {
 
     #[test]
     fn module_toml_syntax_error_has_a_line() {
-        let r: Result<ModuleMeta, _> = parse_toml_strict("name = java\n", MODULE_TOML, &[]);
-        let p = r.unwrap_err();
-        assert!(p[0].starts_with("not valid TOML") && p[0].contains("line 1"), "{p:?}");
+        let (meta, p) = parse_toml_strict::<ModuleMeta>("name = java\n", MODULE_TOML, &[]);
+        assert!(meta.is_none());
+        assert!(
+            p[0].starts_with("not valid TOML") && p[0].contains("line 1"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn known_keys_survive_an_unknown_one() {
+        let (m, problems) = parse_toml_strict::<ModuleMeta>(
+            "name = \"x\"\ncolour = 1\n",
+            MODULE_TOML,
+            &MODULE_TOML_KEYS,
+        );
+        assert_eq!(m.unwrap().name.as_deref(), Some("x"));
+        assert_eq!(problems.len(), 1);
     }
 
     #[test]
     fn module_toml_good() {
-        let m: ModuleMeta = parse_toml_strict(
+        let (m, problems) = parse_toml_strict::<ModuleMeta>(
             "name = \"rabbitmq\"\nrequires = [\"erlang\"]\n",
             MODULE_TOML,
             &MODULE_TOML_KEYS,
-        )
-        .unwrap();
+        );
+        assert!(problems.is_empty());
+        let m = m.unwrap();
         assert_eq!(m.name.as_deref(), Some("rabbitmq"));
         assert_eq!(m.requires, ["erlang"]);
     }

@@ -167,7 +167,11 @@ mod tests {
 
     #[test]
     fn requires_move_a_module_after_its_requirements() {
-        let input = m(&[("app", &["rabbitmq"]), ("erlang", &[]), ("rabbitmq", &["erlang"])]);
+        let input = m(&[
+            ("app", &["rabbitmq"]),
+            ("erlang", &[]),
+            ("rabbitmq", &["erlang"]),
+        ]);
         let order = run_order(&input).unwrap();
         assert_eq!(names(&input, &order), ["erlang", "rabbitmq", "app"]);
     }
@@ -192,18 +196,16 @@ mod tests {
     fn cycle_is_reported_in_full() {
         let input = m(&[("b", &["a"]), ("a", &["b"]), ("c", &[])]);
         let err = run_order(&input).unwrap_err();
-        assert_eq!(err, OrderError::Cycle(vec!["a".into(), "b".into(), "a".into()]));
+        assert_eq!(
+            err,
+            OrderError::Cycle(vec!["a".into(), "b".into(), "a".into()])
+        );
         assert_eq!(err.to_string(), "requires cycle: a → b → a");
     }
 
     #[test]
     fn longer_cycle_behind_a_dependant_starts_at_its_smallest_name() {
-        let input = m(&[
-            ("top", &["y"]),
-            ("x", &["z"]),
-            ("y", &["x"]),
-            ("z", &["y"]),
-        ]);
+        let input = m(&[("top", &["y"]), ("x", &["z"]), ("y", &["x"]), ("z", &["y"])]);
         let err = run_order(&input).unwrap_err();
         assert_eq!(err.to_string(), "requires cycle: x → z → y → x");
     }

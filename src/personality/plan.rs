@@ -214,10 +214,14 @@ pub fn plan_unpacked(
         [only] => Some(unpacked.join(only)),
         _ => None,
     };
-    let manifest_root = [Some(unpacked.join(ARCHIVE_TOP)), single.clone(), Some(unpacked.into())]
-        .into_iter()
-        .flatten()
-        .find(|root| root.join(MANIFEST_NAME).is_file());
+    let manifest_root = [
+        Some(unpacked.join(ARCHIVE_TOP)),
+        single.clone(),
+        Some(unpacked.into()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|root| root.join(MANIFEST_NAME).is_file());
     if let Some(root) = manifest_root {
         return from_manifest(root);
     }

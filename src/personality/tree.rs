@@ -43,7 +43,12 @@ pub struct Entry {
 pub fn walk(dir: &Path) -> io::Result<Vec<Entry>> {
     let mut out = Vec::new();
     walk_into(dir, PathBuf::new(), &mut out)?;
-    out.sort_by(|a, b| a.rel.as_os_str().as_bytes().cmp(b.rel.as_os_str().as_bytes()));
+    out.sort_by(|a, b| {
+        a.rel
+            .as_os_str()
+            .as_bytes()
+            .cmp(b.rel.as_os_str().as_bytes())
+    });
     Ok(out)
 }
 
@@ -113,7 +118,11 @@ pub fn target_stays_inside(rel: &Path, target: &Path) -> bool {
     // Depth of the folder holding the link, then walk the target's components from there.
     let mut depth: usize = rel
         .parent()
-        .map(|p| p.components().filter(|c| matches!(c, Component::Normal(_))).count())
+        .map(|p| {
+            p.components()
+                .filter(|c| matches!(c, Component::Normal(_)))
+                .count()
+        })
         .unwrap_or(0);
     for c in target.components() {
         match c {
