@@ -396,6 +396,10 @@ fn plan_follows_bundle_json_and_checks_digests() {
     assert_eq!(plan.modules[0].init, Some(top.join("java/init")));
     assert_eq!(plan.modules[1].requires, ["java"]);
     assert_eq!(plan.modules[1].digest, p.modules[1].digest);
+    assert_eq!(
+        (plan.modules[1].files, plan.modules[1].bytes),
+        (p.modules[1].files, p.modules[1].bytes)
+    );
 
     write(
         &unpacked,

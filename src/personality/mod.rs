@@ -18,6 +18,7 @@ mod manifest;
 mod module;
 mod order;
 mod plan;
+mod plan_error;
 mod tree;
 
 use std::path::PathBuf;
@@ -33,7 +34,8 @@ pub use module::{
     Origin, START_SCRIPTS, validate_module_name,
 };
 pub use order::{OrderError, run_order};
-pub use plan::{Plan, PlanError, PlannedModule, plan_unpacked};
+pub use plan::{Plan, PlannedModule, plan_unpacked};
+pub use plan_error::PlanError;
 
 /// The one top folder of every archive `bundle pack` writes (the seed's `start-up-bundle/`).
 pub const ARCHIVE_TOP: &str = "start-up-bundle";
