@@ -1,1 +1,56 @@
-//! Placeholder: being written.
+//! Personalities and modules: module folders, `module.toml`, `bundle.toml`, module libraries,
+//! `requires` and run order, the checks behind `bundle check`, module digests, the `bundle.json`
+//! manifest and archive layout, and the plan for an unpacked bundle (DESIGN.md, "Words",
+//! "Modules and run order", "Archive layout").
+//!
+//! Knows nothing of encryption, compression, fetching or running scripts, and does not use
+//! `src/archive`: [`Personality::layout`] says what goes where, the archive writer writes it.
+//!
+//! Choice: a `requires` naming a library module that `bundle.toml` does not list is an error, not
+//! pulled in implicitly. Operators then see in one file everything a bundle holds.
+
+mod bundle_toml;
+mod check;
+mod digest;
+mod library;
+mod load;
+mod manifest;
+mod module;
+mod order;
+mod plan;
+mod plan_error;
+mod tree;
+
+use std::path::PathBuf;
+
+pub use bundle_toml::{BUNDLE_TOML, BUNDLE_TOML_KEYS, BundleToml};
+pub use check::{Problem, Problems};
+pub use digest::{DIGEST_PREFIX, module_digest};
+pub use library::{DEFAULT_LIBRARY, MODULES_PATH_ENV, library_paths, library_paths_from};
+pub use load::{DEFAULT_VERSION, load};
+pub use manifest::{LayoutEntry, MANIFEST_FORMAT, Manifest, ManifestModule};
+pub use module::{
+    INIT_SCRIPTS, MAX_NAME_LEN, MODULE_TOML, MODULE_TOML_KEYS, Module, ModuleMeta, NameError,
+    Origin, START_SCRIPTS, validate_module_name,
+};
+pub use order::{OrderError, run_order};
+pub use plan::{Plan, PlannedModule, plan_unpacked};
+pub use plan_error::PlanError;
+
+/// The one top folder of every archive `bundle pack` writes (the seed's `start-up-bundle/`).
+pub const ARCHIVE_TOP: &str = "start-up-bundle";
+/// The manifest's file name inside [`ARCHIVE_TOP`].
+pub const MANIFEST_NAME: &str = "bundle.json";
+
+/// A checked personality, ready to pack.
+#[derive(Debug, Clone)]
+pub struct Personality {
+    /// The personality folder.
+    pub root: PathBuf,
+    /// The bundle's name: `bundle.toml`'s, else the folder's name.
+    pub name: String,
+    /// The bundle's version: `bundle.toml`'s, else `"0"`.
+    pub version: String,
+    /// The modules, in run order.
+    pub modules: Vec<Module>,
+}

@@ -1,0 +1,300 @@
+//! One module: its name rule, its scripts (`start`/`start.sh`, `init`/`init.sh`) and its
+//! `module.toml` (DESIGN.md, "Words" and "Modules and run order").
+//!
+//! Reads one module folder; knows nothing of personalities, libraries, archives or running.
+
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+/// The start script's names, in the order they are looked for. Both present is ambiguous.
+pub const START_SCRIPTS: [&str; 2] = ["start", "start.sh"];
+/// The init script's names. Both present is ambiguous.
+pub const INIT_SCRIPTS: [&str; 2] = ["init", "init.sh"];
+/// A module's optional metadata file.
+pub const MODULE_TOML: &str = "module.toml";
+/// The longest module name, in bytes: it becomes a folder name, a log prefix and `BUNDLE_MODULE`.
+pub const MAX_NAME_LEN: usize = 64;
+/// The keys `module.toml` may hold.
+pub const MODULE_TOML_KEYS: [&str; 4] = ["name", "version", "description", "requires"];
+
+/// What a module's `module.toml` says. Every key is optional.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModuleMeta {
+    /// Must equal the folder's name when given.
+    pub name: Option<String>,
+    /// Free text, for people.
+    pub version: Option<String>,
+    /// Free text, for people.
+    pub description: Option<String>,
+    /// Names of the modules that must run before this one.
+    pub requires: Vec<String>,
+}
+
+/// Where a module was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A folder inside the personality itself.
+    Local,
+    /// A folder inside this module library (one of [`super::library_paths`]).
+    Library(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    /// The manifest's spelling: `local` or `library:<path>`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Local => f.write_str("local"),
+            Origin::Library(p) => write!(f, "library:{}", p.display()),
+        }
+    }
+}
+
+/// A checked module, ready to pack.
+#[derive(Debug, Clone)]
+pub struct Module {
+    /// The folder's name, which is the module's name.
+    pub name: String,
+    /// The module folder.
+    pub dir: PathBuf,
+    /// The start script's file name: `start` or `start.sh`.
+    pub start: String,
+    /// The init script's file name, if any: `init` or `init.sh`.
+    pub init: Option<String>,
+    /// What `module.toml` said (defaults when there is none).
+    pub meta: ModuleMeta,
+    /// Where the module was found.
+    pub origin: Origin,
+    /// Content digest, `sha256:<hex>` (see [`super::module_digest`]).
+    pub digest: String,
+    /// Number of regular files in the module.
+    pub files: u64,
+    /// Total size of those files in bytes.
+    pub bytes: u64,
+}
+
+/// Why a name is not a valid module name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameError {
+    /// The name is empty.
+    Empty,
+    /// The name is longer than [`MAX_NAME_LEN`] bytes.
+    TooLong(usize),
+    /// The name does not start with a letter or digit.
+    BadFirst(char),
+    /// The name holds a character outside `A-Z a-z 0-9 . _ -`.
+    BadChar(char),
+    /// The folder name is not UTF-8.
+    NotUtf8,
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const RULE: &str = "a module name is a letter or digit, then letters, digits, `.`, `_` or `-`, \
+                            at most 64 bytes";
+        match self {
+            NameError::Empty => write!(f, "empty module name; {RULE}"),
+            NameError::TooLong(n) => write!(f, "module name is {n} bytes long; {RULE}"),
+            NameError::BadFirst(c) => write!(f, "module name starts with {c:?}; {RULE}"),
+            NameError::BadChar(c) => write!(f, "module name holds {c:?}; {RULE}"),
+            NameError::NotUtf8 => write!(f, "module name is not UTF-8; {RULE}"),
+        }
+    }
+}
+
+impl std::error::Error for NameError {}
+
+/// Checks a module name against `[A-Za-z0-9][A-Za-z0-9._-]*`, at most [`MAX_NAME_LEN`] bytes.
+///
+/// The rule keeps names safe as folder names in the archive (no `/`, no `..`, no leading `-` or
+/// `.`), as log-line prefixes and as environment values.
+pub fn validate_module_name(name: &str) -> Result<(), NameError> {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else {
+        return Err(NameError::Empty);
+    };
+    if name.len() > MAX_NAME_LEN {
+        return Err(NameError::TooLong(name.len()));
+    }
+    if !first.is_ascii_alphanumeric() {
+        return Err(NameError::BadFirst(first));
+    }
+    match chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        Some(c) => Err(NameError::BadChar(c)),
+        None => Ok(()),
+    }
+}
+
+/// Which of a script's two names are present in a module folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// Neither name.
+    Absent,
+    /// Exactly this one.
+    One(&'static str),
+    /// Both names: nobody can tell which one is meant.
+    Ambiguous(&'static str, &'static str),
+}
+
+/// Looks for `names` (e.g. [`START_SCRIPTS`]) in `dir`. A dangling symlink counts as present, so
+/// the later checks can complain about it rather than silently ignoring it.
+pub fn find_script(dir: &Path, names: [&'static str; 2]) -> Found {
+    let present = |n: &str| fs::symlink_metadata(dir.join(n)).is_ok();
+    match (present(names[0]), present(names[1])) {
+        (true, true) => Found::Ambiguous(names[0], names[1]),
+        (true, false) => Found::One(names[0]),
+        (false, true) => Found::One(names[1]),
+        (false, false) => Found::Absent,
+    }
+}
+
+/// Parses a TOML settings file strictly, reporting every problem: a syntax error (toml's message,
+/// with line and column), each unknown key, and any wrongly typed value.
+///
+/// Returns the value when the known keys could be read (even if unknown keys were found, so the
+/// checks that follow still see `name`, `modules`...), and every problem. `what` names the file
+/// in messages (`module.toml`, `bundle.toml`); `known` lists its keys.
+pub fn parse_toml_strict<T: DeserializeOwned>(
+    text: &str,
+    what: &str,
+    known: &[&str],
+) -> (Option<T>, Vec<String>) {
+    let mut table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            let e: toml::de::Error = e;
+            return (
+                None,
+                vec![format!("not valid TOML: {}", e.to_string().trim())],
+            );
+        }
+    };
+    let mut problems: Vec<String> = table
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .map(|k| {
+            format!(
+                "unknown key `{k}` ({what} knows only {}): remove or rename it",
+                known.join(", ")
+            )
+        })
+        .collect();
+    let typed = if problems.is_empty() {
+        // Straight from the text, so a type error carries its line and column.
+        toml::from_str::<T>(text).map_err(|e| e.to_string())
+    } else {
+        table.retain(|k: &str, _| known.contains(&k));
+        table.try_into::<T>().map_err(|e| e.to_string())
+    };
+    match typed {
+        Ok(v) => (Some(v), problems),
+        Err(e) => {
+            problems.push(e.trim().to_string());
+            (None, problems)
+        }
+    }
+}
+
+/// Reads `dir/module.toml` strictly: the metadata (defaults when there is no file or it cannot be
+/// read) and every problem's message.
+pub fn read_meta(dir: &Path) -> (ModuleMeta, Vec<String>) {
+    let path = dir.join(MODULE_TOML);
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            let (meta, problems) = parse_toml_strict(&text, MODULE_TOML, &MODULE_TOML_KEYS);
+            (meta.unwrap_or_default(), problems)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (ModuleMeta::default(), Vec::new()),
+        Err(e) => (ModuleMeta::default(), vec![format!("cannot be read: {e}")]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_names() {
+        for n in ["java", "10-java", "a", "9", "erlang_otp.26", "A-b.c_d"] {
+            assert_eq!(validate_module_name(n), Ok(()), "{n}");
+        }
+        assert_eq!(validate_module_name(&"x".repeat(MAX_NAME_LEN)), Ok(()));
+    }
+
+    #[test]
+    fn bad_names() {
+        assert_eq!(validate_module_name(""), Err(NameError::Empty));
+        assert_eq!(
+            validate_module_name(".hidden"),
+            Err(NameError::BadFirst('.'))
+        );
+        assert_eq!(validate_module_name("-x"), Err(NameError::BadFirst('-')));
+        assert_eq!(validate_module_name("_x"), Err(NameError::BadFirst('_')));
+        assert_eq!(
+            validate_module_name("my java"),
+            Err(NameError::BadChar(' '))
+        );
+        assert_eq!(validate_module_name("a/b"), Err(NameError::BadChar('/')));
+        assert_eq!(validate_module_name("jäva"), Err(NameError::BadChar('ä')));
+        assert_eq!(
+            validate_module_name(&"x".repeat(MAX_NAME_LEN + 1)),
+            Err(NameError::TooLong(65))
+        );
+        assert!(
+            NameError::BadChar(' ')
+                .to_string()
+                .contains("at most 64 bytes")
+        );
+    }
+
+    #[test]
+    fn module_toml_reports_every_unknown_key_and_type_errors() {
+        let (meta, problems) = parse_toml_strict::<ModuleMeta>(
+            "nmae = \"x\"\nrequire = [\"a\"]\nrequires = \"erlang\"\n",
+            MODULE_TOML,
+            &MODULE_TOML_KEYS,
+        );
+        assert!(meta.is_none());
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("unknown key `nmae`")));
+        assert!(problems.iter().any(|p| p.contains("unknown key `require`")));
+        assert!(problems[2].contains("requires"), "{problems:?}");
+    }
+
+    #[test]
+    fn module_toml_syntax_error_has_a_line() {
+        let (meta, p) = parse_toml_strict::<ModuleMeta>("name = java\n", MODULE_TOML, &[]);
+        assert!(meta.is_none());
+        assert!(
+            p[0].starts_with("not valid TOML") && p[0].contains("line 1"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn known_keys_survive_an_unknown_one() {
+        let (m, problems) = parse_toml_strict::<ModuleMeta>(
+            "name = \"x\"\ncolour = 1\n",
+            MODULE_TOML,
+            &MODULE_TOML_KEYS,
+        );
+        assert_eq!(m.unwrap().name.as_deref(), Some("x"));
+        assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn module_toml_good() {
+        let (m, problems) = parse_toml_strict::<ModuleMeta>(
+            "name = \"rabbitmq\"\nrequires = [\"erlang\"]\n",
+            MODULE_TOML,
+            &MODULE_TOML_KEYS,
+        );
+        assert!(problems.is_empty());
+        let m = m.unwrap();
+        assert_eq!(m.name.as_deref(), Some("rabbitmq"));
+        assert_eq!(m.requires, ["erlang"]);
+    }
+}
