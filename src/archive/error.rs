@@ -16,7 +16,7 @@ pub enum ArchiveError {
     /// The payload could not be read as an archive at all: the input or the decompressor failed,
     /// it is not gzip, zstd or tar, or it ends early.
     #[error(
-        "the decrypted payload is not a readable archive ({what}): wrong passphrase or parameters, or a damaged file"
+        "the decrypted payload is not a readable archive: {what}; wrong passphrase or parameters, or a damaged file"
     )]
     Stream {
         /// What was seen, in a few words.

@@ -186,7 +186,7 @@ impl<'a> Extractor<'a> {
             let n = match entry.read(&mut buf[..want]) {
                 Ok(0) => {
                     return Err(ArchiveError::Stream {
-                        what: format!("it ends inside {name:?} (truncated)"),
+                        what: format!("it ends inside {name:?}"),
                         source: None,
                     }
                     .into());

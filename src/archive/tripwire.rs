@@ -78,6 +78,7 @@ pub(crate) struct Gauge {
     pos: Cell<u64>,
     limit: Cell<u64>,
     over: Cell<bool>,
+    eof: Cell<bool>,
 }
 
 impl Gauge {
@@ -101,6 +102,11 @@ impl Gauge {
     /// Whether a read was stopped by the limit.
     pub(crate) fn over(&self) -> bool {
         self.over.get()
+    }
+
+    /// Whether the stream underneath has ended (a clean end of file).
+    pub(crate) fn at_eof(&self) -> bool {
+        self.eof.get()
     }
 }
 
@@ -130,6 +136,9 @@ impl<R: Read> Read for Budgeted<R> {
         }
         let max = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..max])?;
+        if n == 0 {
+            self.gauge.eof.set(true);
+        }
         self.gauge.pos.set(pos + n as u64);
         Ok(n)
     }

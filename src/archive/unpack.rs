@@ -166,7 +166,7 @@ fn extract_all<R: Read + Send + 'static>(
             what: if last_end == 0 {
                 "it is empty".to_owned()
             } else {
-                "it ends without the end-of-archive marker (truncated)".to_owned()
+                "it ends before the end-of-archive marker".to_owned()
             },
             source: None,
         });
@@ -211,6 +211,13 @@ impl<'a> Stream<'a> {
                 format!("more than {MAX_HEADER_BYTES} bytes of headers before the next entry")
             };
             return ArchiveError::malformed(&entry, reason);
+        }
+        if self.entry.is_some() && self.gauge.as_ref().is_some_and(|g| g.at_eof()) {
+            // The stream ended cleanly in the middle of a header: a plain tar cut short.
+            return ArchiveError::Stream {
+                what: "it ends inside an entry header".to_owned(),
+                source: Some(e),
+            };
         }
         match &self.entry {
             // The very first header is unreadable: this was never a tar stream.
