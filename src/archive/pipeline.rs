@@ -28,8 +28,10 @@ const GZIP_OS_UNIX: u8 = 3;
 const ZSTD_LEVEL: i32 = 3;
 /// Upper bound on compression workers.
 const MAX_THREADS: usize = 32;
-/// Chunks that may be queued between stages; with 1 MiB chunks this caps memory near 50 MiB.
-const MAX_IN_FLIGHT: usize = 24;
+/// Chunks that may be queued between stages. A live chunk holds at most its input and its
+/// member (≈2 MiB), so (20 + 2) × 2 MiB plus the workers' deflate state stays under 64 MiB even
+/// with `MAX_THREADS` workers; measured ≈54 MiB peak RSS packing 300 MB of random data on 8 threads.
+const MAX_IN_FLIGHT: usize = 20;
 /// Chunks queued at least, so a slow member does not stall the others.
 const MIN_IN_FLIGHT: usize = 4;
 
