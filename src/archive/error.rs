@@ -1,0 +1,212 @@
+//! The archive stage's one error enum and its exit statuses (DESIGN.md, "Exit status").
+//!
+//! The split that matters on the instance: anything up to a readable archive (the input failing,
+//! the decompressor failing, a payload that is not gzip/zstd/tar, a truncated stream) is
+//! [`ArchiveError::Stream`] → exit 3; a readable archive holding a refused or malformed entry is
+//! exit 4; local I/O and the publisher's own mistakes are exit 1.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::exit::{Classify, Exit};
+
+/// Everything that can go wrong while packing or unpacking a bundle's payload.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The payload could not be read as an archive at all: the input or the decompressor failed,
+    /// it is not gzip, zstd or tar, or it ends early.
+    #[error(
+        "the decrypted payload is not a readable archive: {what}; wrong passphrase or parameters, or a damaged file"
+    )]
+    Stream {
+        /// What was seen, in a few words.
+        what: String,
+        /// The failure of the reader underneath, when there was one.
+        #[source]
+        source: Option<io::Error>,
+    },
+    /// An entry breaks a safety rule; the whole archive is refused.
+    #[error("archive entry {entry:?} refused: {reason}")]
+    Refused {
+        /// The entry's path as written in the archive.
+        entry: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// The archive is readable but broken past its first header.
+    #[error("malformed archive at {entry:?}: {reason}")]
+    Malformed {
+        /// The last entry read, or `(start)`.
+        entry: String,
+        /// What is wrong.
+        reason: String,
+        /// The parser's own error, when there is one.
+        #[source]
+        source: Option<io::Error>,
+    },
+    /// The files in the archive add up to more than the limit.
+    #[error("archive holds more than {limit} bytes of files (at {entry:?})")]
+    TooBig {
+        /// The entry that went over.
+        entry: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The archive holds more entries than the limit.
+    #[error("archive holds more than {limit} entries")]
+    TooManyEntries {
+        /// The limit.
+        limit: u64,
+    },
+    /// The destination already exists; unpack only ever creates a new folder.
+    #[error("{path} already exists; unpack writes a new folder only")]
+    DestinationExists {
+        /// The destination asked for.
+        path: PathBuf,
+    },
+    /// A local file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing the packed stream to its output failed.
+    #[error("could not write the packed archive: {source}")]
+    Output {
+        /// The writer's error.
+        #[source]
+        source: io::Error,
+    },
+    /// An entry given to `pack` (or found by `collect_tree`) cannot go into a bundle.
+    #[error("{entry}: cannot be packed: {reason}")]
+    BadEntry {
+        /// The archive path or local path of the entry.
+        entry: String,
+        /// Why not.
+        reason: String,
+    },
+    /// A file changed size while it was being packed.
+    #[error("{path} changed while it was being packed")]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
+    /// `SOURCE_DATE_EPOCH` is set but is not a number of seconds.
+    #[error("SOURCE_DATE_EPOCH={value:?} is not a whole number of seconds")]
+    SourceDateEpoch {
+        /// What the variable holds.
+        value: String,
+    },
+    /// `--compression` names something other than gzip, zstd or none.
+    #[error("unknown compression {given:?}: use gzip, zstd or none")]
+    UnknownCompression {
+        /// What was given.
+        given: String,
+    },
+    /// One of the packing threads stopped without an answer (it panicked).
+    #[error("the {stage} thread stopped unexpectedly")]
+    Thread {
+        /// Which thread.
+        stage: &'static str,
+    },
+}
+
+impl ArchiveError {
+    /// A local I/O error on `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        ArchiveError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A refusal of `entry` for `reason`.
+    pub(crate) fn refused(entry: &str, reason: impl Into<String>) -> Self {
+        ArchiveError::Refused {
+            entry: entry.to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A malformed `entry`, without a parser error underneath.
+    pub(crate) fn malformed(entry: &str, reason: impl Into<String>) -> Self {
+        ArchiveError::Malformed {
+            entry: entry.to_owned(),
+            reason: reason.into(),
+            source: None,
+        }
+    }
+}
+
+impl Classify for ArchiveError {
+    fn exit(&self) -> Exit {
+        match self {
+            ArchiveError::Stream { .. } => Exit::Verify,
+            ArchiveError::Refused { .. }
+            | ArchiveError::Malformed { .. }
+            | ArchiveError::TooBig { .. }
+            | ArchiveError::TooManyEntries { .. } => Exit::Archive,
+            ArchiveError::DestinationExists { .. }
+            | ArchiveError::Io { .. }
+            | ArchiveError::Output { .. }
+            | ArchiveError::BadEntry { .. }
+            | ArchiveError::Changed { .. }
+            | ArchiveError::SourceDateEpoch { .. }
+            | ArchiveError::UnknownCompression { .. }
+            | ArchiveError::Thread { .. } => Exit::Usage,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
+            ArchiveError::Stream { .. } => {
+                "check the passphrase and --cipher/--iter/--md (or --legacy-kdf), then fetch the file again"
+            }
+            ArchiveError::Refused { .. } | ArchiveError::Malformed { .. } => {
+                "the bundle is unsafe or damaged; rebuild it with `bundle pack` from the personality folder"
+            }
+            ArchiveError::TooBig { .. } => {
+                "raise --max-unpacked if the bundle really is this large"
+            }
+            ArchiveError::TooManyEntries { .. } => {
+                "raise the entry limit if the bundle really holds this many files"
+            }
+            ArchiveError::DestinationExists { .. } => {
+                "choose a new folder, or remove the old one first"
+            }
+            ArchiveError::BadEntry { .. } => {
+                "remove or replace that entry in the personality folder, then pack again"
+            }
+            ArchiveError::Changed { .. } => "pack again once nothing is writing to the folder",
+            ArchiveError::SourceDateEpoch { .. } => {
+                "set SOURCE_DATE_EPOCH to seconds since 1970 (e.g. `git log -1 --format=%ct`), or unset it"
+            }
+            _ => return None,
+        };
+        Some(hint.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_failures_are_verification_failures_and_entries_are_archive_failures() {
+        let stream = ArchiveError::Stream {
+            what: "bad".into(),
+            source: None,
+        };
+        assert_eq!(stream.exit(), Exit::Verify);
+        assert_eq!(ArchiveError::refused("a", "b").exit(), Exit::Archive);
+        assert_eq!(ArchiveError::malformed("a", "b").exit(), Exit::Archive);
+        assert_eq!(
+            ArchiveError::io("/x", io::Error::other("disk")).exit(),
+            Exit::Usage
+        );
+        assert!(ArchiveError::refused("a", "b").hint().is_some());
+    }
+}

@@ -1,0 +1,124 @@
+//! Path rules shared by the writer and the extractor, so `bundle pack` refuses exactly what
+//! `bundle-bootstrap` would refuse at boot. Pure string logic: no file system here.
+//!
+//! Archive paths are `/`-separated and relative to the unpack root. The rules stop the known
+//! extraction escapes: tar-slip (absolute paths and `..` components, e.g. CVE-2018-1002200) and
+//! symlink escapes (a link pointing outside the root then used as a path prefix, the class of
+//! CVE-2018-20997 and CVE-2021-38511 in tar-rs).
+
+/// Why a path or link target breaks a rule, in words for the error message.
+pub(crate) type Rule = &'static str;
+
+/// Splits an entry path as written in a tar header into its components, dropping empty and `.`
+/// components (`./a//b/` → `a`, `b`). An empty result means the root itself (`./`).
+pub(crate) fn split_entry_path(raw: &str) -> Result<Vec<&str>, Rule> {
+    if raw.is_empty() {
+        return Err("the path is empty");
+    }
+    if raw.starts_with('/') {
+        return Err("absolute path");
+    }
+    let mut parts = Vec::new();
+    for part in raw.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err("`..` component (tar-slip)"),
+            _ => parts.push(part),
+        }
+    }
+    Ok(parts)
+}
+
+/// Checks the target of a symlink whose own folder lies `depth` components below the root.
+///
+/// Accepted: relative targets whose `..` components all come first and climb no higher than the
+/// root (`../lib/x`, `b/c`). A `..` after a folder name (`a/../..`) is refused, because the kernel
+/// resolves it from wherever `a` really leads (perhaps another symlink), so a lexical check could not
+/// vouch for it. With this rule every link resolves inside the root, whatever other links it meets.
+pub(crate) fn check_symlink_target(depth: usize, target: &str) -> Result<(), Rule> {
+    if target.is_empty() {
+        return Err("the symlink target is empty");
+    }
+    if target.starts_with('/') {
+        return Err("the symlink target is an absolute path");
+    }
+    let mut ups = 0usize;
+    let mut named = false;
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if named => return Err("the symlink target has `..` after a folder name"),
+            ".." => ups += 1,
+            _ => named = true,
+        }
+    }
+    if ups > depth {
+        return Err("the symlink target points outside the archive");
+    }
+    Ok(())
+}
+
+/// Checks a path handed to `pack`: the canonical form we write (`a/b`, no leading or trailing `/`,
+/// no empty, `.` or `..` components).
+pub(crate) fn check_pack_path(path: &str) -> Result<(), Rule> {
+    if path.is_empty() {
+        return Err("the path is empty");
+    }
+    if path.starts_with('/') {
+        return Err("absolute path");
+    }
+    if path.contains('\0') {
+        return Err("the path holds a NUL byte");
+    }
+    for part in path.split('/') {
+        match part {
+            "" => return Err("the path has an empty component (`//` or a trailing `/`)"),
+            "." => return Err("the path has a `.` component"),
+            ".." => return Err("the path has a `..` component"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// How many folders lie between the root and the entry at `path` (`a/b/link` → 2).
+pub(crate) fn folder_depth(parts: &[&str]) -> usize {
+    parts.len().saturating_sub(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_paths_drop_dots_and_refuse_escapes() {
+        assert_eq!(split_entry_path("./a//b/"), Ok(vec!["a", "b"]));
+        assert_eq!(split_entry_path("./"), Ok(vec![]));
+        assert!(split_entry_path("/etc/passwd").is_err());
+        assert!(split_entry_path("a/../../x").is_err());
+        assert!(split_entry_path("..").is_err());
+        assert!(split_entry_path("").is_err());
+    }
+
+    #[test]
+    fn symlink_targets_stay_inside() {
+        assert!(check_symlink_target(0, "b/c").is_ok());
+        assert!(check_symlink_target(1, "../x").is_ok());
+        assert!(check_symlink_target(1, "./../x/./y").is_ok());
+        assert!(check_symlink_target(0, "../x").is_err());
+        assert!(check_symlink_target(2, "../../../x").is_err());
+        assert!(check_symlink_target(3, "a/../b").is_err());
+        assert!(check_symlink_target(3, "/etc").is_err());
+        assert!(check_symlink_target(3, "").is_err());
+    }
+
+    #[test]
+    fn pack_paths_are_canonical() {
+        assert!(check_pack_path("start-up-bundle/10-java/start").is_ok());
+        for bad in ["", "/a", "a/", "a//b", "./a", "a/../b", "a\0b"] {
+            assert!(check_pack_path(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(folder_depth(&["a", "b", "l"]), 2);
+        assert_eq!(folder_depth(&["l"]), 0);
+    }
+}
