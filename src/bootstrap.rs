@@ -123,9 +123,9 @@ pub enum BootError {
     /// The unpacked bundle has no runnable plan.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// A module failed, or the lock or state could not be had.
+    /// A module failed, or the lock or state could not be had (boxed: it carries the output tail).
     #[error(transparent)]
-    Run(#[from] RunError),
+    Run(Box<RunError>),
 }
 
 impl Classify for BootError {
@@ -176,10 +176,10 @@ pub fn boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<BootReport,
             Ok(_) => (&opts.on_success, Outcome::Success, None),
             Err(e) => (&opts.on_failure, Outcome::Failure, e.failed_module()),
         };
-        if let Some(cmd) = hook {
-            if let Err(e) = runner::run_hook(cmd, outcome, failed, &run_opts) {
-                log(&format!("hook failed: {e}"));
-            }
+        if let Some(cmd) = hook
+            && let Err(e) = runner::run_hook(cmd, outcome, failed, &run_opts)
+        {
+            log(&format!("hook failed: {e}"));
         }
     }
     result
@@ -194,7 +194,11 @@ fn run_options(opts: &BootOptions) -> RunOptions {
     run
 }
 
-fn boot_inner(opts: &BootOptions, run_opts: &RunOptions, log: &mut dyn FnMut(&str)) -> Result<BootReport, BootError> {
+fn boot_inner(
+    opts: &BootOptions,
+    run_opts: &RunOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<BootReport, BootError> {
     let started = Instant::now();
     let pass = secret::read_passphrase(opts.pass.as_ref(), Prompt::Never)?;
     let state = &opts.state_dir;
@@ -206,11 +210,19 @@ fn boot_inner(opts: &BootOptions, run_opts: &RunOptions, log: &mut dyn FnMut(&st
     let fetched = fetch::fetch(&opts.url, &downloads, &opts.fetch, log)?;
     let download = TempFile(fetched.path.clone());
     let sha256 = fetched.sha256_hex();
-    log(&format!("fetched {} ({} bytes, sha256 {sha256})", fetch::redact(&opts.url), fetched.size));
-    if let Some(expected) = &opts.sha256 {
-        if !expected.eq_ignore_ascii_case(&sha256) {
-            return Err(BootError::Checksum { url: fetch::redact(&opts.url), expected: expected.clone(), actual: sha256 });
-        }
+    log(&format!(
+        "fetched {} ({} bytes, sha256 {sha256})",
+        fetch::redact(&opts.url),
+        fetched.size
+    ));
+    if let Some(expected) = &opts.sha256
+        && !expected.eq_ignore_ascii_case(&sha256)
+    {
+        return Err(BootError::Checksum {
+            url: fetch::redact(&opts.url),
+            expected: expected.clone(),
+            actual: sha256,
+        });
     }
     // Signatures (`--pubkey`) are checked here, on the ciphertext, before any byte is decrypted.
 
@@ -221,7 +233,14 @@ fn boot_inner(opts: &BootOptions, run_opts: &RunOptions, log: &mut dyn FnMut(&st
     let plan = match reuse(&release, &fetched.name, fallback_version, log) {
         Some(plan) => plan,
         None => {
-            open::decrypt_unpack(&download.0, &pass, &opts.params, &release, &opts.limits, &|_| {})?;
+            open::decrypt_unpack(
+                &download.0,
+                &pass,
+                &opts.params,
+                &release,
+                &opts.limits,
+                &|_| {},
+            )?;
             personality::plan_unpacked(&release, &fetched.name, fallback_version)?
         }
     };
@@ -277,11 +296,17 @@ fn reuse(release: &Path, name: &str, version: &str, log: &mut dyn FnMut(&str)) -
     }
     match personality::plan_unpacked(release, name, version) {
         Ok(plan) => {
-            log(&format!("reusing the unpacked release {}", release.display()));
+            log(&format!(
+                "reusing the unpacked release {}",
+                release.display()
+            ));
             Some(plan)
         }
         Err(e) => {
-            log(&format!("the unpacked release {} changed since it was unpacked ({e}); unpacking afresh", release.display()));
+            log(&format!(
+                "the unpacked release {} changed since it was unpacked ({e}); unpacking afresh",
+                release.display()
+            ));
             let _ = fs::remove_dir_all(release);
             None
         }
@@ -289,11 +314,19 @@ fn reuse(release: &Path, name: &str, version: &str, log: &mut dyn FnMut(&str)) -
 }
 
 fn private_dir(path: &Path) -> Result<(), BootError> {
-    let state_err = |source| BootError::State { path: path.to_path_buf(), source };
-    fs::DirBuilder::new().recursive(true).mode(PRIVATE_DIR_MODE).create(path).map_err(state_err)?;
+    let state_err = |source| BootError::State {
+        path: path.to_path_buf(),
+        source,
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(PRIVATE_DIR_MODE)
+        .create(path)
+        .map_err(state_err)?;
     let meta = fs::metadata(path).map_err(state_err)?;
     if meta.permissions().mode() & 0o077 != 0 {
-        fs::set_permissions(path, fs::Permissions::from_mode(PRIVATE_DIR_MODE)).map_err(state_err)?;
+        fs::set_permissions(path, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
+            .map_err(state_err)?;
     }
     Ok(())
 }
@@ -313,23 +346,31 @@ fn set_current(state: &Path, release: &Path) -> Result<(), BootError> {
     let _ = fs::remove_file(&staged);
     std::os::unix::fs::symlink(&target, &staged)
         .and_then(|()| fs::rename(&staged, &current))
-        .map_err(|source| BootError::State { path: current, source })
+        .map_err(|source| BootError::State {
+            path: current,
+            source,
+        })
 }
 
 /// Keeps the [`KEEP_RELEASES`] most recently used releases; the current one is never removed.
 fn prune_releases(releases: &Path, current: &Path, log: &mut dyn FnMut(&str)) {
-    let Ok(entries) = fs::read_dir(releases) else { return };
+    let Ok(entries) = fs::read_dir(releases) else {
+        return;
+    };
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
         .filter_map(Result::ok)
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .filter(|(_, p)| p != current)
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     for (_, old) in found.into_iter().skip(KEEP_RELEASES - 1) {
         match fs::remove_dir_all(&old) {
             Ok(()) => log(&format!("removed the old release {}", old.display())),
-            Err(e) => log(&format!("could not remove the old release {}: {e}", old.display())),
+            Err(e) => log(&format!(
+                "could not remove the old release {}: {e}",
+                old.display()
+            )),
         }
     }
 }
@@ -346,7 +387,10 @@ impl Drop for TempFile {
 impl BootReport {
     /// The plan for people: order, and which init scripts are due.
     pub fn plan_text(&self) -> String {
-        let mut out = format!("plan for {} {} (sha256 {}):\n", self.name, self.version, self.sha256);
+        let mut out = format!(
+            "plan for {} {} (sha256 {}):\n",
+            self.name, self.version, self.sha256
+        );
         for (i, m) in self.plan.modules.iter().enumerate() {
             let init = match (&m.init, self.inits.contains(&m.name)) {
                 (Some(_), true) => "init (due) + start",
@@ -393,6 +437,12 @@ pub fn summary(result: &Result<BootReport, BootError>, mode: Mode) -> String {
 /// The default state folder when none is given.
 pub fn default_state_dir() -> PathBuf {
     PathBuf::from(DEFAULT_STATE_DIR)
+}
+
+impl From<RunError> for BootError {
+    fn from(e: RunError) -> Self {
+        BootError::Run(Box::new(e))
+    }
 }
 
 impl From<ArchiveError> for BootError {

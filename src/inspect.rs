@@ -74,12 +74,24 @@ pub fn unpack_into(
     limits: &Limits,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<PathBuf>, InspectError> {
-    fs::create_dir_all(dir).map_err(|source| InspectError::Io { path: dir.to_path_buf(), source })?;
-    let staging = ScratchDir::reserve_in(dir, ".bundle-unpack-")
-        .map_err(|source| InspectError::Io { path: dir.to_path_buf(), source })?;
+    fs::create_dir_all(dir).map_err(|source| InspectError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let staging =
+        ScratchDir::reserve_in(dir, ".bundle-unpack-").map_err(|source| InspectError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
     open::decrypt_unpack(bundle, pass, params, staging.path(), limits, progress)?;
-    let read_err = |source| InspectError::Io { path: staging.path().to_path_buf(), source };
-    let mut tops: Vec<_> = fs::read_dir(staging.path()).map_err(read_err)?.collect::<Result<_, _>>().map_err(read_err)?;
+    let read_err = |source| InspectError::Io {
+        path: staging.path().to_path_buf(),
+        source,
+    };
+    let mut tops: Vec<_> = fs::read_dir(staging.path())
+        .map_err(read_err)?
+        .collect::<Result<_, _>>()
+        .map_err(read_err)?;
     tops.sort_by_key(|e| e.file_name());
     for top in &tops {
         let target = dir.join(top.file_name());
@@ -90,7 +102,10 @@ pub fn unpack_into(
     let mut placed = Vec::new();
     for top in tops {
         let target = dir.join(top.file_name());
-        fs::rename(top.path(), &target).map_err(|source| InspectError::Io { path: target.clone(), source })?;
+        fs::rename(top.path(), &target).map_err(|source| InspectError::Io {
+            path: target.clone(),
+            source,
+        })?;
         placed.push(target);
     }
     Ok(placed)
@@ -146,10 +161,18 @@ impl Inspection {
             self.version,
             self.sha256,
             self.size,
-            if self.manifest { "" } else { "\nno bundle.json: order computed from the folders" }
+            if self.manifest {
+                ""
+            } else {
+                "\nno bundle.json: order computed from the folders"
+            }
         );
         for (i, m) in self.modules.iter().enumerate() {
-            let requires = if m.requires.is_empty() { String::new() } else { format!(" requires {}", m.requires.join(", ")) };
+            let requires = if m.requires.is_empty() {
+                String::new()
+            } else {
+                format!(" requires {}", m.requires.join(", "))
+            };
             out.push_str(&format!(
                 "  {}. {}{}{} — {} files, {}, {}\n",
                 i + 1,
@@ -169,18 +192,32 @@ impl Inspection {
 }
 
 /// Decrypts and unpacks `bundle` into a private temp folder, reads its plan, and removes the folder.
-pub fn inspect(bundle: &Path, pass: &Passphrase, params: &Params, limits: &Limits) -> Result<Inspection, InspectError> {
-    let io_err = |source| InspectError::Io { path: bundle.to_path_buf(), source };
+pub fn inspect(
+    bundle: &Path,
+    pass: &Passphrase,
+    params: &Params,
+    limits: &Limits,
+) -> Result<Inspection, InspectError> {
+    let io_err = |source| InspectError::Io {
+        path: bundle.to_path_buf(),
+        source,
+    };
     let (sha256, size) = file_sha256(bundle).map_err(io_err)?;
     let scratch = ScratchDir::create("bundle-inspect-").map_err(io_err)?;
     let dest = scratch.path().join("bundle");
     open::decrypt_unpack(bundle, pass, params, &dest, limits, &|_| {})?;
-    let fallback_name = bundle.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let fallback_name = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let plan = personality::plan_unpacked(&dest, &fallback_name, &sha256[..SHORT_SHA])?;
     let mut modules = Vec::new();
     for m in &plan.modules {
         let (_, files, bytes) =
-            personality::module_digest(&m.dir).map_err(|source| InspectError::Io { path: m.dir.clone(), source })?;
+            personality::module_digest(&m.dir).map_err(|source| InspectError::Io {
+                path: m.dir.clone(),
+                source,
+            })?;
         modules.push(InspectedModule {
             name: m.name.clone(),
             requires: m.requires.clone(),
@@ -206,7 +243,10 @@ pub fn file_sha256(path: &Path) -> io::Result<(String, u64)> {
     let mut file = fs::File::open(path)?;
     let mut hash = Sha256::new();
     let size = io::copy(&mut file, &mut hash)?;
-    Ok((hash.finalize().iter().map(|b| format!("{b:02x}")).collect(), size))
+    Ok((
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        size,
+    ))
 }
 
 impl From<ArchiveError> for InspectError {

@@ -66,8 +66,15 @@ pub fn decrypt_unpack(
     limits: &Limits,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Unpacked, OpenError> {
-    let file = File::open(bundle).map_err(|source| OpenError::Open { path: bundle.to_path_buf(), source })?;
-    let decrypted = enc::Decryptor::new(BufReader::with_capacity(READ_BUFFER, file), pass.expose(), params)?;
+    let file = File::open(bundle).map_err(|source| OpenError::Open {
+        path: bundle.to_path_buf(),
+        source,
+    })?;
+    let decrypted = enc::Decryptor::new(
+        BufReader::with_capacity(READ_BUFFER, file),
+        pass.expose(),
+        params,
+    )?;
     let ahead = archive::ReadAhead::new(decrypted);
     Ok(archive::unpack(ahead, dest, limits, progress)?)
 }

@@ -108,30 +108,50 @@ impl Classify for PublishError {
         match self {
             PublishError::Problems(p) => p.hint(),
             PublishError::Archive(e) => e.hint(),
-            PublishError::Exists(_) => Some("pass --force to replace it, or choose another -o".to_string()),
-            PublishError::Io { .. } => Some("check that the output folder exists and is writable".to_string()),
+            PublishError::Exists(_) => {
+                Some("pass --force to replace it, or choose another -o".to_string())
+            }
+            PublishError::Io { .. } => {
+                Some("check that the output folder exists and is writable".to_string())
+            }
         }
     }
 }
 
 /// Packs and encrypts a personality into one bundle file.
-pub fn pack(req: &PackRequest, pass: &Passphrase, progress: &(dyn Fn(u64) + Sync)) -> Result<Packed, PublishError> {
+pub fn pack(
+    req: &PackRequest,
+    pass: &Passphrase,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Packed, PublishError> {
     if req.overwrite == Overwrite::Refuse && fs::symlink_metadata(&req.output).is_ok() {
         return Err(PublishError::Exists(req.output.clone()));
     }
     let found = personality::load(&req.dir, &req.libraries)?;
     let manifest = found.manifest();
     let entries = archive_entries(&found.layout())?;
-    let opts = PackOptions { compression: req.compression, mtime: PackOptions::mtime_from_env()?, threads: req.threads };
+    let opts = PackOptions {
+        compression: req.compression,
+        mtime: PackOptions::mtime_from_env()?,
+        threads: req.threads,
+    };
 
-    let io_err = |source| PublishError::Io { path: req.output.clone(), source };
+    let io_err = |source| PublishError::Io {
+        path: req.output.clone(),
+        source,
+    };
     let partial = Partial::create(&req.output).map_err(io_err)?;
     let file = partial.file.try_clone().map_err(io_err)?;
     let sink = HashingWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
-    let sealed = enc::Encryptor::new(sink, pass.expose(), &req.params, req.armor).map_err(io_err)?;
+    let sealed =
+        enc::Encryptor::new(sink, pass.expose(), &req.params, req.armor).map_err(io_err)?;
     let sealed = archive::pack(entries, &opts, sealed, progress)?;
     let (buffered, sha256, size) = sealed.finish().map_err(io_err)?.finish();
-    buffered.into_inner().map_err(|e| io_err(e.into_error()))?.sync_all().map_err(io_err)?;
+    buffered
+        .into_inner()
+        .map_err(|e| io_err(e.into_error()))?
+        .sync_all()
+        .map_err(io_err)?;
     partial.place(req.overwrite)?;
 
     Ok(Packed {
@@ -145,21 +165,33 @@ pub fn pack(req: &PackRequest, pass: &Passphrase, progress: &(dyn Fn(u64) + Sync
 
 /// The archive entries of a personality's layout: the top folder, each module tree, the manifest.
 fn archive_entries(layout: &[LayoutEntry]) -> Result<Vec<PackEntry>, ArchiveError> {
-    let mut entries =
-        vec![PackEntry { path: personality::ARCHIVE_TOP.to_string(), mode: TOP_MODE, source: Source::Dir }];
+    let mut entries = vec![PackEntry {
+        path: personality::ARCHIVE_TOP.to_string(),
+        mode: TOP_MODE,
+        source: Source::Dir,
+    }];
     for item in layout {
         match item {
-            LayoutEntry::Tree { prefix, dir } => entries.extend(archive::collect_tree(dir, prefix)?),
-            LayoutEntry::File { path, bytes } => {
-                entries.push(PackEntry { path: path.clone(), mode: MANIFEST_MODE, source: Source::Bytes(bytes.clone()) })
+            LayoutEntry::Tree { prefix, dir } => {
+                entries.extend(archive::collect_tree(dir, prefix)?)
             }
+            LayoutEntry::File { path, bytes } => entries.push(PackEntry {
+                path: path.clone(),
+                mode: MANIFEST_MODE,
+                source: Source::Bytes(bytes.clone()),
+            }),
         }
     }
     Ok(entries)
 }
 
 /// The stock-tools line that opens a bundle: `openssl enc -d … | tar -x…`.
-pub fn open_command(file: &Path, params: &Params, armor: Armor, compression: Compression) -> String {
+pub fn open_command(
+    file: &Path,
+    params: &Params,
+    armor: Armor,
+    compression: Compression,
+) -> String {
     let armor_flag = if armor == Armor::Base64 { " -a" } else { "" };
     let tar = match compression {
         Compression::Gzip => "tar -xz",
@@ -175,8 +207,15 @@ pub fn open_command(file: &Path, params: &Params, armor: Armor, compression: Com
 
 /// Quotes a word for a POSIX shell when it needs it.
 pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+:=@%,".contains(&b));
-    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:=@%,".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// A temp file beside the output, removed unless placed.
@@ -193,25 +232,44 @@ impl Partial {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let path = parent.join(format!(".{name}.partial-{}", crate::scratch::random_tag()?));
-        let file = OpenOptions::new().write(true).create_new(true).mode(BUNDLE_MODE).open(&path)?;
-        Ok(Partial { path, target: target.to_path_buf(), file, placed: false })
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(BUNDLE_MODE)
+            .open(&path)?;
+        Ok(Partial {
+            path,
+            target: target.to_path_buf(),
+            file,
+            placed: false,
+        })
     }
 
     /// Moves the finished file to its name: a hard link refuses an existing target atomically.
     fn place(mut self, overwrite: Overwrite) -> Result<(), PublishError> {
         let result = match overwrite {
             Overwrite::Replace => fs::rename(&self.path, &self.target),
-            Overwrite::Refuse => fs::hard_link(&self.path, &self.target).and_then(|()| fs::remove_file(&self.path)),
+            Overwrite::Refuse => {
+                fs::hard_link(&self.path, &self.target).and_then(|()| fs::remove_file(&self.path))
+            }
         };
         match result {
             Ok(()) => {
                 self.placed = true;
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(PublishError::Exists(self.target.clone())),
-            Err(source) => Err(PublishError::Io { path: self.target.clone(), source }),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(PublishError::Exists(self.target.clone()))
+            }
+            Err(source) => Err(PublishError::Io {
+                path: self.target.clone(),
+                source,
+            }),
         }
     }
 }
@@ -233,12 +291,20 @@ struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     fn new(inner: W) -> Self {
-        HashingWriter { inner, hash: Sha256::new(), size: 0 }
+        HashingWriter {
+            inner,
+            hash: Sha256::new(),
+            size: 0,
+        }
     }
 
     fn finish(self) -> (W, String, u64) {
         let digest = self.hash.finalize();
-        (self.inner, digest.iter().map(|b| format!("{b:02x}")).collect(), self.size)
+        (
+            self.inner,
+            digest.iter().map(|b| format!("{b:02x}")).collect(),
+            self.size,
+        )
     }
 }
 

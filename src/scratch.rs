@@ -39,7 +39,10 @@ impl ScratchDir {
 
     /// A name under `parent` for a folder that does not exist yet, removed on drop if it appears.
     pub fn reserve_in(parent: &Path, prefix: &str) -> io::Result<ScratchDir> {
-        Ok(ScratchDir { path: parent.join(format!("{prefix}{}", random_tag()?)), keep: false })
+        Ok(ScratchDir {
+            path: parent.join(format!("{prefix}{}", random_tag()?)),
+            keep: false,
+        })
     }
 
     /// The folder.

@@ -195,10 +195,10 @@ pub fn read_passphrase(spec: Option<&PassSpec>, prompt: Prompt) -> Result<Passph
 /// the variable named by `env:VAR`.
 pub fn secret_env_names(spec: Option<&PassSpec>) -> Vec<String> {
     let mut names = vec![PASSPHRASE_VAR.to_string()];
-    if let Some(PassSpec::Env(var)) = spec {
-        if var != PASSPHRASE_VAR {
-            names.push(var.clone());
-        }
+    if let Some(PassSpec::Env(var)) = spec
+        && var != PASSPHRASE_VAR
+    {
+        names.push(var.clone());
     }
     names
 }

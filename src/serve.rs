@@ -39,7 +39,11 @@ impl Server {
         let root = root.to_path_buf();
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || accept_loop(&listener, &root, &flag));
-        Ok(Server { addr, stop, thread: Some(thread) })
+        Ok(Server {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// The URL of `name` (a file under the root).
@@ -78,7 +82,9 @@ fn serve_client(stream: TcpStream, root: &Path) -> io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut out = stream;
     loop {
-        let Some(request) = read_request(&mut reader)? else { return Ok(()) };
+        let Some(request) = read_request(&mut reader)? else {
+            return Ok(());
+        };
         respond(&mut out, root, &request)?;
         if request.close {
             return Ok(());
@@ -103,33 +109,54 @@ fn read_line(r: &mut impl BufRead) -> io::Result<Option<String>> {
 }
 
 fn read_request(r: &mut impl BufRead) -> io::Result<Option<Request>> {
-    let Some(first) = read_line(r)? else { return Ok(None) };
+    let Some(first) = read_line(r)? else {
+        return Ok(None);
+    };
     let mut parts = first.split_whitespace();
     let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "bad request line"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bad request line",
+        ));
     };
-    let mut req = Request { method: method.to_string(), path: path.to_string(), range_start: None, close: false };
+    let mut req = Request {
+        method: method.to_string(),
+        path: path.to_string(),
+        range_start: None,
+        close: false,
+    };
     for _ in 0..MAX_HEADERS {
         let Some(line) = read_line(r)? else { break };
         if line.is_empty() {
             return Ok(Some(req));
         }
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let value = value.trim();
         match name.trim().to_ascii_lowercase().as_str() {
-            "range" => req.range_start = value.strip_prefix("bytes=").and_then(|v| v.strip_suffix('-')?.parse().ok()),
+            "range" => {
+                req.range_start = value
+                    .strip_prefix("bytes=")
+                    .and_then(|v| v.strip_suffix('-')?.parse().ok())
+            }
             "connection" => req.close = value.eq_ignore_ascii_case("close"),
             _ => {}
         }
     }
-    Err(io::Error::new(io::ErrorKind::InvalidData, "too many headers"))
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        "too many headers",
+    ))
 }
 
 /// Maps a request path onto a file under root; `..`, absolute tricks and hidden files are refused.
 fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
     let path = url_path.split(['?', '#']).next()?.trim_start_matches('/');
     let rel = Path::new(path);
-    let plain = rel.components().all(|c| matches!(c, Component::Normal(n) if !n.to_string_lossy().starts_with('.')));
+    let plain = rel
+        .components()
+        .all(|c| matches!(c, Component::Normal(n) if !n.to_string_lossy().starts_with('.')));
     (plain && !path.is_empty()).then(|| root.join(rel))
 }
 
@@ -137,8 +164,12 @@ fn respond(out: &mut TcpStream, root: &Path, req: &Request) -> io::Result<()> {
     if req.method != "GET" && req.method != "HEAD" {
         return status_only(out, 405, "Method Not Allowed");
     }
-    let Some(path) = resolve(root, &req.path) else { return status_only(out, 404, "Not Found") };
-    let Ok(mut file) = File::open(&path) else { return status_only(out, 404, "Not Found") };
+    let Some(path) = resolve(root, &req.path) else {
+        return status_only(out, 404, "Not Found");
+    };
+    let Ok(mut file) = File::open(&path) else {
+        return status_only(out, 404, "Not Found");
+    };
     let size = file.metadata()?.len();
     let start = req.range_start.filter(|&s| s < size);
     let (status, length) = match start {
@@ -149,7 +180,10 @@ fn respond(out: &mut TcpStream, root: &Path, req: &Request) -> io::Result<()> {
         "HTTP/1.1 {status}\r\nContent-Length: {length}\r\nAccept-Ranges: bytes\r\nContent-Type: application/octet-stream\r\n"
     );
     if let Some(s) = start {
-        head.push_str(&format!("Content-Range: bytes {s}-{}/{size}\r\n", size.saturating_sub(1)));
+        head.push_str(&format!(
+            "Content-Range: bytes {s}-{}/{size}\r\n",
+            size.saturating_sub(1)
+        ));
     }
     head.push_str("\r\n");
     out.write_all(head.as_bytes())?;
@@ -173,8 +207,17 @@ mod tests {
     fn paths_stay_under_the_root() {
         let root = Path::new("/srv");
         assert_eq!(resolve(root, "/b.enc"), Some(PathBuf::from("/srv/b.enc")));
-        assert_eq!(resolve(root, "/b.enc?x=1"), Some(PathBuf::from("/srv/b.enc")));
-        for bad in ["/", "/../etc/passwd", "/a/../../x", "/.hidden", "//etc/passwd/.."] {
+        assert_eq!(
+            resolve(root, "/b.enc?x=1"),
+            Some(PathBuf::from("/srv/b.enc"))
+        );
+        for bad in [
+            "/",
+            "/../etc/passwd",
+            "/a/../../x",
+            "/.hidden",
+            "//etc/passwd/..",
+        ] {
             assert_eq!(resolve(root, bad), None, "{bad}");
         }
     }
@@ -187,7 +230,11 @@ mod tests {
         let server = Server::start(&dir).unwrap();
         let get = |extra: &str| {
             let mut s = TcpStream::connect(server.addr).unwrap();
-            write!(s, "GET /f HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n").unwrap();
+            write!(
+                s,
+                "GET /f HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
+            )
+            .unwrap();
             let mut text = String::new();
             s.read_to_string(&mut text).unwrap();
             text

@@ -47,7 +47,9 @@ impl Classify for TemplateError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            TemplateError::Unknown { .. } => Some("`bundle new --list` shows them with a line each".into()),
+            TemplateError::Unknown { .. } => {
+                Some("`bundle new --list` shows them with a line each".into())
+            }
             TemplateError::NotEmpty(_) => Some("choose a new folder name".into()),
             TemplateError::Io { .. } => None,
         }
@@ -80,14 +82,20 @@ pub fn summary(name: &str) -> String {
 pub fn write(name: &str, dir: &Path) -> Result<usize, TemplateError> {
     let files: Vec<_> = table::FILES.iter().filter(|f| f.0 == name).collect();
     if files.is_empty() {
-        return Err(TemplateError::Unknown { name: name.to_string(), known: names().join(", ") });
+        return Err(TemplateError::Unknown {
+            name: name.to_string(),
+            known: names().join(", "),
+        });
     }
     if fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
         return Err(TemplateError::NotEmpty(dir.to_path_buf()));
     }
     for (_, rel, mode, bytes) in &files {
         let path = dir.join(rel);
-        let io_err = |source| TemplateError::Io { path: path.clone(), source };
+        let io_err = |source| TemplateError::Io {
+            path: path.clone(),
+            source,
+        };
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(io_err)?;
         }

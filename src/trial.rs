@@ -12,8 +12,8 @@ use crate::archive::Compression;
 use crate::enc::{Armor, Params};
 use crate::exit::{Classify, Exit};
 use crate::publish::{self, Overwrite, PackRequest, PublishError};
-use crate::secret::{self, PASSPHRASE_VAR, Passphrase};
 use crate::scratch::ScratchDir;
+use crate::secret::{self, PASSPHRASE_VAR, Passphrase};
 use crate::serve::Server;
 
 /// Whether the scratch folder survives the try.
@@ -84,9 +84,9 @@ impl Classify for TryError {
     fn hint(&self) -> Option<String> {
         match self {
             TryError::Pack(e) => e.hint(),
-            TryError::Setup { what, .. } if what.contains("bundle-bootstrap") => Some(
-                "install bundle-bootstrap beside bundle, or put it on PATH".to_string(),
-            ),
+            TryError::Setup { what, .. } if what.contains("bundle-bootstrap") => {
+                Some("install bundle-bootstrap beside bundle, or put it on PATH".to_string())
+            }
             _ => None,
         }
     }
@@ -105,21 +105,36 @@ pub fn find_bootstrap() -> PathBuf {
 }
 
 /// Packs, serves and boots the personality; log lines go through `log`.
-pub fn try_personality(opts: &TryOptions, log: &mut dyn FnMut(&str)) -> Result<TryOutcome, TryError> {
-    let scratch = ScratchDir::create("bundle-try-")
-        .map_err(|source| TryError::Setup { what: "a scratch folder".into(), source })?;
+pub fn try_personality(
+    opts: &TryOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<TryOutcome, TryError> {
+    let scratch = ScratchDir::create("bundle-try-").map_err(|source| TryError::Setup {
+        what: "a scratch folder".into(),
+        source,
+    })?;
     let served = scratch.path().join("www");
     let state = scratch.path().join("state");
     for dir in [&served, &state] {
         fs::DirBuilder::new()
             .mode(0o700)
             .create(dir)
-            .map_err(|source| TryError::Setup { what: dir.display().to_string(), source })?;
+            .map_err(|source| TryError::Setup {
+                what: dir.display().to_string(),
+                source,
+            })?;
     }
     let generated = secret::generate_passphrase().map_err(|e| TryError::Random(e.to_string()))?;
     let pass = Passphrase::from_bytes(generated.as_bytes().to_vec());
-    let name = opts.dir.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-    let file = format!("{}.bundle", name.unwrap_or_else(|| "personality".to_string()));
+    let name = opts
+        .dir
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+    let file = format!(
+        "{}.bundle",
+        name.unwrap_or_else(|| "personality".to_string())
+    );
     let req = PackRequest {
         dir: opts.dir.clone(),
         libraries: opts.libraries.clone(),
@@ -128,15 +143,28 @@ pub fn try_personality(opts: &TryOptions, log: &mut dyn FnMut(&str)) -> Result<T
         armor: Armor::Binary,
         compression: Compression::Gzip,
         overwrite: Overwrite::Refuse,
-        threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     };
     let packed = publish::pack(&req, &pass, &|_| {})?;
-    let server = Server::start(&served).map_err(|source| TryError::Setup { what: "the loopback server".into(), source })?;
+    let server = Server::start(&served).map_err(|source| TryError::Setup {
+        what: "the loopback server".into(),
+        source,
+    })?;
     let url = server.url(&file);
-    log(&format!("packed {} ({} bytes), serving it at {url}", packed.manifest.name, packed.size));
+    log(&format!(
+        "packed {} ({} bytes), serving it at {url}",
+        packed.manifest.name, packed.size
+    ));
 
     let mut cmd = Command::new(&opts.bootstrap);
-    cmd.arg("run").arg(&url).arg("--state-dir").arg(&state).arg("--sha256").arg(&packed.sha256);
+    cmd.arg("run")
+        .arg(&url)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--sha256")
+        .arg(&packed.sha256);
     cmd.args(params_args(&opts.params));
     for (k, v) in &opts.env {
         cmd.arg("--env").arg(format!("{k}={v}"));
@@ -146,25 +174,42 @@ pub fn try_personality(opts: &TryOptions, log: &mut dyn FnMut(&str)) -> Result<T
     // from every module's environment.
     cmd.env(PASSPHRASE_VAR, generated.as_str());
     // The server is on loopback: a proxy from the user's environment must not take the request.
-    let no_proxy = std::env::var("NO_PROXY").map(|v| format!("{v},127.0.0.1")).unwrap_or_else(|_| "127.0.0.1".into());
+    let no_proxy = std::env::var("NO_PROXY")
+        .map(|v| format!("{v},127.0.0.1"))
+        .unwrap_or_else(|_| "127.0.0.1".into());
     cmd.env("NO_PROXY", no_proxy);
-    log(&format!("running {} run {url} --state-dir {}", opts.bootstrap.display(), state.display()));
-    let status = cmd
-        .status()
-        .map_err(|source| TryError::Setup { what: format!("{} (bundle-bootstrap)", opts.bootstrap.display()), source })?;
+    log(&format!(
+        "running {} run {url} --state-dir {}",
+        opts.bootstrap.display(),
+        state.display()
+    ));
+    let status = cmd.status().map_err(|source| TryError::Setup {
+        what: format!("{} (bundle-bootstrap)", opts.bootstrap.display()),
+        source,
+    })?;
     drop(server);
     let kept = match opts.keep {
         Keep::Keep => Some(scratch.keep()),
         Keep::Remove => None,
     };
-    Ok(TryOutcome { code: status.code(), kept })
+    Ok(TryOutcome {
+        code: status.code(),
+        kept,
+    })
 }
 
 /// The decryption flags that describe `params` to the bootstrap.
 fn params_args(params: &Params) -> Vec<String> {
-    let mut args = vec!["--cipher".to_string(), params.cipher.to_string(), "--md".to_string(), params.digest.to_string()];
+    let mut args = vec![
+        "--cipher".to_string(),
+        params.cipher.to_string(),
+        "--md".to_string(),
+        params.digest.to_string(),
+    ];
     match params.kdf {
-        crate::enc::Kdf::Pbkdf2 { iterations } => args.extend(["--iter".to_string(), iterations.to_string()]),
+        crate::enc::Kdf::Pbkdf2 { iterations } => {
+            args.extend(["--iter".to_string(), iterations.to_string()])
+        }
         crate::enc::Kdf::Legacy => args.push("--legacy-kdf".to_string()),
     }
     args

@@ -97,7 +97,9 @@ impl Classify for UserdataError {
     fn hint(&self) -> Option<String> {
         match self {
             UserdataError::Missing(_) => None,
-            UserdataError::TooLarge(_) => Some("move --env values into the bundle itself".to_string()),
+            UserdataError::TooLarge(_) => {
+                Some("move --env values into the bundle itself".to_string())
+            }
         }
     }
 }
@@ -118,19 +120,30 @@ pub fn render(o: &UserdataOptions) -> Result<String, UserdataError> {
 
 fn header(s: &mut String, o: &UserdataOptions) {
     let what = match o.variant {
-        Variant::Bootstrap => "downloads bundle-bootstrap (sha256-pinned) and runs the bundle with it",
+        Variant::Bootstrap => {
+            "downloads bundle-bootstrap (sha256-pinned) and runs the bundle with it"
+        }
         Variant::ShellOnly => "needs only curl, openssl and tar",
     };
     let _ = writeln!(s, "#!/bin/bash");
-    let _ = writeln!(s, "# startup-bundle user-data, made by `bundle userdata`: {what}.");
+    let _ = writeln!(
+        s,
+        "# startup-bundle user-data, made by `bundle userdata`: {what}."
+    );
     let _ = writeln!(s, "set -euo pipefail");
     let _ = writeln!(s, "umask 077");
     let _ = writeln!(s, "LOG={}", q(&o.log_file));
     let _ = writeln!(s, "mkdir -p \"$(dirname \"$LOG\")\"");
-    let _ = writeln!(s, "# Everything to the console (cloud-init copies it to the EC2 console log) and to $LOG.");
+    let _ = writeln!(
+        s,
+        "# Everything to the console (cloud-init copies it to the EC2 console log) and to $LOG."
+    );
     let _ = writeln!(s, "exec > >(tee -a \"$LOG\") 2>&1");
     let _ = writeln!(s, "say() {{ echo \"startup-bundle: $*\"; }}");
-    let _ = writeln!(s, "trap 'say \"FAILED at line $LINENO (exit $?); see $LOG\"' ERR");
+    let _ = writeln!(
+        s,
+        "trap 'say \"FAILED at line $LINENO (exit $?); see $LOG\"' ERR"
+    );
     let _ = writeln!(s, "STATE={}", q(&o.state_dir));
     let _ = writeln!(s, "BUNDLE_URL={}", q(&o.url));
     let _ = writeln!(s, "mkdir -p \"$STATE\"");
@@ -141,7 +154,10 @@ fn header(s: &mut String, o: &UserdataOptions) {
     let _ = writeln!(s, "sha256_is() {{");
     let _ = writeln!(s, "  local actual");
     let _ = writeln!(s, "  actual=$(sha256sum \"$1\" | cut -d' ' -f1)");
-    let _ = writeln!(s, "  [ \"$actual\" = \"$2\" ] || {{ say \"$1 has sha256 $actual, not the pinned $2: refusing it\"; return 1; }}");
+    let _ = writeln!(
+        s,
+        "  [ \"$actual\" = \"$2\" ] || {{ say \"$1 has sha256 $actual, not the pinned $2: refusing it\"; return 1; }}"
+    );
     let _ = writeln!(s, "}}");
     passphrase(s, o);
 }
@@ -149,31 +165,66 @@ fn header(s: &mut String, o: &UserdataOptions) {
 fn passphrase(s: &mut String, o: &UserdataOptions) {
     match &o.pass_from {
         PassFrom::Ssm(name) => {
-            let _ = writeln!(s, "# The passphrase: an SSM SecureString read with the instance role (never in this script).");
+            let _ = writeln!(
+                s,
+                "# The passphrase: an SSM SecureString read with the instance role (never in this script)."
+            );
             let _ = writeln!(s, "if [ -z \"${{AWS_DEFAULT_REGION:-}}\" ]; then");
-            let _ = writeln!(s, "  IMDS_TOKEN=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token)");
-            let _ = writeln!(s, "  AWS_DEFAULT_REGION=$(curl -fsS -H \"X-aws-ec2-metadata-token: $IMDS_TOKEN\" http://169.254.169.254/latest/meta-data/placement/region)");
+            let _ = writeln!(
+                s,
+                "  IMDS_TOKEN=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token)"
+            );
+            let _ = writeln!(
+                s,
+                "  AWS_DEFAULT_REGION=$(curl -fsS -H \"X-aws-ec2-metadata-token: $IMDS_TOKEN\" http://169.254.169.254/latest/meta-data/placement/region)"
+            );
             let _ = writeln!(s, "  export AWS_DEFAULT_REGION");
             let _ = writeln!(s, "fi");
-            let _ = writeln!(s, "BUNDLE_PASSPHRASE=$(aws ssm get-parameter --name {} --with-decryption --query Parameter.Value --output text)", q(name));
+            let _ = writeln!(
+                s,
+                "BUNDLE_PASSPHRASE=$(aws ssm get-parameter --name {} --with-decryption --query Parameter.Value --output text)",
+                q(name)
+            );
             let _ = writeln!(s, "export BUNDLE_PASSPHRASE");
         }
         PassFrom::File(path) => {
-            let _ = writeln!(s, "# The passphrase: the first line of a file baked into the image.");
-            let _ = writeln!(s, "IFS= read -r BUNDLE_PASSPHRASE < {} || true", q(&path.to_string_lossy()));
+            let _ = writeln!(
+                s,
+                "# The passphrase: the first line of a file baked into the image."
+            );
+            let _ = writeln!(
+                s,
+                "IFS= read -r BUNDLE_PASSPHRASE < {} || true",
+                q(&path.to_string_lossy())
+            );
             let _ = writeln!(s, "export BUNDLE_PASSPHRASE");
         }
         PassFrom::Inline(text) => {
-            let _ = writeln!(s, "# WARNING: an inline passphrase. User-data is readable by every process on this instance");
-            let _ = writeln!(s, "# through the metadata service (http://169.254.169.254/latest/user-data); prefer ssm: or file:.");
+            let _ = writeln!(
+                s,
+                "# WARNING: an inline passphrase. User-data is readable by every process on this instance"
+            );
+            let _ = writeln!(
+                s,
+                "# through the metadata service (http://169.254.169.254/latest/user-data); prefer ssm: or file:."
+            );
             let _ = writeln!(s, "export BUNDLE_PASSPHRASE={}", q(text));
         }
     }
-    let _ = writeln!(s, "[ -n \"$BUNDLE_PASSPHRASE\" ] || {{ say \"no passphrase from {:?}\"; exit 1; }}", o.pass_from);
+    let _ = writeln!(
+        s,
+        "[ -n \"$BUNDLE_PASSPHRASE\" ] || {{ say \"no passphrase from {:?}\"; exit 1; }}",
+        o.pass_from
+    );
 }
 
 fn decrypt_flags(params: &Params) -> Vec<String> {
-    let mut flags = vec!["--cipher".to_string(), params.cipher.to_string(), "--md".to_string(), params.digest.to_string()];
+    let mut flags = vec![
+        "--cipher".to_string(),
+        params.cipher.to_string(),
+        "--md".to_string(),
+        params.digest.to_string(),
+    ];
     match params.kdf {
         Kdf::Pbkdf2 { iterations } => flags.extend(["--iter".to_string(), iterations.to_string()]),
         Kdf::Legacy => flags.push("--legacy-kdf".to_string()),
@@ -182,18 +233,34 @@ fn decrypt_flags(params: &Params) -> Vec<String> {
 }
 
 fn bootstrap_body(s: &mut String, o: &UserdataOptions) -> Result<(), UserdataError> {
-    let url = o.bootstrap_url.as_deref().ok_or_else(|| UserdataError::Missing("--bootstrap-url is required (or --shell-only)".into()))?;
+    let url = o.bootstrap_url.as_deref().ok_or_else(|| {
+        UserdataError::Missing("--bootstrap-url is required (or --shell-only)".into())
+    })?;
     let sha = o.bootstrap_sha256.as_deref().ok_or_else(|| {
-        UserdataError::Missing("--bootstrap-sha256 is required: the instance must refuse a swapped binary".into())
+        UserdataError::Missing(
+            "--bootstrap-sha256 is required: the instance must refuse a swapped binary".into(),
+        )
     })?;
     let _ = writeln!(s, "INSTALL_DIR={}", q(&o.install_dir));
     let _ = writeln!(s, "mkdir -p \"$INSTALL_DIR\"");
     let _ = writeln!(s, "tmp=$(mktemp \"$INSTALL_DIR/.bundle-bootstrap.XXXXXX\")");
     let _ = writeln!(s, "say \"downloading bundle-bootstrap\"");
     let _ = writeln!(s, "fetch {} \"$tmp\"", q(url));
-    let _ = writeln!(s, "sha256_is \"$tmp\" {} || {{ rm -f \"$tmp\"; exit 1; }}", q(sha));
-    let _ = writeln!(s, "chmod 0755 \"$tmp\" && mv -f \"$tmp\" \"$INSTALL_DIR/bundle-bootstrap\"");
-    let mut args = vec!["run".to_string(), "\"$BUNDLE_URL\"".to_string(), "--state-dir".to_string(), "\"$STATE\"".to_string()];
+    let _ = writeln!(
+        s,
+        "sha256_is \"$tmp\" {} || {{ rm -f \"$tmp\"; exit 1; }}",
+        q(sha)
+    );
+    let _ = writeln!(
+        s,
+        "chmod 0755 \"$tmp\" && mv -f \"$tmp\" \"$INSTALL_DIR/bundle-bootstrap\""
+    );
+    let mut args = vec![
+        "run".to_string(),
+        "\"$BUNDLE_URL\"".to_string(),
+        "--state-dir".to_string(),
+        "\"$STATE\"".to_string(),
+    ];
     args.extend(decrypt_flags(&o.params).iter().map(|a| q(a)));
     if let Some(sha) = &o.sha256 {
         args.extend(["--sha256".to_string(), q(sha)]);
@@ -209,7 +276,10 @@ fn bootstrap_body(s: &mut String, o: &UserdataOptions) -> Result<(), UserdataErr
 
 fn shell_body(s: &mut String, o: &UserdataOptions) {
     let flags = match o.params.kdf {
-        Kdf::Pbkdf2 { iterations } => format!("-{} -pbkdf2 -iter {iterations} -md {}", o.params.cipher, o.params.digest),
+        Kdf::Pbkdf2 { iterations } => format!(
+            "-{} -pbkdf2 -iter {iterations} -md {}",
+            o.params.cipher, o.params.digest
+        ),
         Kdf::Legacy => format!("-{} -md {}", o.params.cipher, o.params.digest),
     };
     let _ = writeln!(s, "work=$(mktemp -d \"$STATE/boot.XXXXXX\")");
@@ -219,44 +289,107 @@ fn shell_body(s: &mut String, o: &UserdataOptions) {
     if let Some(sha) = &o.sha256 {
         let _ = writeln!(s, "sha256_is \"$work/bundle\" {}", q(sha));
     }
-    let _ = writeln!(s, "armour=\"\"; [ \"$(head -c 8 \"$work/bundle\")\" = Salted__ ] || armour=-a");
-    let _ = writeln!(s, "# shellcheck disable=SC2086 # $armour is empty or one flag");
-    let _ = writeln!(s, "openssl enc -d {flags} $armour -pass env:BUNDLE_PASSPHRASE -in \"$work/bundle\" -out \"$work/payload\" \\");
-    let _ = writeln!(s, "  || {{ say \"decryption failed: wrong passphrase or parameters, or a damaged file\"; exit 3; }}");
+    let _ = writeln!(
+        s,
+        "armour=\"\"; [ \"$(head -c 8 \"$work/bundle\")\" = Salted__ ] || armour=-a"
+    );
+    let _ = writeln!(
+        s,
+        "# shellcheck disable=SC2086 # $armour is empty or one flag"
+    );
+    let _ = writeln!(
+        s,
+        "openssl enc -d {flags} $armour -pass env:BUNDLE_PASSPHRASE -in \"$work/bundle\" -out \"$work/payload\" \\"
+    );
+    let _ = writeln!(
+        s,
+        "  || {{ say \"decryption failed: wrong passphrase or parameters, or a damaged file\"; exit 3; }}"
+    );
     let _ = writeln!(s, "unset BUNDLE_PASSPHRASE");
     let _ = writeln!(s, "mkdir \"$work/x\"");
-    let _ = writeln!(s, "# GNU tar detects gzip or zstd itself; no absolute names, no owners from the archive.");
-    let _ = writeln!(s, "tar -C \"$work/x\" -xf \"$work/payload\" --no-same-owner --no-same-permissions || {{ say \"the bundle is not a readable archive\"; exit 4; }}");
+    let _ = writeln!(
+        s,
+        "# GNU tar detects gzip or zstd itself; no absolute names, no owners from the archive."
+    );
+    let _ = writeln!(
+        s,
+        "tar -C \"$work/x\" -xf \"$work/payload\" --no-same-owner --no-same-permissions || {{ say \"the bundle is not a readable archive\"; exit 4; }}"
+    );
     let _ = writeln!(s, "rm -f \"$work/bundle\" \"$work/payload\"");
     let _ = writeln!(s, "root=\"$work/x/start-up-bundle\"");
     let _ = writeln!(s, "manifest=\"$root/bundle.json\"");
-    let _ = writeln!(s, "[ -f \"$manifest\" ] || {{ say \"no start-up-bundle/bundle.json: pack the bundle with bundle pack\"; exit 4; }}");
-    let _ = writeln!(s, "# bundle.json is written by bundle pack, pretty-printed: module fields sit 6 spaces in.");
-    let _ = writeln!(s, "mapfile -t modules < <(sed -n 's/^      \"name\": \"\\(.*\\)\",$/\\1/p' \"$manifest\")");
-    let _ = writeln!(s, "mapfile -t digests < <(sed -n 's/^      \"digest\": \"sha256:\\([0-9a-f]*\\)\",$/\\1/p' \"$manifest\")");
-    let _ = writeln!(s, "BUNDLE_NAME=$(sed -n 's/^  \"name\": \"\\(.*\\)\",$/\\1/p' \"$manifest\")");
-    let _ = writeln!(s, "BUNDLE_VERSION=$(sed -n 's/^  \"version\": \"\\(.*\\)\",$/\\1/p' \"$manifest\")");
-    let _ = writeln!(s, "export BUNDLE_NAME BUNDLE_VERSION BUNDLE_ROOT=\"$root\" BUNDLE_STATE_DIR=\"$STATE\"");
+    let _ = writeln!(
+        s,
+        "[ -f \"$manifest\" ] || {{ say \"no start-up-bundle/bundle.json: pack the bundle with bundle pack\"; exit 4; }}"
+    );
+    let _ = writeln!(
+        s,
+        "# bundle.json is written by bundle pack, pretty-printed: module fields sit 6 spaces in."
+    );
+    let _ = writeln!(
+        s,
+        "mapfile -t modules < <(sed -n 's/^      \"name\": \"\\(.*\\)\",$/\\1/p' \"$manifest\")"
+    );
+    let _ = writeln!(
+        s,
+        "mapfile -t digests < <(sed -n 's/^      \"digest\": \"sha256:\\([0-9a-f]*\\)\",$/\\1/p' \"$manifest\")"
+    );
+    let _ = writeln!(
+        s,
+        "BUNDLE_NAME=$(sed -n 's/^  \"name\": \"\\(.*\\)\",$/\\1/p' \"$manifest\")"
+    );
+    let _ = writeln!(
+        s,
+        "BUNDLE_VERSION=$(sed -n 's/^  \"version\": \"\\(.*\\)\",$/\\1/p' \"$manifest\")"
+    );
+    let _ = writeln!(
+        s,
+        "export BUNDLE_NAME BUNDLE_VERSION BUNDLE_ROOT=\"$root\" BUNDLE_STATE_DIR=\"$STATE\""
+    );
     for (k, v) in &o.env {
         let _ = writeln!(s, "export {k}={}", q(v));
     }
     let _ = writeln!(s, "mkdir -p \"$STATE/init\"");
     let _ = writeln!(s, "run_script() {{ # module phase");
     let _ = writeln!(s, "  local dir=\"$root/$1\" script=\"\" status=0");
-    let _ = writeln!(s, "  for candidate in \"$2\" \"$2.sh\"; do [ -f \"$dir/$candidate\" ] && {{ script=$candidate; break; }}; done");
+    let _ = writeln!(
+        s,
+        "  for candidate in \"$2\" \"$2.sh\"; do [ -f \"$dir/$candidate\" ] && {{ script=$candidate; break; }}; done"
+    );
     let _ = writeln!(s, "  [ -n \"$script\" ] || return 0");
     let _ = writeln!(s, "  say \"$1: $2\"");
     let _ = writeln!(s, "  if [ -x \"$dir/$script\" ]; then");
-    let _ = writeln!(s, "    (cd \"$dir\" && BUNDLE_MODULE=$1 BUNDLE_PHASE=$2 \"./$script\") || status=$?");
+    let _ = writeln!(
+        s,
+        "    (cd \"$dir\" && BUNDLE_MODULE=$1 BUNDLE_PHASE=$2 \"./$script\") || status=$?"
+    );
     let _ = writeln!(s, "  else");
-    let _ = writeln!(s, "    (cd \"$dir\" && BUNDLE_MODULE=$1 BUNDLE_PHASE=$2 bash \"./$script\") || status=$?");
+    let _ = writeln!(
+        s,
+        "    (cd \"$dir\" && BUNDLE_MODULE=$1 BUNDLE_PHASE=$2 bash \"./$script\") || status=$?"
+    );
     let _ = writeln!(s, "  fi");
-    let _ = writeln!(s, "  [ \"$status\" = 0 ] || {{ say \"module $1 failed: $2 exited with status $status; later modules not run\"; exit 5; }}");
+    let _ = writeln!(
+        s,
+        "  [ \"$status\" = 0 ] || {{ say \"module $1 failed: $2 exited with status $status; later modules not run\"; exit 5; }}"
+    );
     let _ = writeln!(s, "}}");
     let _ = writeln!(s, "for i in \"${{!modules[@]}}\"; do");
-    let _ = writeln!(s, "  record=\"$STATE/init/${{modules[$i]}}@${{digests[$i]}}\"");
-    let _ = writeln!(s, "  [ -e \"$record\" ] || {{ run_script \"${{modules[$i]}}\" init; : > \"$record\"; }}");
+    let _ = writeln!(
+        s,
+        "  record=\"$STATE/init/${{modules[$i]}}@${{digests[$i]}}\""
+    );
+    let _ = writeln!(
+        s,
+        "  [ -e \"$record\" ] || {{ run_script \"${{modules[$i]}}\" init; : > \"$record\"; }}"
+    );
     let _ = writeln!(s, "done");
-    let _ = writeln!(s, "for m in \"${{modules[@]}}\"; do run_script \"$m\" start; done");
-    let _ = writeln!(s, "say \"ok: $BUNDLE_NAME $BUNDLE_VERSION: ${{#modules[@]}} modules started\"");
+    let _ = writeln!(
+        s,
+        "for m in \"${{modules[@]}}\"; do run_script \"$m\" start; done"
+    );
+    let _ = writeln!(
+        s,
+        "say \"ok: $BUNDLE_NAME $BUNDLE_VERSION: ${{#modules[@]}} modules started\""
+    );
 }

@@ -17,19 +17,31 @@ fn tracing_personality(root: &Path, modules: &[(&str, &str)]) -> PathBuf {
         write(&dir, &format!("{name}/start"), body, false);
         write(&dir, &format!("{name}/init"), body, false);
         if !requires.is_empty() {
-            write(&dir, &format!("{name}/module.toml"), &format!("requires = [\"{requires}\"]\n"), false);
+            write(
+                &dir,
+                &format!("{name}/module.toml"),
+                &format!("requires = [\"{requires}\"]\n"),
+                false,
+            );
         }
     }
     dir
 }
 
 fn trace(state: &Path) -> Vec<String> {
-    fs::read_to_string(state.join("trace")).unwrap_or_default().lines().map(str::to_string).collect()
+    fs::read_to_string(state.join("trace"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn boot(url: &str, state: &Path) -> std::process::Command {
     let mut cmd = bootstrap();
-    cmd.args(["run", url, "--iter", ITER, "--pass", "env:SB_PASS"]).arg("--state-dir").arg(state).env("SB_PASS", PASS);
+    cmd.args(["run", url, "--iter", ITER, "--pass", "env:SB_PASS"])
+        .arg("--state-dir")
+        .arg(state)
+        .env("SB_PASS", PASS);
     cmd
 }
 
@@ -46,15 +58,26 @@ fn runs_modules_over_http_in_requires_order_inits_once_and_survives_a_503() {
     let state = tmp.path().join("state");
 
     let first = run(&mut boot(&server.url("/p.bundle"), &state));
-    first.ok().stdout_has("[a] hello from a").stderr_has("503").stderr_has("ok:");
-    assert_eq!(trace(&state), ["c init", "a init", "b init", "c start", "a start", "b start"]);
+    first
+        .ok()
+        .stdout_has("[a] hello from a")
+        .stderr_has("503")
+        .stderr_has("ok:");
+    assert_eq!(
+        trace(&state),
+        [
+            "c init", "a init", "b init", "c start", "a start", "b start"
+        ]
+    );
 
     // The second run: no init (same digests), every start again.
     run(&mut boot(&server.url("/p.bundle"), &state)).ok();
     assert_eq!(trace(&state)[6..], ["c start", "a start", "b start"]);
     assert!(state.join("current").join("start-up-bundle").is_dir());
 
-    let status = run(bootstrap().args(["status", "--json", "--state-dir"]).arg(&state));
+    let status = run(bootstrap()
+        .args(["status", "--json", "--state-dir"])
+        .arg(&state));
     status.ok();
     let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(json["result"], "ok", "{json}");
@@ -75,37 +98,78 @@ fn the_passphrase_never_reaches_modules_logs_or_the_state_dir() {
         .env("BUNDLE_PASSPHRASE", PASS));
     ran.ok();
     let env = fs::read_to_string(state.join("env.only")).unwrap();
-    assert!(env.contains("GREETING=hi") && env.contains("BUNDLE_NAME=p") && env.contains("BUNDLE_PHASE=start"), "{env}");
+    assert!(
+        env.contains("GREETING=hi")
+            && env.contains("BUNDLE_NAME=p")
+            && env.contains("BUNDLE_PHASE=start"),
+        "{env}"
+    );
     assert!(!env.contains("BUNDLE_PASSPHRASE"), "{env}");
     assert!(!ran.stdout.contains(PASS) && !ran.stderr.contains(PASS));
     let grep = run(tool("grep").args(["-r", "-l", "-F", PASS]).arg(&state));
-    assert_eq!(grep.code, Some(1), "passphrase found in the state dir: {}", grep.stdout);
+    assert_eq!(
+        grep.code,
+        Some(1),
+        "passphrase found in the state dir: {}",
+        grep.stdout
+    );
 
     // Named with --pass env:VAR, that variable is stripped too.
     let state2 = tmp.path().join("state2");
     run(&mut boot(&file.to_string_lossy(), &state2)).ok();
-    assert!(!fs::read_to_string(state2.join("env.only")).unwrap().contains("SB_PASS"));
+    assert!(
+        !fs::read_to_string(state2.join("env.only"))
+            .unwrap()
+            .contains("SB_PASS")
+    );
 }
 
 #[test]
 fn a_failing_module_stops_the_run_loudly_with_exit_5() {
     let tmp = scratch();
     let dir = tracing_personality(tmp.path(), &[("10-first", ""), ("30-never", "")]);
-    write(&dir, "20-broken/start", "#!/bin/bash\nfor i in $(seq 1 30); do echo \"line $i\"; done\necho 'disk full' >&2\nexit 7\n", true);
+    write(
+        &dir,
+        "20-broken/start",
+        "#!/bin/bash\nfor i in $(seq 1 30); do echo \"line $i\"; done\necho 'disk full' >&2\nexit 7\n",
+        true,
+    );
     let file = tmp.path().join("p.bundle");
     pack(&dir, &file, &[]);
     let state = tmp.path().join("state");
     let hook_out = tmp.path().join("hook");
     let ran = run(boot(&file.to_string_lossy(), &state)
         .arg("--on-failure")
-        .arg(format!("echo \"$BUNDLE_RESULT $BUNDLE_FAILED_MODULE\" > {}", hook_out.display())));
-    ran.code(5).stderr_has("20-broken").stderr_has("status 7").stderr_has("disk full").stderr_has("line 30");
-    assert!(!ran.stderr.contains("line 5\n"), "more than the last 20 lines{ran}");
+        .arg(format!(
+            "echo \"$BUNDLE_RESULT $BUNDLE_FAILED_MODULE\" > {}",
+            hook_out.display()
+        )));
+    ran.code(5)
+        .stderr_has("20-broken")
+        .stderr_has("status 7")
+        .stderr_has("disk full")
+        .stderr_has("line 30");
+    assert!(
+        !ran.stderr.contains("line 5\n"),
+        "more than the last 20 lines{ran}"
+    );
     assert!(ran.stderr.contains(".log"), "no log path{ran}");
-    assert!(!trace(&state).iter().any(|l| l.starts_with("30-never start")), "{:?}", trace(&state));
-    assert_eq!(fs::read_to_string(hook_out).unwrap().trim(), "failure 20-broken");
+    assert!(
+        !trace(&state)
+            .iter()
+            .any(|l| l.starts_with("30-never start")),
+        "{:?}",
+        trace(&state)
+    );
+    assert_eq!(
+        fs::read_to_string(hook_out).unwrap().trim(),
+        "failure 20-broken"
+    );
     let last = ran.stderr.lines().last().unwrap();
-    assert!(last.contains("FAILED") && last.contains("20-broken"), "{last}");
+    assert!(
+        last.contains("FAILED") && last.contains("20-broken"),
+        "{last}"
+    );
 }
 
 #[test]
@@ -113,7 +177,12 @@ fn a_seed_style_bundle_from_tar_and_openssl_md5_runs_in_name_order() {
     let tmp = scratch();
     let src = tmp.path().join("src");
     for m in ["20-rabbitmq", "10-java", "30-tinydns"] {
-        write(&src, &format!("start-up-bundle/{m}/start"), &format!("echo {m} >> \"$BUNDLE_STATE_DIR/trace\"\n"), false);
+        write(
+            &src,
+            &format!("start-up-bundle/{m}/start"),
+            &format!("echo {m} >> \"$BUNDLE_STATE_DIR/trace\"\n"),
+            false,
+        );
     }
     let file = tmp.path().join("seed.enc");
     run(tool("bash")
@@ -127,7 +196,15 @@ fn a_seed_style_bundle_from_tar_and_openssl_md5_runs_in_name_order() {
     .ok();
     let state = tmp.path().join("state");
     run(bootstrap()
-        .args(["run", &file.to_string_lossy(), "--legacy-kdf", "--md", "md5", "--pass", "env:SB_PASS"])
+        .args([
+            "run",
+            &file.to_string_lossy(),
+            "--legacy-kdf",
+            "--md",
+            "md5",
+            "--pass",
+            "env:SB_PASS",
+        ])
         .arg("--state-dir")
         .arg(&state)
         .env("SB_PASS", PASS))
@@ -143,8 +220,14 @@ fn a_sha256_mismatch_or_a_wrong_passphrase_runs_nothing() {
     pack(&dir, &file, &[]);
     let state = tmp.path().join("state");
     let url = file.to_string_lossy().into_owned();
-    run(boot(&url, &state).args(["--sha256", &"0".repeat(64)])).code(3).stderr_has("sha256");
-    run(bootstrap().args(["run", &url, "--iter", ITER, "--pass", "pass:wrong"]).arg("--state-dir").arg(&state)).code(3);
+    run(boot(&url, &state).args(["--sha256", &"0".repeat(64)]))
+        .code(3)
+        .stderr_has("sha256");
+    run(bootstrap()
+        .args(["run", &url, "--iter", ITER, "--pass", "pass:wrong"])
+        .arg("--state-dir")
+        .arg(&state))
+    .code(3);
     assert!(trace(&state).is_empty());
     assert!(!state.join("current").exists());
 }
@@ -157,7 +240,9 @@ fn dry_run_prints_the_plan_and_runs_nothing() {
     pack(&dir, &file, &[]);
     let state = tmp.path().join("state");
     let ran = run(boot(&file.to_string_lossy(), &state).arg("--dry-run"));
-    ran.ok().stdout_has("1. a: init (due) + start").stdout_has("2. b");
+    ran.ok()
+        .stdout_has("1. a: init (due) + start")
+        .stdout_has("2. b");
     assert!(trace(&state).is_empty());
 }
 
@@ -166,7 +251,9 @@ fn fetch_failures_exit_2_and_usage_errors_exit_1() {
     let tmp = scratch();
     let server = Server::start();
     let state = tmp.path().join("state");
-    run(&mut boot(&server.url("/missing.bundle"), &state)).code(2).stderr_has("404");
+    run(&mut boot(&server.url("/missing.bundle"), &state))
+        .code(2)
+        .stderr_has("404");
     run(bootstrap().args(["run"])).code(1);
     run(bootstrap().args(["run", "x", "--module-timeout", "soon"])).code(1);
     run(bootstrap().args(["run", "x", "--sha256", "abc"])).code(1);
@@ -176,12 +263,19 @@ fn fetch_failures_exit_2_and_usage_errors_exit_1() {
 fn a_hanging_module_is_killed_at_the_timeout() {
     let tmp = scratch();
     let dir = tmp.path().join("p");
-    write(&dir, "hang/start", "sleep 300 &\necho $! > \"$BUNDLE_STATE_DIR/child\"\nsleep 300\n", false);
+    write(
+        &dir,
+        "hang/start",
+        "sleep 300 &\necho $! > \"$BUNDLE_STATE_DIR/child\"\nsleep 300\n",
+        false,
+    );
     let file = tmp.path().join("p.bundle");
     pack(&dir, &file, &[]);
     let state = tmp.path().join("state");
     let started = std::time::Instant::now();
-    run(boot(&file.to_string_lossy(), &state).args(["--module-timeout", "1s"])).code(5).stderr_has("timed out");
+    run(boot(&file.to_string_lossy(), &state).args(["--module-timeout", "1s"]))
+        .code(5)
+        .stderr_has("timed out");
     assert!(started.elapsed().as_secs() < 60);
     let child = fs::read_to_string(state.join("child")).unwrap();
     assert!(!alive(child.trim()), "the script's child survived");
@@ -190,7 +284,12 @@ fn a_hanging_module_is_killed_at_the_timeout() {
 /// A process that exists and is not a zombie (an orphan's zombie may linger until PID 1 reaps it).
 fn alive(pid: &str) -> bool {
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"),
+        Ok(stat) => {
+            stat.rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next())
+                != Some("Z")
+        }
         Err(_) => false,
     }
 }
@@ -206,15 +305,27 @@ fn two_runs_on_one_state_dir_never_overlap() {
     let state = tmp.path().join("state");
     let url = file.to_string_lossy().into_owned();
     let children: Vec<_> = (0..2)
-        .map(|_| boot(&url, &state).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
+        .map(|_| {
+            boot(&url, &state)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
     let lines = trace(&state);
     assert_eq!(lines.len(), 4, "{lines:?}");
-    assert!(lines[0].starts_with("begin") && lines[1].starts_with("end"), "{lines:?}");
-    assert!(lines[2].starts_with("begin") && lines[3].starts_with("end"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("begin") && lines[1].starts_with("end"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[2].starts_with("begin") && lines[3].starts_with("end"),
+        "{lines:?}"
+    );
 }
 
 #[test]

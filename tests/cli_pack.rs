@@ -17,9 +17,19 @@ pub fn personality(root: &Path) -> PathBuf {
     write(&dir, "10-db/start", "#!/bin/sh\necho db started\n", true);
     write(&dir, "10-db/init", "echo db init\n", false);
     write(&dir, "20-web/start", "#!/bin/sh\necho web started\n", true);
-    write(&dir, "20-web/module.toml", "requires = [\"10-db\"]\n", false);
+    write(
+        &dir,
+        "20-web/module.toml",
+        "requires = [\"10-db\"]\n",
+        false,
+    );
     write(&dir, "20-web/public/index.html", "<h1>hello</h1>\n", false);
-    write(&dir, "bundle.toml", "name = \"shop\"\nversion = \"1.2.3\"\n", false);
+    write(
+        &dir,
+        "bundle.toml",
+        "name = \"shop\"\nversion = \"1.2.3\"\n",
+        false,
+    );
     dir
 }
 
@@ -47,7 +57,11 @@ fn openssl_decrypt(file: &Path, flags: &[&str]) -> Vec<u8> {
         .env("SB_PASS", PASS)
         .output()
         .unwrap();
-    assert!(out.status.success(), "openssl enc -d failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl enc -d failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -63,18 +77,36 @@ fn openssl_and_tar_open_what_pack_writes() {
         .arg(&file)
         .args(["--iter", ITER, "--pass", "env:SB_PASS"])
         .env("SB_PASS", PASS));
-    ran.ok().stdout_has("openssl enc -d -aes-256-cbc -pbkdf2 -iter 1000 -md sha256");
-    assert!(!ran.stdout.contains(PASS) && !ran.stderr.contains(PASS), "passphrase printed{ran}");
+    ran.ok()
+        .stdout_has("openssl enc -d -aes-256-cbc -pbkdf2 -iter 1000 -md sha256");
+    assert!(
+        !ran.stdout.contains(PASS) && !ran.stderr.contains(PASS),
+        "passphrase printed{ran}"
+    );
 
     // The exact line pack printed opens the bundle with stock tools.
-    let line = ran.stdout.lines().find(|l| l.contains("openssl enc -d")).unwrap().trim().to_string();
+    let line = ran
+        .stdout
+        .lines()
+        .find(|l| l.contains("openssl enc -d"))
+        .unwrap()
+        .trim()
+        .to_string();
     let out = tmp.path().join("by-openssl");
     fs::create_dir(&out).unwrap();
-    run(tool("bash").arg("-c").arg(format!("set -o pipefail; {line}")).current_dir(&out).env("BUNDLE_PASSPHRASE", PASS))
-        .ok();
+    run(tool("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {line}"))
+        .current_dir(&out)
+        .env("BUNDLE_PASSPHRASE", PASS))
+    .ok();
     let top = out.join("start-up-bundle");
-    assert_eq!(fs::read_to_string(top.join("20-web/public/index.html")).unwrap(), "<h1>hello</h1>\n");
-    let manifest: serde_json::Value = serde_json::from_slice(&fs::read(top.join("bundle.json")).unwrap()).unwrap();
+    assert_eq!(
+        fs::read_to_string(top.join("20-web/public/index.html")).unwrap(),
+        "<h1>hello</h1>\n"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(top.join("bundle.json")).unwrap()).unwrap();
     assert_eq!(manifest["name"], "shop");
     assert_eq!(manifest["version"], "1.2.3");
     assert_eq!(manifest["modules"][0]["name"], "10-db");
@@ -94,19 +126,37 @@ fn every_cipher_digest_and_armour_opens_with_openssl() {
     for (i, flags) in cases.iter().enumerate() {
         let file = tmp.path().join(format!("b{i}"));
         pack(&dir, &file, flags);
-        let cipher = flags.iter().position(|f| *f == "--cipher").map_or("aes-256-cbc", |p| flags[p + 1]);
-        let md = flags.iter().position(|f| *f == "--md").map_or("sha256", |p| flags[p + 1]);
-        let mut openssl_flags = vec![format!("-{cipher}"), "-pbkdf2".into(), "-iter".into(), ITER.into(), "-md".into(), md.into()];
+        let cipher = flags
+            .iter()
+            .position(|f| *f == "--cipher")
+            .map_or("aes-256-cbc", |p| flags[p + 1]);
+        let md = flags
+            .iter()
+            .position(|f| *f == "--md")
+            .map_or("sha256", |p| flags[p + 1]);
+        let mut openssl_flags = vec![
+            format!("-{cipher}"),
+            "-pbkdf2".into(),
+            "-iter".into(),
+            ITER.into(),
+            "-md".into(),
+            md.into(),
+        ];
         if flags.contains(&"--base64") {
             openssl_flags.push("-a".into());
         }
         let refs: Vec<&str> = openssl_flags.iter().map(String::as_str).collect();
         let payload = openssl_decrypt(&file, &refs);
-        let tar_flag = if flags.contains(&"--compression") { "-t" } else { "-tz" };
+        let tar_flag = if flags.contains(&"--compression") {
+            "-t"
+        } else {
+            "-tz"
+        };
         let listing = tmp.path().join(format!("payload{i}"));
         fs::write(&listing, &payload).unwrap();
         let ran = run(tool("tar").arg(tar_flag).arg("-f").arg(&listing));
-        ran.ok().stdout_has("start-up-bundle/20-web/public/index.html");
+        ran.ok()
+            .stdout_has("start-up-bundle/20-web/public/index.html");
     }
 }
 
@@ -117,7 +167,11 @@ fn two_packs_decrypt_to_identical_payloads() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     pack(&dir, &a, &[]);
     pack(&dir, &b, &["--threads", "1"]);
-    assert_ne!(fs::read(&a).unwrap(), fs::read(&b).unwrap(), "the salt must differ");
+    assert_ne!(
+        fs::read(&a).unwrap(),
+        fs::read(&b).unwrap(),
+        "the salt must differ"
+    );
     let flags = ["-aes-256-cbc", "-pbkdf2", "-iter", ITER, "-md", "sha256"];
     assert_eq!(openssl_decrypt(&a, &flags), openssl_decrypt(&b, &flags));
 }
@@ -127,7 +181,12 @@ fn unpack_and_inspect_a_bundle_made_with_tar_and_openssl() {
     let tmp = scratch();
     let src = tmp.path().join("src");
     write(&src, "start-up-bundle/10-java/start", "echo java\n", false);
-    write(&src, "start-up-bundle/20-rabbitmq/start", "echo rabbit\n", false);
+    write(
+        &src,
+        "start-up-bundle/20-rabbitmq/start",
+        "echo rabbit\n",
+        false,
+    );
     let file = tmp.path().join("seed.enc");
     run(tool("bash")
         .arg("-c")
@@ -139,7 +198,12 @@ fn unpack_and_inspect_a_bundle_made_with_tar_and_openssl() {
         .env("SB_PASS", PASS))
     .ok();
     let legacy = ["--legacy-kdf", "--md", "md5", "--pass", "env:SB_PASS"];
-    let ran = run(bundle().arg("inspect").arg(&file).args(legacy).arg("--json").env("SB_PASS", PASS));
+    let ran = run(bundle()
+        .arg("inspect")
+        .arg(&file)
+        .args(legacy)
+        .arg("--json")
+        .env("SB_PASS", PASS));
     ran.ok();
     let report: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
     assert_eq!(report["manifest"], false);
@@ -147,12 +211,28 @@ fn unpack_and_inspect_a_bundle_made_with_tar_and_openssl() {
     assert_eq!(report["modules"][1]["name"], "20-rabbitmq");
 
     let out = tmp.path().join("out");
-    run(bundle().arg("unpack").arg(&file).arg("-C").arg(&out).args(legacy).env("SB_PASS", PASS)).ok();
-    assert_eq!(fs::read_to_string(out.join("start-up-bundle/20-rabbitmq/start")).unwrap(), "echo rabbit\n");
+    run(bundle()
+        .arg("unpack")
+        .arg(&file)
+        .arg("-C")
+        .arg(&out)
+        .args(legacy)
+        .env("SB_PASS", PASS))
+    .ok();
+    assert_eq!(
+        fs::read_to_string(out.join("start-up-bundle/20-rabbitmq/start")).unwrap(),
+        "echo rabbit\n"
+    );
     // A second unpack into the same place refuses to replace what is there.
-    run(bundle().arg("unpack").arg(&file).arg("-C").arg(&out).args(legacy).env("SB_PASS", PASS))
-        .code(1)
-        .stderr_has("already exists");
+    run(bundle()
+        .arg("unpack")
+        .arg(&file)
+        .arg("-C")
+        .arg(&out)
+        .args(legacy)
+        .env("SB_PASS", PASS))
+    .code(1)
+    .stderr_has("already exists");
 }
 
 #[test]
@@ -169,10 +249,20 @@ fn wrong_passphrase_truncation_and_bit_flips_exit_3_and_unpack_nothing() {
     let mid = f.len() / 2;
     f[mid] ^= 0x20;
     fs::write(&flipped, &f).unwrap();
-    let cases = [(&good, "not the passphrase"), (&truncated, PASS), (&flipped, PASS)];
+    let cases = [
+        (&good, "not the passphrase"),
+        (&truncated, PASS),
+        (&flipped, PASS),
+    ];
     for (file, pass) in cases {
         let out = tmp.path().join("out");
-        let ran = run(bundle().arg("unpack").arg(file).arg("-C").arg(&out).args(["--iter", ITER, "--pass", "env:P"]).env("P", pass));
+        let ran = run(bundle()
+            .arg("unpack")
+            .arg(file)
+            .arg("-C")
+            .arg(&out)
+            .args(["--iter", ITER, "--pass", "env:P"])
+            .env("P", pass));
         ran.code(3).stderr_has("--iter");
         assert!(!ran.stderr.contains(PASS), "passphrase in error{ran}");
         let left: Vec<_> = fs::read_dir(&out).map(|d| d.collect()).unwrap_or_default();
@@ -180,7 +270,14 @@ fn wrong_passphrase_truncation_and_bit_flips_exit_3_and_unpack_nothing() {
     }
     // The wrong iteration count is the same opaque failure.
     let out = tmp.path().join("out2");
-    run(bundle().arg("unpack").arg(&good).arg("-C").arg(&out).args(["--iter", "999", "--pass", "env:P"]).env("P", PASS)).code(3);
+    run(bundle()
+        .arg("unpack")
+        .arg(&good)
+        .arg("-C")
+        .arg(&out)
+        .args(["--iter", "999", "--pass", "env:P"])
+        .env("P", PASS))
+    .code(3);
 }
 
 #[test]
@@ -189,9 +286,15 @@ fn pack_never_overwrites_without_force_and_leaves_no_partial_file() {
     let dir = personality(tmp.path());
     let file = tmp.path().join("b");
     fs::write(&file, "precious").unwrap();
-    run(bundle().arg("pack").arg(&dir).arg("-o").arg(&file).args(["--iter", ITER, "--pass", "env:P"]).env("P", PASS))
-        .code(1)
-        .stderr_has("--force");
+    run(bundle()
+        .arg("pack")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&file)
+        .args(["--iter", ITER, "--pass", "env:P"])
+        .env("P", PASS))
+    .code(1)
+    .stderr_has("--force");
     assert_eq!(fs::read_to_string(&file).unwrap(), "precious");
     pack(&dir, &file, &["--force"]);
     assert_ne!(fs::read(&file).unwrap(), b"precious");
@@ -199,11 +302,25 @@ fn pack_never_overwrites_without_force_and_leaves_no_partial_file() {
     // A personality with problems: exit 1, every problem listed, no output at all.
     write(&dir, "30-bad/start", "#!/bin/sh\r\necho crlf\r\n", true);
     write(&dir, "40-orphan/start", "echo x\n", false);
-    write(&dir, "40-orphan/module.toml", "requires = [\"nowhere\"]\n", false);
+    write(
+        &dir,
+        "40-orphan/module.toml",
+        "requires = [\"nowhere\"]\n",
+        false,
+    );
     let bad_out = tmp.path().join("bad");
-    let ran = run(bundle().arg("pack").arg(&dir).arg("-o").arg(&bad_out).args(["--iter", ITER, "--pass", "env:P"]).env("P", PASS));
+    let ran = run(bundle()
+        .arg("pack")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&bad_out)
+        .args(["--iter", ITER, "--pass", "env:P"])
+        .env("P", PASS));
     ran.code(1).stderr_has("30-bad").stderr_has("nowhere");
-    let names: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert!(!names.iter().any(|n| n.to_string_lossy().contains("bad") || n.to_string_lossy().contains("partial")), "{names:?}");
 }
 
@@ -211,12 +328,23 @@ fn pack_never_overwrites_without_force_and_leaves_no_partial_file() {
 fn check_lists_problems_and_usage_errors_exit_1() {
     let tmp = scratch();
     let dir = personality(tmp.path());
-    run(bundle().arg("check").arg(&dir)).ok().stdout_has("10-db, 20-web");
-    write(&dir, "10-db/module.toml", "requires = [\"20-web\"]\n", false);
-    run(bundle().arg("check").arg(&dir)).code(1).stderr_has("10-db → 20-web → 10-db");
+    run(bundle().arg("check").arg(&dir))
+        .ok()
+        .stdout_has("10-db, 20-web");
+    write(
+        &dir,
+        "10-db/module.toml",
+        "requires = [\"20-web\"]\n",
+        false,
+    );
+    run(bundle().arg("check").arg(&dir))
+        .code(1)
+        .stderr_has("10-db → 20-web → 10-db");
     run(bundle().arg("pack").arg(&dir)).code(1);
     run(bundle().arg("no-such-command")).code(1);
-    run(bundle().args(["pack", "x", "-o", "y", "--legacy-kdf", "--iter", "5"])).code(1).stderr_has("--iter");
+    run(bundle().args(["pack", "x", "-o", "y", "--legacy-kdf", "--iter", "5"]))
+        .code(1)
+        .stderr_has("--iter");
 }
 
 #[test]

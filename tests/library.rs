@@ -13,7 +13,10 @@ fn repo() -> PathBuf {
 
 /// Every shell script under `dir`: start/init scripts, `*.sh`, and files with a shell shebang.
 fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for path in entries {
         if path.is_dir() {
@@ -22,7 +25,9 @@ fn scripts(dir: &Path, out: &mut Vec<PathBuf>) {
         }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let head = fs::read(&path).unwrap_or_default();
-        let shebang = head.starts_with(b"#!/bin/sh") || head.starts_with(b"#!/bin/bash") || head.starts_with(b"#!/usr/bin/env bash");
+        let shebang = head.starts_with(b"#!/bin/sh")
+            || head.starts_with(b"#!/bin/bash")
+            || head.starts_with(b"#!/usr/bin/env bash");
         if shebang || name.ends_with(".sh") || ["start", "init"].contains(&name.as_str()) {
             out.push(path);
         }
@@ -34,8 +39,14 @@ fn every_module_and_template_script_passes_shellcheck() {
     let mut found = Vec::new();
     scripts(&repo().join("modules"), &mut found);
     scripts(&repo().join("bundle-templates"), &mut found);
-    assert!(found.len() >= 12, "expected the library's scripts, found {found:?}");
-    let ran = run(tool("shellcheck").arg("-x").args(&found).current_dir(repo()));
+    assert!(
+        found.len() >= 12,
+        "expected the library's scripts, found {found:?}"
+    );
+    let ran = run(tool("shellcheck")
+        .arg("-x")
+        .args(&found)
+        .current_dir(repo()));
     ran.ok();
 }
 
@@ -45,22 +56,46 @@ fn every_template_checks_and_bundle_new_writes_it() {
     let listed = run(bundle().args(["new", "--list"]));
     listed.ok();
     for name in ["hello", "message-broker", "dns", "jvm-app", "lisp-worker"] {
-        assert!(listed.stdout.contains(name), "new --list lacks {name}{listed}");
-        run(bundle().arg("check").arg(repo().join("bundle-templates").join(name)).arg("--modules-path").arg(repo().join("modules")))
-            .ok();
+        assert!(
+            listed.stdout.contains(name),
+            "new --list lacks {name}{listed}"
+        );
+        run(bundle()
+            .arg("check")
+            .arg(repo().join("bundle-templates").join(name))
+            .arg("--modules-path")
+            .arg(repo().join("modules")))
+        .ok();
         let dir = tmp.path().join(name);
         run(bundle().arg("new").arg(&dir).args(["--template", name])).ok();
-        run(bundle().arg("check").arg(&dir).arg("--modules-path").arg(repo().join("modules"))).ok();
+        run(bundle()
+            .arg("check")
+            .arg(&dir)
+            .arg("--modules-path")
+            .arg(repo().join("modules")))
+        .ok();
     }
-    run(bundle().arg("new").arg(tmp.path().join("x")).args(["--template", "nope"])).code(1).stderr_has("hello");
-    run(bundle().arg("new").arg(tmp.path().join("hello"))).code(1).stderr_has("not empty");
+    run(bundle()
+        .arg("new")
+        .arg(tmp.path().join("x"))
+        .args(["--template", "nope"]))
+    .code(1)
+    .stderr_has("hello");
+    run(bundle().arg("new").arg(tmp.path().join("hello")))
+        .code(1)
+        .stderr_has("not empty");
 }
 
 #[test]
 fn base_and_perl_run_for_real_twice_and_the_second_run_changes_nothing() {
     let tmp = scratch();
     let dir = tmp.path().join("p");
-    write(&dir, "bundle.toml", "name = \"perl-box\"\nversion = \"1\"\nmodules = [\"base\", \"perl\"]\n", false);
+    write(
+        &dir,
+        "bundle.toml",
+        "name = \"perl-box\"\nversion = \"1\"\nmodules = [\"base\", \"perl\"]\n",
+        false,
+    );
     let file = tmp.path().join("p.bundle");
     run(bundle()
         .arg("pack")
@@ -74,7 +109,14 @@ fn base_and_perl_run_for_real_twice_and_the_second_run_changes_nothing() {
     let state = tmp.path().join("state");
     let boot = || {
         run(bootstrap()
-            .args(["run", &file.to_string_lossy(), "--iter", ITER, "--pass", "env:P"])
+            .args([
+                "run",
+                &file.to_string_lossy(),
+                "--iter",
+                ITER,
+                "--pass",
+                "env:P",
+            ])
             .arg("--state-dir")
             .arg(&state)
             .args(["--env", "PERL_PACKAGES=libjson-perl"])
@@ -83,7 +125,16 @@ fn base_and_perl_run_for_real_twice_and_the_second_run_changes_nothing() {
     boot().ok();
     let dpkg_before = fs::read("/var/lib/dpkg/status").unwrap();
     let second = boot();
-    second.ok().stdout_has("[base] base: no changes").stdout_has("[perl] perl: no changes");
-    assert_eq!(fs::read("/var/lib/dpkg/status").unwrap(), dpkg_before, "the second run changed the package set");
-    run(tool("perl").args(["-MJSON", "-e", "print encode_json([1])"])).ok().stdout_has("[1]");
+    second
+        .ok()
+        .stdout_has("[base] base: no changes")
+        .stdout_has("[perl] perl: no changes");
+    assert_eq!(
+        fs::read("/var/lib/dpkg/status").unwrap(),
+        dpkg_before,
+        "the second run changed the package set"
+    );
+    run(tool("perl").args(["-MJSON", "-e", "print encode_json([1])"]))
+        .ok()
+        .stdout_has("[1]");
 }

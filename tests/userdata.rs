@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::cli_pack::{ITER, PASS, pack};
 use crate::support::http::Server;
-use crate::support::{bundle, run, scratch, tool, write, Ran};
+use crate::support::{Ran, bundle, run, scratch, tool, write};
 
 fn sha256_hex(path: &Path) -> String {
     let out = run(tool("sha256sum").arg(path));
@@ -25,11 +25,16 @@ fn setup() -> Setup {
     let tmp = scratch();
     let dir = tmp.path().join("p");
     for (name, requires) in [("web", "db"), ("db", "")] {
-        let body = "echo \"$BUNDLE_MODULE $BUNDLE_PHASE $GREETING\" >> \"$BUNDLE_STATE_DIR/trace\"\n";
+        let body = "echo \"$BUNDLE_MODULE $BUNDLE_PHASE $GREETING\" >> \"$BUNDLE_STATE_DIR/trace\"\necho \"$BUNDLE_PHASE done\"\n";
         write(&dir, &format!("{name}/start"), body, false);
         write(&dir, &format!("{name}/init"), body, false);
         if !requires.is_empty() {
-            write(&dir, &format!("{name}/module.toml"), &format!("requires = [\"{requires}\"]\n"), false);
+            write(
+                &dir,
+                &format!("{name}/module.toml"),
+                &format!("requires = [\"{requires}\"]\n"),
+                false,
+            );
         }
     }
     let file = tmp.path().join("p.bundle");
@@ -39,14 +44,26 @@ fn setup() -> Setup {
     let bootstrap = Path::new(env!("CARGO_BIN_EXE_bundle-bootstrap"));
     server.put("/bundle-bootstrap", fs::read(bootstrap).unwrap());
     fs::write(tmp.path().join("pass"), format!("{PASS}\n")).unwrap();
-    Setup { bundle_sha: sha256_hex(&file), bootstrap_sha: sha256_hex(bootstrap), tmp, server }
+    Setup {
+        bundle_sha: sha256_hex(&file),
+        bootstrap_sha: sha256_hex(bootstrap),
+        tmp,
+        server,
+    }
 }
 
 impl Setup {
     fn render(&self, extra: &[&str]) -> Ran {
         let t = self.tmp.path();
         run(bundle()
-            .args(["userdata", &self.server.url("/p.bundle"), "--iter", ITER, "--sha256", &self.bundle_sha])
+            .args([
+                "userdata",
+                &self.server.url("/p.bundle"),
+                "--iter",
+                ITER,
+                "--sha256",
+                &self.bundle_sha,
+            ])
             .arg("--pass-from")
             .arg(format!("file:{}", t.join("pass").display()))
             .arg("--state-dir")
@@ -80,26 +97,51 @@ fn shellcheck(script: &str, dir: &Path) {
 #[test]
 fn the_bootstrap_user_data_boots_the_bundle() {
     let s = setup();
-    let rendered = s.render(&["--bootstrap-url", &s.server.url("/bundle-bootstrap"), "--bootstrap-sha256", &s.bootstrap_sha]);
-    rendered.ok().stdout_has("#!/bin/bash").stdout_has("set -euo pipefail");
-    assert!(!rendered.stdout.contains(PASS), "the passphrase is in the script");
+    let rendered = s.render(&[
+        "--bootstrap-url",
+        &s.server.url("/bundle-bootstrap"),
+        "--bootstrap-sha256",
+        &s.bootstrap_sha,
+    ]);
+    rendered
+        .ok()
+        .stdout_has("#!/bin/bash")
+        .stdout_has("set -euo pipefail");
+    assert!(
+        !rendered.stdout.contains(PASS),
+        "the passphrase is in the script"
+    );
     shellcheck(&rendered.stdout, s.tmp.path());
     s.execute(&rendered.stdout).ok();
-    assert_eq!(s.trace(), ["db init hi", "web init hi", "db start hi", "web start hi"]);
+    assert_eq!(
+        s.trace(),
+        ["db init hi", "web init hi", "db start hi", "web start hi"]
+    );
     assert!(s.tmp.path().join("bin/bundle-bootstrap").is_file());
     let log = fs::read_to_string(s.tmp.path().join("log/boot.log")).unwrap();
-    assert!(log.contains("[web]") || log.contains("web"), "{log}");
+    assert!(
+        log.contains("[web] start done"),
+        "module output missing from the log: {log}"
+    );
 }
 
 #[test]
 fn a_swapped_bootstrap_binary_stops_the_script_before_anything_runs() {
     let s = setup();
     let wrong = "0".repeat(64);
-    let rendered = s.render(&["--bootstrap-url", &s.server.url("/bundle-bootstrap"), "--bootstrap-sha256", &wrong]);
+    let rendered = s.render(&[
+        "--bootstrap-url",
+        &s.server.url("/bundle-bootstrap"),
+        "--bootstrap-sha256",
+        &wrong,
+    ]);
     rendered.ok();
     let ran = s.execute(&rendered.stdout);
     assert_ne!(ran.code, Some(0), "{ran}");
-    assert!(ran.stdout.contains("refusing") || ran.stderr.contains("refusing"), "{ran}");
+    assert!(
+        ran.stdout.contains("refusing") || ran.stderr.contains("refusing"),
+        "{ran}"
+    );
     assert!(s.trace().is_empty());
     assert!(!s.tmp.path().join("bin/bundle-bootstrap").exists());
 }
@@ -112,29 +154,62 @@ fn the_shell_only_user_data_boots_with_curl_openssl_and_tar() {
     shellcheck(&rendered.stdout, s.tmp.path());
     s.execute(&rendered.stdout).ok();
     s.execute(&rendered.stdout).ok();
-    assert_eq!(s.trace(), ["db init hi", "web init hi", "db start hi", "web start hi", "db start hi", "web start hi"]);
+    assert_eq!(
+        s.trace(),
+        [
+            "db init hi",
+            "web init hi",
+            "db start hi",
+            "web start hi",
+            "db start hi",
+            "web start hi"
+        ]
+    );
 }
 
 #[test]
 fn every_passphrase_source_renders_shellcheck_clean_and_inline_needs_consent() {
     let s = setup();
-    let boot = ["--bootstrap-url", "https://example.invalid/b", "--bootstrap-sha256", &s.bootstrap_sha];
+    let boot = [
+        "--bootstrap-url",
+        "https://example.invalid/b",
+        "--bootstrap-sha256",
+        &s.bootstrap_sha,
+    ];
     let url = s.server.url("/p.bundle");
-    let ssm = run(bundle().args(["userdata", &url, "--pass-from", "ssm:/team/bundle-pass"]).args(boot));
-    ssm.ok().stdout_has("aws ssm get-parameter --name /team/bundle-pass --with-decryption");
+    let ssm = run(bundle()
+        .args(["userdata", &url, "--pass-from", "ssm:/team/bundle-pass"])
+        .args(boot));
+    ssm.ok()
+        .stdout_has("aws ssm get-parameter --name /team/bundle-pass --with-decryption");
     shellcheck(&ssm.stdout, s.tmp.path());
-    run(bundle().args(["userdata", &url, "--pass-from", "inline"]).args(boot).env("BUNDLE_PASSPHRASE", PASS))
-        .code(1)
-        .stderr_has("metadata service");
+    run(bundle()
+        .args(["userdata", &url, "--pass-from", "inline"])
+        .args(boot)
+        .env("BUNDLE_PASSPHRASE", PASS))
+    .code(1)
+    .stderr_has("metadata service");
     let inline = run(bundle()
-        .args(["userdata", &url, "--pass-from", "inline", "--allow-inline-passphrase"])
+        .args([
+            "userdata",
+            &url,
+            "--pass-from",
+            "inline",
+            "--allow-inline-passphrase",
+        ])
         .args(boot)
         .env("BUNDLE_PASSPHRASE", PASS));
     inline.ok().stdout_has("WARNING");
     shellcheck(&inline.stdout, s.tmp.path());
-    run(bundle().args(["userdata", &url, "--pass-from", "ssm:x"])).code(1).stderr_has("--bootstrap-url");
+    run(bundle().args(["userdata", &url, "--pass-from", "ssm:x"]))
+        .code(1)
+        .stderr_has("--bootstrap-url");
     let huge = format!("BIG={}", "x".repeat(17_000));
-    run(bundle().args(["userdata", &url, "--pass-from", "ssm:x", "--env", &huge]).args(boot)).code(1).stderr_has("16384");
+    run(bundle()
+        .args(["userdata", &url, "--pass-from", "ssm:x", "--env", &huge])
+        .args(boot))
+    .code(1)
+    .stderr_has("16384");
 }
 
 #[test]
@@ -142,9 +217,24 @@ fn the_ssm_passphrase_is_read_with_the_aws_cli() {
     let s = setup();
     // A stand-in `aws` on PATH answering `ssm get-parameter` the way the real CLI prints a value.
     let fake = s.tmp.path().join("fakebin");
-    write(&fake, "aws", &format!("#!/bin/sh\ncase \"$*\" in *'ssm get-parameter --name /p'*) echo '{PASS}';; *) exit 2;; esac\n"), true);
+    write(
+        &fake,
+        "aws",
+        &format!(
+            "#!/bin/sh\ncase \"$*\" in *'ssm get-parameter --name /p'*) echo '{PASS}';; *) exit 2;; esac\n"
+        ),
+        true,
+    );
     let rendered = run(bundle()
-        .args(["userdata", &s.server.url("/p.bundle"), "--iter", ITER, "--pass-from", "ssm:/p", "--shell-only"])
+        .args([
+            "userdata",
+            &s.server.url("/p.bundle"),
+            "--iter",
+            ITER,
+            "--pass-from",
+            "ssm:/p",
+            "--shell-only",
+        ])
         .arg("--state-dir")
         .arg(s.tmp.path().join("state"))
         .arg("--log-file")
@@ -153,6 +243,10 @@ fn the_ssm_passphrase_is_read_with_the_aws_cli() {
     let path = s.tmp.path().join("ssm.sh");
     fs::write(&path, &rendered.stdout).unwrap();
     let new_path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap());
-    run(tool("bash").arg(&path).env("PATH", new_path).env("AWS_DEFAULT_REGION", "eu-west-1")).ok();
+    run(tool("bash")
+        .arg(&path)
+        .env("PATH", new_path)
+        .env("AWS_DEFAULT_REGION", "eu-west-1"))
+    .ok();
     assert_eq!(s.trace().len(), 4);
 }

@@ -60,7 +60,7 @@ impl From<ArchiveError> for Failure {
 /// Extracts entries one by one below `root`.
 pub(crate) struct Extractor<'a> {
     root: &'a Path,
-    limits: &'a Limits,
+    pub(super) limits: &'a Limits,
     progress: &'a (dyn Fn(u64) + Sync),
     made: HashMap<String, Made>,
     dir_modes: HashMap<String, u32>,

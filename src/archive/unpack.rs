@@ -20,6 +20,7 @@ use super::error::ArchiveError;
 use super::extract::{Extractor, Failure};
 use super::readahead::ReadAhead;
 use super::tripwire::{Budgeted, Gauge, StreamFault, Tripwire};
+use crate::exit::Classify as _;
 
 /// Default cap on the file bytes of one archive.
 const DEFAULT_MAX_BYTES: u64 = 4 << 30;
@@ -146,18 +147,14 @@ fn extract_all<R: Read + Send + 'static>(
     let mut stream = Stream::new(&fault);
     stream.gauge = Some(Rc::clone(&gauge));
     let mut last_end = 0u64;
-    let entries = archive.entries().map_err(|e| stream.fail(e))?;
-    for item in entries {
-        let mut entry = item.map_err(|e| stream.fail(e))?;
-        stream.entry = Some(String::from_utf8_lossy(&entry.path_bytes()).into_owned());
-        last_end = entry
-            .raw_file_position()
-            .saturating_add(entry.size().div_ceil(BLOCK).saturating_mul(BLOCK));
-        gauge.set_limit(last_end.saturating_add(MAX_HEADER_BYTES));
-        extractor.entry(&mut entry).map_err(|f| match f {
-            Failure::Read(e) => stream.fail(e),
-            Failure::Archive(a) => a,
-        })?;
+    if let Err(e) = read_entries(&mut archive, extractor, &mut stream, &gauge, &mut last_end) {
+        return Err(damage_or_refusal(
+            e,
+            archive,
+            &fault,
+            &gauge,
+            extractor.limits.max_bytes,
+        ));
     }
     // tar-rs ends quietly both at a zero block and at a plain end of stream; only the first is an
     // archive's real end (POSIX: "two consecutive blocks of zero bytes").
@@ -176,6 +173,56 @@ fn extract_all<R: Read + Send + 'static>(
     let mut rest = archive.into_inner();
     io::copy(&mut rest, &mut io::sink()).map_err(|e| stream.fail(e))?;
     Ok(compression)
+}
+
+/// Extracts every entry of the archive in order.
+fn read_entries<R: Read>(
+    archive: &mut tar::Archive<R>,
+    extractor: &mut Extractor<'_>,
+    stream: &mut Stream<'_>,
+    gauge: &Gauge,
+    last_end: &mut u64,
+) -> Result<(), ArchiveError> {
+    let entries = archive.entries().map_err(|e| stream.fail(e))?;
+    for item in entries {
+        let mut entry = item.map_err(|e| stream.fail(e))?;
+        stream.entry = Some(String::from_utf8_lossy(&entry.path_bytes()).into_owned());
+        *last_end = entry
+            .raw_file_position()
+            .saturating_add(entry.size().div_ceil(BLOCK).saturating_mul(BLOCK));
+        gauge.set_limit(last_end.saturating_add(MAX_HEADER_BYTES));
+        extractor.entry(&mut entry).map_err(|f| match f {
+            Failure::Read(e) => stream.fail(e),
+            Failure::Archive(a) => a,
+        })?;
+    }
+    Ok(())
+}
+
+/// A malformed or refused entry may only be the first symptom of a damaged file: CBC turns a
+/// flipped ciphertext byte into a garbage block that tar sees before gzip's CRC-32 or the padding
+/// check at the very end can. So before calling an archive unsafe (exit 4), read the rest of the
+/// stream (at most `cap` more bytes): if the decrypter or decompressor then fails, the file is
+/// damaged or the key wrong (exit 3), which is what the operator needs to hear.
+fn damage_or_refusal<R: Read>(
+    e: ArchiveError,
+    archive: tar::Archive<R>,
+    fault: &StreamFault,
+    gauge: &Gauge,
+    cap: u64,
+) -> ArchiveError {
+    if fault.failed() || e.exit() != crate::exit::Exit::Archive {
+        return e;
+    }
+    gauge.set_limit(gauge.pos().saturating_add(cap));
+    let _ = io::copy(&mut archive.into_inner().take(cap), &mut io::sink());
+    if fault.failed() {
+        return ArchiveError::Stream {
+            what: "reading or decompressing it failed".to_owned(),
+            source: fault.take(),
+        };
+    }
+    e
 }
 
 /// Turns a read failure into the right error: a broken stream (exit 3) or a bad archive (exit 4).

@@ -92,12 +92,16 @@ struct RunArgs {
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text.split_once('=').ok_or_else(|| format!("--env {text}: write KEY=VALUE"))?;
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("--env {text}: write KEY=VALUE"))?;
     let valid = !key.is_empty()
         && !key.starts_with(|c: char| c.is_ascii_digit())
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !valid {
-        return Err(format!("--env {key}=…: {key:?} is not a variable name (letters, digits, _)"));
+        return Err(format!(
+            "--env {key}=…: {key:?} is not a variable name (letters, digits, _)"
+        ));
     }
     Ok((key.to_string(), value.to_string()))
 }
@@ -118,10 +122,13 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(msg) => return usage(PROGRAM, &msg),
     };
-    if let Some(hex) = &args.sha256 {
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return usage(PROGRAM, "--sha256 takes the 64 hex digits that `bundle pack` printed");
-        }
+    if let Some(hex) = &args.sha256
+        && (hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return usage(
+            PROGRAM,
+            "--sha256 takes the 64 hex digits that `bundle pack` printed",
+        );
     }
     let fetch = FetchOptions {
         retry_for: args.retry_for,
@@ -131,7 +138,11 @@ fn run(args: RunArgs) -> ExitCode {
         ca_file: args.ca_file,
         ..FetchOptions::default()
     };
-    let mode = if args.dry_run { Mode::DryRun } else { Mode::Run };
+    let mode = if args.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Run
+    };
     let opts = BootOptions {
         url: args.url,
         pass: args.decrypt.pass,
@@ -139,7 +150,10 @@ fn run(args: RunArgs) -> ExitCode {
         sha256: args.sha256,
         state_dir: args.state_dir,
         fetch,
-        limits: Limits { max_bytes: args.max_unpacked, ..Limits::default() },
+        limits: Limits {
+            max_bytes: args.max_unpacked,
+            ..Limits::default()
+        },
         env: args.env,
         module_timeout: args.module_timeout,
         kill_grace: Duration::from_secs(10),

@@ -4,12 +4,12 @@
 #[path = "cli_common.rs"]
 mod cli_common;
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli_common::{DecryptFlags, Progress, fail, parse, usage};
+use cli_common::{DecryptFlags, fail, parse, usage};
 use startup_bundle::archive::{Compression, Limits};
 use startup_bundle::enc::{Armor, Cipher, Digest};
 use startup_bundle::exit::Exit;
@@ -190,7 +190,11 @@ struct UserdataArgs {
     #[arg(long, value_name = "DIR", default_value = "/usr/local/bin")]
     install_dir: String,
     /// Log file on the instance (besides the console)
-    #[arg(long, value_name = "PATH", default_value = "/var/log/startup-bundle.log")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "/var/log/startup-bundle.log"
+    )]
     log_file: String,
     /// KEY=VALUE for every module's environment (repeatable)
     #[arg(long = "env", value_name = "KEY=VALUE")]
@@ -207,7 +211,11 @@ pub fn main() -> ExitCode {
         Err(code) => return code,
     };
     match cli.command {
-        Command::New { dir, template, list } => new(dir, &template, list),
+        Command::New {
+            dir,
+            template,
+            list,
+        } => new(dir, &template, list),
         Command::Userdata(args) => userdata_cmd(*args),
         Command::Check { dir, modules_path } => check(dir, &modules_path),
         Command::Pack {
@@ -235,22 +243,43 @@ pub fn main() -> ExitCode {
                 params,
                 armor: if base64 { Armor::Base64 } else { Armor::Binary },
                 compression,
-                overwrite: if force { Overwrite::Replace } else { Overwrite::Refuse },
+                overwrite: if force {
+                    Overwrite::Replace
+                } else {
+                    Overwrite::Refuse
+                },
                 threads: threads.unwrap_or_else(default_threads).max(1),
             };
             pack(&req, pass)
         }
-        Command::Unpack { file, dir, decrypt, max_unpacked } => unpack(file, dir, &decrypt, max_unpacked),
-        Command::Inspect { file, decrypt, json, max_unpacked } => inspect_cmd(file, &decrypt, json, max_unpacked),
+        Command::Unpack {
+            file,
+            dir,
+            decrypt,
+            max_unpacked,
+        } => unpack(file, dir, &decrypt, max_unpacked),
+        Command::Inspect {
+            file,
+            decrypt,
+            json,
+            max_unpacked,
+        } => inspect_cmd(file, &decrypt, json, max_unpacked),
         Command::Keygen { passphrase } => keygen(passphrase),
-        Command::Try { dir, keep, env, iter, module_timeout, modules_path } => {
-            try_cmd(dir, keep, env, iter, module_timeout, &modules_path)
-        }
+        Command::Try {
+            dir,
+            keep,
+            env,
+            iter,
+            module_timeout,
+            modules_path,
+        } => try_cmd(dir, keep, env, iter, module_timeout, &modules_path),
     }
 }
 
 fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn new(dir: Option<PathBuf>, template: &str, list: bool) -> ExitCode {
@@ -260,10 +289,15 @@ fn new(dir: Option<PathBuf>, template: &str, list: bool) -> ExitCode {
         }
         return Exit::Ok.into();
     }
-    let Some(dir) = dir else { return usage(PROGRAM, "name the folder to create: bundle new DIR") };
+    let Some(dir) = dir else {
+        return usage(PROGRAM, "name the folder to create: bundle new DIR");
+    };
     match templates::write(template, &dir) {
         Ok(files) => {
-            println!("wrote the {template} template into {} ({files} files)", dir.display());
+            println!(
+                "wrote the {template} template into {} ({files} files)",
+                dir.display()
+            );
             println!("next: bundle check {0}, then bundle try {0}", dir.display());
             Exit::Ok.into()
         }
@@ -302,7 +336,9 @@ fn userdata_cmd(a: UserdataArgs) -> ExitCode {
                 );
             }
             match secret::read_passphrase(a.pass.as_ref(), Prompt::Once) {
-                Ok(p) => userdata::PassFrom::Inline(zeroize::Zeroizing::new(String::from_utf8_lossy(p.expose()).into_owned())),
+                Ok(p) => userdata::PassFrom::Inline(zeroize::Zeroizing::new(
+                    String::from_utf8_lossy(p.expose()).into_owned(),
+                )),
                 Err(e) => return fail(PROGRAM, &e, &e),
             }
         }
@@ -318,7 +354,11 @@ fn userdata_cmd(a: UserdataArgs) -> ExitCode {
     };
     let opts = userdata::UserdataOptions {
         url: a.url,
-        variant: if a.shell_only { userdata::Variant::ShellOnly } else { userdata::Variant::Bootstrap },
+        variant: if a.shell_only {
+            userdata::Variant::ShellOnly
+        } else {
+            userdata::Variant::Bootstrap
+        },
         bootstrap_url: a.bootstrap_url,
         bootstrap_sha256: a.bootstrap_sha256,
         pass_from,
@@ -344,7 +384,13 @@ fn check(dir: PathBuf, modules_path: &[PathBuf]) -> ExitCode {
     match personality::load(&dir, &libraries) {
         Ok(found) => {
             let names: Vec<&str> = found.modules.iter().map(|m| m.name.as_str()).collect();
-            println!("{} {}: ok, {} modules in run order: {}", found.name, found.version, names.len(), names.join(", "));
+            println!(
+                "{} {}: ok, {} modules in run order: {}",
+                found.name,
+                found.version,
+                names.len(),
+                names.join(", ")
+            );
             Exit::Ok.into()
         }
         Err(problems) => fail(PROGRAM, &problems, &problems),
@@ -353,7 +399,9 @@ fn check(dir: PathBuf, modules_path: &[PathBuf]) -> ExitCode {
 
 fn pack(req: &PackRequest, pass: Option<secret::PassSpec>) -> ExitCode {
     if pass.as_ref().is_some_and(secret::PassSpec::is_literal) {
-        eprintln!("{PROGRAM}: warning: --pass pass:… shows the passphrase to every user of this machine; prefer env:, file: or fd:");
+        eprintln!(
+            "{PROGRAM}: warning: --pass pass:… shows the passphrase to every user of this machine; prefer env:, file: or fd:"
+        );
     }
     let passphrase = match secret::read_passphrase(pass.as_ref(), Prompt::Twice) {
         Ok(p) => p,
@@ -364,7 +412,12 @@ fn pack(req: &PackRequest, pass: Option<secret::PassSpec>) -> ExitCode {
     progress.done();
     match result {
         Ok(done) => {
-            let names: Vec<&str> = done.manifest.modules.iter().map(|m| m.name.as_str()).collect();
+            let names: Vec<&str> = done
+                .manifest
+                .modules
+                .iter()
+                .map(|m| m.name.as_str())
+                .collect();
             println!(
                 "packed {} {} ({} modules: {}) into {}: {}, sha256 {}",
                 done.manifest.name,
@@ -391,9 +444,14 @@ fn unpack(file: PathBuf, dir: PathBuf, decrypt: &DecryptFlags, max_bytes: u64) -
         Ok(p) => p,
         Err(e) => return fail(PROGRAM, &e, &e),
     };
-    let limits = Limits { max_bytes, ..Limits::default() };
+    let limits = Limits {
+        max_bytes,
+        ..Limits::default()
+    };
     let progress = Progress::start("unpacking");
-    let result = inspect::unpack_into(&file, &passphrase, &params, &dir, &limits, &|n| progress.set(n));
+    let result = inspect::unpack_into(&file, &passphrase, &params, &dir, &limits, &|n| {
+        progress.set(n)
+    });
     progress.done();
     match result {
         Ok(placed) => {
@@ -415,10 +473,17 @@ fn inspect_cmd(file: PathBuf, decrypt: &DecryptFlags, json: bool, max_bytes: u64
         Ok(p) => p,
         Err(e) => return fail(PROGRAM, &e, &e),
     };
-    let limits = Limits { max_bytes, ..Limits::default() };
+    let limits = Limits {
+        max_bytes,
+        ..Limits::default()
+    };
     match inspect::inspect(&file, &passphrase, &params, &limits) {
         Ok(report) => {
-            let text = if json { report.to_json() } else { report.to_text() };
+            let text = if json {
+                report.to_json()
+            } else {
+                report.to_text()
+            };
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{text}");
             Exit::Ok.into()
@@ -449,13 +514,20 @@ fn try_cmd(
         params,
         env: pairs,
         bootstrap_args: vec!["--module-timeout".to_string(), module_timeout],
-        keep: if keep { trial::Keep::Keep } else { trial::Keep::Remove },
+        keep: if keep {
+            trial::Keep::Keep
+        } else {
+            trial::Keep::Remove
+        },
         bootstrap: trial::find_bootstrap(),
     };
     match trial::try_personality(&opts, &mut |line| eprintln!("{PROGRAM} try: {line}")) {
         Ok(outcome) => {
             if let Some(kept) = &outcome.kept {
-                eprintln!("{PROGRAM} try: kept the scratch folder {} (state in state/)", kept.display());
+                eprintln!(
+                    "{PROGRAM} try: kept the scratch folder {} (state in state/)",
+                    kept.display()
+                );
             }
             match outcome.code {
                 Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
@@ -471,7 +543,10 @@ fn try_cmd(
 
 fn keygen(passphrase: bool) -> ExitCode {
     if !passphrase {
-        return usage(PROGRAM, "say what to generate: `bundle keygen --passphrase` prints a random passphrase");
+        return usage(
+            PROGRAM,
+            "say what to generate: `bundle keygen --passphrase` prints a random passphrase",
+        );
     }
     match secret::generate_passphrase() {
         Ok(p) => {
@@ -479,5 +554,40 @@ fn keygen(passphrase: bool) -> ExitCode {
             Exit::Ok.into()
         }
         Err(e) => usage(PROGRAM, &format!("the system's random source failed: {e}")),
+    }
+}
+
+/// A byte counter on a terminal; nothing when stderr is piped.
+pub struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    /// Starts a counter labelled `what` when stderr is a terminal.
+    pub fn start(what: &str) -> Progress {
+        if !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} {bytes} ({binary_bytes_per_sec})",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Progress(Some(bar))
+    }
+
+    /// Reports bytes done so far.
+    pub fn set(&self, bytes: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(bytes);
+        }
+    }
+
+    /// Removes the counter from the terminal.
+    pub fn done(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
     }
 }

@@ -1,7 +1,6 @@
 //! Flags and messages shared by `bundle` and `bundle-bootstrap`: decryption flags, error printing,
-//! the clap exit-status remap (clap's 2 means "fetch failed" in our contract), progress bars.
+//! the clap exit-status remap (clap's 2 means "fetch failed" in our contract).
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -37,14 +36,29 @@ impl DecryptFlags {
 }
 
 /// Builds container parameters, refusing `--iter` with `--legacy-kdf` (it would be silently ignored).
-pub fn params(cipher: Cipher, digest: Digest, iter: Option<u32>, legacy: bool) -> Result<Params, String> {
+pub fn params(
+    cipher: Cipher,
+    digest: Digest,
+    iter: Option<u32>,
+    legacy: bool,
+) -> Result<Params, String> {
     let kdf = match (legacy, iter) {
-        (true, Some(_)) => return Err("--iter has no effect with --legacy-kdf (EVP_BytesToKey uses one round)".into()),
+        (true, Some(_)) => {
+            return Err(
+                "--iter has no effect with --legacy-kdf (EVP_BytesToKey uses one round)".into(),
+            );
+        }
         (true, None) => Kdf::Legacy,
         (false, Some(0)) => return Err("--iter must be at least 1".into()),
-        (false, n) => Kdf::Pbkdf2 { iterations: n.unwrap_or(DEFAULT_ITERATIONS) },
+        (false, n) => Kdf::Pbkdf2 {
+            iterations: n.unwrap_or(DEFAULT_ITERATIONS),
+        },
     };
-    Ok(Params { cipher, digest, kdf })
+    Ok(Params {
+        cipher,
+        digest,
+        kdf,
+    })
 }
 
 /// Parses the command line, mapping clap's usage errors to exit 1 (our 2 means "fetch failed").
@@ -54,14 +68,22 @@ pub fn parse<T: clap::Parser>() -> Result<T, ExitCode> {
         Err(e) => {
             let usage = e.use_stderr();
             let _ = e.print();
-            Err(if usage { Exit::Usage.into() } else { Exit::Ok.into() })
+            Err(if usage {
+                Exit::Usage.into()
+            } else {
+                Exit::Ok.into()
+            })
         }
     }
 }
 
 /// Prints an error the contract's way — `PROGRAM: error: …`, its causes, one `hint:` line — and
 /// returns its exit status.
-pub fn fail(program: &str, err: &(dyn std::error::Error + 'static), class: &dyn Classify) -> ExitCode {
+pub fn fail(
+    program: &str,
+    err: &(dyn std::error::Error + 'static),
+    class: &dyn Classify,
+) -> ExitCode {
     let mut text = err.to_string();
     let mut cause = err.source();
     while let Some(c) = cause {
@@ -83,37 +105,4 @@ pub fn fail(program: &str, err: &(dyn std::error::Error + 'static), class: &dyn 
 pub fn usage(program: &str, message: &str) -> ExitCode {
     eprintln!("{program}: error: {message}");
     Exit::Usage.into()
-}
-
-/// A byte counter on a terminal; nothing when stderr is piped.
-pub struct Progress(Option<indicatif::ProgressBar>);
-
-impl Progress {
-    /// Starts a counter labelled `what` when stderr is a terminal.
-    pub fn start(what: &str) -> Progress {
-        if !std::io::stderr().is_terminal() {
-            return Progress(None);
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {bytes} ({binary_bytes_per_sec})") {
-            bar.set_style(style);
-        }
-        bar.set_message(what.to_string());
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        Progress(Some(bar))
-    }
-
-    /// Reports bytes done so far.
-    pub fn set(&self, bytes: u64) {
-        if let Some(bar) = &self.0 {
-            bar.set_position(bytes);
-        }
-    }
-
-    /// Removes the counter from the terminal.
-    pub fn done(self) {
-        if let Some(bar) = self.0 {
-            bar.finish_and_clear();
-        }
-    }
 }

@@ -21,7 +21,8 @@ pub fn bundle() -> Command {
 /// `bundle-bootstrap`, as built by cargo for this test run.
 pub fn bootstrap() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundle-bootstrap"));
-    cmd.env_remove("BUNDLE_PASSPHRASE").env("NO_PROXY", LOOPBACK);
+    cmd.env_remove("BUNDLE_PASSPHRASE")
+        .env("NO_PROXY", LOOPBACK);
     cmd.stdin(Stdio::null());
     cmd
 }
