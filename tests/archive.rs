@@ -11,12 +11,7 @@ use startup_bundle::archive::{
 };
 use startup_bundle::exit::{Classify, Exit};
 
-// Cargo also builds this file as a test crate of its own (no `autotests = false` yet), where
-// `crate::support` does not exist; a path relative to this file works both ways.
-#[path = "support/mod.rs"]
-#[allow(clippy::duplicate_mod)]
-mod support;
-use support::{run, scratch, tool, write};
+use crate::support::{run, scratch, tool, write};
 
 const TOP: &str = "start-up-bundle";
 const EPOCH: u64 = 1_700_000_000;

@@ -14,26 +14,7 @@ use startup_bundle::runner::{
     ScriptOutcome, StepState,
 };
 
-// Own small helpers rather than `crate::support`: this file also builds as its own test target while
-// Cargo.toml still discovers tests automatically, and must compile there too.
-
-/// A scratch folder removed when dropped.
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("sb-runner-")
-        .tempdir()
-        .expect("create a scratch folder")
-}
-
-/// Writes `text` to `dir/rel`, creating parents; `executable` sets mode 0755.
-fn write(dir: &Path, rel: &str, text: &str, executable: bool) {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(rel);
-    fs::create_dir_all(path.parent().expect("a parent")).expect("create parents");
-    fs::write(&path, text).expect("write");
-    let mode = if executable { 0o755 } else { 0o644 };
-    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
-}
+use crate::support::{scratch, write};
 
 /// A secret in the parent's environment that no script may see.
 const SECRET: &str = "hunter2-do-not-leak";
