@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use crate::cli_pack::{ITER, PASS, pack};
-use crate::support::http::{Behaviour, Server};
+use crate::support::http::{Behaviour, Server, make_certs};
 use crate::support::{bootstrap, bundle, run, scratch, tool, write};
 
 /// A personality whose modules append `NAME PHASE` to `$BUNDLE_STATE_DIR/trace` and dump their
@@ -333,4 +333,51 @@ fn bundle_try_boots_the_hello_template_on_loopback() {
     let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("bundle-templates/hello");
     let ran = run(bundle().arg("try").arg(&template).args(["--iter", ITER]));
     ran.ok().stdout_has("[hello]").stderr_has("ok:");
+}
+
+#[test]
+fn https_with_a_private_ca_and_a_cut_body_resumed_with_a_range_request() {
+    let tmp = scratch();
+    let dir = tracing_personality(tmp.path(), &[("m", "")]);
+    write(&dir, "m/blob", &"x".repeat(300_000), false);
+    let file = tmp.path().join("p.bundle");
+    pack(&dir, &file, &["--compression", "none"]);
+    let certs = make_certs(tmp.path());
+    let server = Server::start_tls(&certs.cert, &certs.key);
+    server.put("/p.bundle", fs::read(&file).unwrap());
+    server.script("/p.bundle", vec![Behaviour::CutAfter(100_000)]);
+    let url = server.url("/p.bundle");
+    assert!(url.starts_with("https://"), "{url}");
+
+    // Without the private CA the certificate is refused at once: exit 2 with the --ca-file hint.
+    run(&mut boot(&url, &tmp.path().join("s1")))
+        .code(2)
+        .stderr_has("--ca-file");
+    let state = tmp.path().join("s2");
+    let ran = run(boot(&url, &state).arg("--ca-file").arg(&certs.ca));
+    ran.ok();
+    assert_eq!(trace(&state), ["m init", "m start"]);
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.range.as_deref() == Some("bytes=100000-")),
+        "no resume: {:?}",
+        server.requests()
+    );
+}
+
+#[test]
+fn a_refused_port_is_retried_within_retry_for_then_exit_2() {
+    let tmp = scratch();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/p.bundle");
+    let ran = run(boot(&url, &tmp.path().join("state")).args(["--retry-for", "2s"]));
+    ran.code(2)
+        .stderr_has("retrying in")
+        .stderr_has("--retry-for");
 }
