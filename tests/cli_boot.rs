@@ -4,7 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::cli_pack::{ITER, PASS, pack};
+use crate::cli_pack::{ITER, PASS, pack, seed_bundle};
 use crate::support::http::{Behaviour, Server, make_certs};
 use crate::support::{bootstrap, bundle, run, scratch, tool, write};
 
@@ -184,16 +184,7 @@ fn a_seed_style_bundle_from_tar_and_openssl_md5_runs_in_name_order() {
             false,
         );
     }
-    let file = tmp.path().join("seed.enc");
-    run(tool("bash")
-        .arg("-c")
-        .arg(format!(
-            "set -o pipefail; tar -C {} -cz start-up-bundle | openssl enc -aes-256-cbc -md md5 -pass env:SB_PASS -out {}",
-            src.display(),
-            file.display()
-        ))
-        .env("SB_PASS", PASS))
-    .ok();
+    let file = seed_bundle(&src, &tmp.path().join("seed.enc"));
     let state = tmp.path().join("state");
     run(bootstrap()
         .args([

@@ -46,6 +46,18 @@ pub fn pack(dir: &Path, out: &Path, extra: &[&str]) {
     .ok();
 }
 
+/// Makes a bundle the 2009 seed's way from `src/start-up-bundle`: `tar -cz | openssl enc -md md5`
+/// (legacy key derivation, no manifest).
+pub fn seed_bundle(src: &Path, file: &Path) -> PathBuf {
+    let line = format!(
+        "set -o pipefail; tar -C {} -cz start-up-bundle | openssl enc -aes-256-cbc -md md5 -pass env:SB_PASS -out {}",
+        src.display(),
+        file.display()
+    );
+    run(tool("bash").arg("-c").arg(line).env("SB_PASS", PASS)).ok();
+    file.to_path_buf()
+}
+
 /// `openssl enc -d` with the test passphrase: the plaintext payload.
 fn openssl_decrypt(file: &Path, flags: &[&str]) -> Vec<u8> {
     let out = tool("openssl")
@@ -187,16 +199,7 @@ fn unpack_and_inspect_a_bundle_made_with_tar_and_openssl() {
         "echo rabbit\n",
         false,
     );
-    let file = tmp.path().join("seed.enc");
-    run(tool("bash")
-        .arg("-c")
-        .arg(format!(
-            "set -o pipefail; tar -C {} -cz start-up-bundle | openssl enc -aes-256-cbc -md md5 -pass env:SB_PASS -out {}",
-            src.display(),
-            file.display()
-        ))
-        .env("SB_PASS", PASS))
-    .ok();
+    let file = seed_bundle(&src, &tmp.path().join("seed.enc"));
     let legacy = ["--legacy-kdf", "--md", "md5", "--pass", "env:SB_PASS"];
     let ran = run(bundle()
         .arg("inspect")
