@@ -32,6 +32,8 @@ const KEY_ID: std::ops::Range<usize> = 2..10;
 const UNTRUSTED_PREFIX: &str = "untrusted comment:";
 /// A public key file larger than this is not a minisign public key.
 const MAX_KEY_FILE: u64 = 4096;
+/// A `.minisig` larger than this is not one (they are under 1 KiB).
+const MAX_SIG_FILE: u64 = 16 * 1024;
 /// Read buffer while hashing the file.
 const CHUNK: usize = 256 * 1024;
 
@@ -362,6 +364,60 @@ pub fn judge(v: &Verified, now: u64, expiry: ExpiryPolicy) -> Result<TrustedFact
         });
     }
     Ok(facts)
+}
+
+/// What `bundle verify` found: a good signature, and its facts when the comment is one of ours.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The good signature.
+    pub verified: Verified,
+    /// The judged facts; `None` when the trusted comment is someone else's (`minisign -S`'s own
+    /// `timestamp:… file:…`): good for minisign, refused by the bootstrap.
+    pub facts: Option<TrustedFacts>,
+}
+
+/// Checks a local file against its `.minisig` (`bundle verify`), as the bootstrap would, minus the
+/// rollback floor (which belongs to each machine).
+pub fn check_local(
+    file: &Path,
+    sig: &Path,
+    keys: &[TrustedKey],
+    now: u64,
+    expiry: ExpiryPolicy,
+) -> Result<Checked, VerifyError> {
+    let mut text = String::new();
+    let read = File::open(sig).and_then(|f| f.take(MAX_SIG_FILE).read_to_string(&mut text));
+    match read {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(VerifyError::NotSigned {
+                what: file.display().to_string(),
+                sig: sig.display().to_string(),
+            });
+        }
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            return Err(VerifyError::Malformed {
+                origin: sig.display().to_string(),
+                reason: "not text".into(),
+            });
+        }
+        Err(source) => {
+            return Err(VerifyError::Read {
+                path: sig.to_path_buf(),
+                source,
+            });
+        }
+    }
+    let verified = verify_file(file, &text, &sig.display().to_string(), keys)?;
+    let facts = match judge(&verified, now, expiry) {
+        Ok(facts) => Some(facts),
+        Err(VerifyError::Comment {
+            source: CommentError::NotOurs { .. },
+            ..
+        }) => None,
+        Err(e) => return Err(e),
+    };
+    Ok(Checked { verified, facts })
 }
 
 /// True when the facts carry an expiry that is not after `now`.
