@@ -368,7 +368,12 @@ pub fn main() -> ExitCode {
                 public: public_key,
                 secret: secret_key,
             };
-            keygen_pair(&files, key_pass.as_ref(), unencrypted, force)
+            let seal = if unencrypted {
+                signing::Seal::Unencrypted
+            } else {
+                signing::Seal::Password(key_pass)
+            };
+            keygen_pair(&files, seal, overwrite_from(force))
         }
         Command::Sign(args) => sign_cmd(*args),
         Command::Verify {
@@ -376,7 +381,14 @@ pub fn main() -> ExitCode {
             pubkey,
             sig,
             allow_expired,
-        } => verify_cmd(&file, &pubkey, sig, allow_expired),
+        } => {
+            let expiry = if allow_expired {
+                ExpiryPolicy::AllowExpired
+            } else {
+                ExpiryPolicy::Enforce
+            };
+            verify_cmd(&file, &pubkey, sig, expiry)
+        }
         Command::Try {
             dir,
             keep,
@@ -725,4 +737,4 @@ impl Progress {
 
 #[path = "bundle_sign.rs"]
 mod signing;
-use signing::{keygen_pair, open_signer, print_signed, sign_cmd, verify_cmd};
+use signing::{keygen_pair, open_signer, overwrite_from, print_signed, sign_cmd, verify_cmd};

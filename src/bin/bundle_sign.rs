@@ -1,4 +1,5 @@
-//! `bundle keygen`, `bundle sign`, `bundle verify` and the signing half of `bundle pack --sign`.
+//! `bundle keygen`, `bundle sign`, `bundle verify` and the signing half of `bundle pack --sign`:
+//! flags in, one library call, messages out. Every decision lives in `startup_bundle::sign`.
 
 use super::*;
 
@@ -36,6 +37,7 @@ pub fn open_signer(
     }
 }
 
+/// Prints where a signature went and what it vouches for.
 pub fn print_signed(signed: &publish::Signed) {
     println!(
         "signed {} with key {} ({} {} seq {}) into {}",
@@ -48,30 +50,39 @@ pub fn print_signed(signed: &publish::Signed) {
     );
 }
 
-pub fn keygen_pair(
-    files: &KeyFiles,
-    key_pass: Option<&secret::PassSpec>,
-    unencrypted: bool,
-    force: bool,
-) -> ExitCode {
-    let protection = if unencrypted {
-        KeyProtection::Unencrypted
-    } else {
-        if key_pass.is_none() {
-            eprintln!(
-                "{PROGRAM}: choose a password for the new secret key {}:",
-                files.secret.display()
-            );
-        }
-        match sign::create::key_password(key_pass, Prompt::Twice) {
-            Ok(pw) => KeyProtection::Password(pw),
-            Err(e) => return fail(PROGRAM, &e, &e),
-        }
-    };
-    let overwrite = if force {
+/// How `bundle keygen` was asked to keep the secret key.
+pub enum Seal {
+    /// With a password from this source (or the terminal).
+    Password(Option<secret::PassSpec>),
+    /// Without one (`--unencrypted`).
+    Unencrypted,
+}
+
+/// `--force` as the library's enum.
+pub fn overwrite_from(force: bool) -> Overwrite {
+    if force {
         Overwrite::Replace
     } else {
         Overwrite::Refuse
+    }
+}
+
+/// `bundle keygen` (a key pair).
+pub fn keygen_pair(files: &KeyFiles, seal: Seal, overwrite: Overwrite) -> ExitCode {
+    let protection = match seal {
+        Seal::Unencrypted => KeyProtection::Unencrypted,
+        Seal::Password(key_pass) => {
+            if key_pass.is_none() {
+                eprintln!(
+                    "{PROGRAM}: choose a password for the new secret key {}:",
+                    files.secret.display()
+                );
+            }
+            match sign::create::key_password(key_pass.as_ref(), Prompt::Twice) {
+                Ok(pw) => KeyProtection::Password(pw),
+                Err(e) => return fail(PROGRAM, &e, &e),
+            }
+        }
     };
     match sign::create::keygen(files, protection, overwrite) {
         Ok(key) => {
@@ -92,6 +103,7 @@ pub fn keygen_pair(
     }
 }
 
+/// `bundle sign`.
 pub fn sign_cmd(a: SignArgs) -> ExitCode {
     let params = match cli_common::params(a.cipher, a.md, a.iter, a.legacy_kdf) {
         Ok(p) => p,
@@ -115,11 +127,7 @@ pub fn sign_cmd(a: SignArgs) -> ExitCode {
         seq,
         expires,
     };
-    let overwrite = if a.force {
-        Overwrite::Replace
-    } else {
-        Overwrite::Refuse
-    };
+    let overwrite = overwrite_from(a.force);
     match publish::sign_existing(&a.file, &with, &name, &a.version, &params, overwrite) {
         Ok(signed) => {
             print_signed(&signed);
@@ -129,11 +137,12 @@ pub fn sign_cmd(a: SignArgs) -> ExitCode {
     }
 }
 
+/// `bundle verify`: exit 0, or 3 when refused.
 pub fn verify_cmd(
     file: &std::path::Path,
     pubkeys: &[String],
     sig: Option<PathBuf>,
-    allow_expired: bool,
+    expiry: ExpiryPolicy,
 ) -> ExitCode {
     let mut keys = Vec::new();
     for given in pubkeys {
@@ -143,11 +152,6 @@ pub fn verify_cmd(
         }
     }
     let sig = sig.unwrap_or_else(|| sign::sig_path(file));
-    let expiry = if allow_expired {
-        ExpiryPolicy::AllowExpired
-    } else {
-        ExpiryPolicy::Enforce
-    };
     let now = sign::time::now_unix();
     match sign::verify::check_local(file, &sig, &keys, now, expiry) {
         Ok(checked) => {
