@@ -18,6 +18,7 @@ use crate::open::{self, OpenError};
 use crate::personality::{self, Plan, PlanError};
 use crate::runner::{self, ModuleToRun, Outcome, RunError, RunOptions, RunSpec};
 use crate::secret::{self, PassSpec, Prompt, SecretError};
+use crate::sign::{self, ExpiryPolicy, SeqStore, TrustedKey, VerifyError};
 
 /// Where state lives when `--state-dir` is not given.
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/startup-bundle";
@@ -27,6 +28,8 @@ pub const KEEP_RELEASES: usize = 3;
 const SHORT_SHA: usize = 12;
 /// State folders hold decrypted module code: nobody else reads them.
 const PRIVATE_DIR_MODE: u32 = 0o700;
+/// A `.minisig` is under 1 KiB; anything much larger is not one.
+const MAX_SIGNATURE_SIZE: u64 = 16 * 1024;
 
 /// Whether to run the modules or only show the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +47,10 @@ pub struct BootOptions {
     pub url: String,
     /// Where the passphrase comes from (`BUNDLE_PASSPHRASE` when absent).
     pub pass: Option<PassSpec>,
-    /// How the bundle was encrypted.
+    /// How the bundle was encrypted (with `--pubkey`, the signed comment says instead).
     pub params: Params,
+    /// Signature checks (`--pubkey`, `--allow-downgrade`, `--allow-expired`).
+    pub signature: SignaturePolicy,
     /// The expected sha256 of the bundle file, hex.
     pub sha256: Option<String>,
     /// The state folder.
@@ -68,6 +73,39 @@ pub struct BootOptions {
     pub on_success: Option<String>,
     /// Command run after a failed run.
     pub on_failure: Option<String>,
+}
+
+/// What `--pubkey`, `--allow-downgrade` and `--allow-expired` ask for.
+#[derive(Debug, Clone, Default)]
+pub struct SignaturePolicy {
+    /// Keys whose signatures are accepted (repeatable, for rotation); empty: no signature check.
+    pub keys: Vec<TrustedKey>,
+    /// Whether an older sequence number than the highest applied here is refused.
+    pub rollback: Rollback,
+    /// Whether an expired signature is refused.
+    pub expiry: ExpiryPolicy,
+    /// Whether decryption flags were given (a conflict with the signed ones is then logged).
+    pub params_given: ParamsGiven,
+}
+
+/// Whether a signed bundle older than one already applied may be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rollback {
+    /// Refuse it (the default): nobody can serve last month's bundle to this machine.
+    #[default]
+    Refuse,
+    /// Apply it (`--allow-downgrade`); the recorded highest number stays.
+    AllowDowngrade,
+}
+
+/// Where the decryption flags came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParamsGiven {
+    /// Nothing was given: the defaults.
+    #[default]
+    Defaults,
+    /// `--cipher`, `--iter`, `--md` or `--legacy-kdf` was given.
+    Flags,
 }
 
 /// What a finished boot did.
@@ -117,6 +155,21 @@ pub enum BootError {
         /// What was downloaded.
         actual: String,
     },
+    /// The signature is missing, bad, from an unknown key, or expired.
+    #[error(transparent)]
+    Signature(#[from] VerifyError),
+    /// The signed sequence number is lower than one this machine already applied.
+    #[error(
+        "refusing {name} seq {seq}: this machine already applied seq {highest} of {name} (an older bundle served again?)"
+    )]
+    Rollback {
+        /// Bundle name (signed).
+        name: String,
+        /// Its sequence number (signed).
+        seq: u64,
+        /// The highest applied here.
+        highest: u64,
+    },
     /// Decryption or unpacking failed.
     #[error(transparent)]
     Open(#[from] OpenError),
@@ -134,7 +187,8 @@ impl Classify for BootError {
             BootError::State { .. } => Exit::Usage,
             BootError::Secret(e) => e.exit(),
             BootError::Fetch(e) => e.exit(),
-            BootError::Checksum { .. } => Exit::Verify,
+            BootError::Checksum { .. } | BootError::Rollback { .. } => Exit::Verify,
+            BootError::Signature(e) => e.exit(),
             BootError::Open(e) => e.exit(),
             BootError::Plan(e) => e.exit(),
             BootError::Run(e) => e.exit(),
@@ -148,6 +202,11 @@ impl Classify for BootError {
             BootError::Fetch(e) => e.hint(),
             BootError::Checksum { .. } => Some(
                 "the file changed since it was pinned: republish and update --sha256, or check who can write to it"
+                    .into(),
+            ),
+            BootError::Signature(e) => e.hint(),
+            BootError::Rollback { .. } => Some(
+                "publish it again signed with a higher --seq, or pass --allow-downgrade to go back on purpose"
                     .into(),
             ),
             BootError::Open(e) => e.hint(),
@@ -225,6 +284,7 @@ fn boot_inner(
         });
     }
     // Signatures (`--pubkey`) are checked here, on the ciphertext, before any byte is decrypted.
+    let params = check_signature(opts, &download.0, &sha256, &downloads, log)?;
 
     let releases = state.join("releases");
     private_dir(&releases)?;
@@ -233,14 +293,7 @@ fn boot_inner(
     let plan = match reuse(&release, &fetched.name, fallback_version, log) {
         Some(plan) => plan,
         None => {
-            open::decrypt_unpack(
-                &download.0,
-                &pass,
-                &opts.params,
-                &release,
-                &opts.limits,
-                &|_| {},
-            )?;
+            open::decrypt_unpack(&download.0, &pass, &params, &release, &opts.limits, &|_| {})?;
             personality::plan_unpacked(&release, &fetched.name, fallback_version)?
         }
     };
@@ -286,6 +339,112 @@ fn boot_inner(
     report.log_dir = Some(ran.log_dir);
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// With `--pubkey`: fetches URL.minisig, checks it over the downloaded file with the given keys, judges
+/// its expiry and sequence number, raises the rollback floor, and returns the signed decryption
+/// parameters. Without: the flags' parameters.
+fn check_signature(
+    opts: &BootOptions,
+    file: &Path,
+    sha256: &str,
+    downloads: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<Params, BootError> {
+    let policy = &opts.signature;
+    if policy.keys.is_empty() {
+        return Ok(opts.params);
+    }
+    let url = sign::sig_url(&opts.url);
+    let origin = fetch::redact(&url);
+    let sig_opts = FetchOptions {
+        max_size: MAX_SIGNATURE_SIZE,
+        ..opts.fetch.clone()
+    };
+    let fetched = match fetch::fetch(&url, downloads, &sig_opts, log) {
+        Ok(fetched) => fetched,
+        Err(e) if is_missing(&e) => {
+            return Err(VerifyError::NotSigned {
+                what: fetch::redact(&opts.url),
+                sig: origin,
+            }
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let sig_file = TempFile(fetched.path.clone());
+    let text = fs::read(&sig_file.0).map_err(|source| BootError::State {
+        path: sig_file.0.clone(),
+        source,
+    })?;
+    drop(sig_file);
+    let text = String::from_utf8(text).map_err(|_| VerifyError::Malformed {
+        origin: origin.clone(),
+        reason: "not text".into(),
+    })?;
+    let verified = sign::verify::verify_file(file, &text, &origin, &policy.keys)?;
+    let now = sign::time::now_unix();
+    let facts = sign::verify::judge(&verified, now, policy.expiry)?;
+    if facts.sha256 != sha256 {
+        return Err(VerifyError::Sha256Mismatch {
+            signed: facts.sha256,
+            actual: sha256.to_string(),
+        }
+        .into());
+    }
+    log(&format!(
+        "signature good: key {} ({}), {} {} seq {}",
+        verified.key_id, verified.key_source, facts.name, facts.version, facts.seq
+    ));
+    if let Some(expires) = facts
+        .expires
+        .filter(|_| sign::verify::is_expired(&facts, now))
+    {
+        log(&format!(
+            "the signature expired at {}; applying it anyway (--allow-expired)",
+            sign::time::format_rfc3339(expires)
+        ));
+    }
+    let floor = SeqStore::new(&opts.state_dir);
+    let state_err = |source| BootError::State {
+        path: floor.path(&facts.name),
+        source,
+    };
+    if let Some(highest) = floor.highest(&facts.name).map_err(state_err)?
+        && facts.seq < highest
+    {
+        if policy.rollback == Rollback::Refuse {
+            return Err(BootError::Rollback {
+                name: facts.name,
+                seq: facts.seq,
+                highest,
+            });
+        }
+        log(&format!(
+            "seq {} is older than seq {highest} applied here; applying it anyway (--allow-downgrade)",
+            facts.seq
+        ));
+    }
+    if opts.mode == Mode::Run {
+        floor.record(&facts.name, facts.seq).map_err(state_err)?;
+    }
+    if policy.params_given == ParamsGiven::Flags && facts.params != opts.params {
+        log(&format!(
+            "decrypting with the signed parameters ({}), not the flags given ({})",
+            facts.params.openssl_flags(),
+            opts.params.openssl_flags()
+        ));
+    }
+    Ok(facts.params)
+}
+
+/// A signature that is not there, as opposed to one that could not be fetched.
+fn is_missing(e: &FetchError) -> bool {
+    match e {
+        FetchError::Status { status, .. } => matches!(status, 404 | 410),
+        FetchError::Local { source, .. } => source.kind() == io::ErrorKind::NotFound,
+        _ => false,
+    }
 }
 
 /// A release unpacked by an earlier run is reused when it still matches its manifest; one that a module

@@ -21,6 +21,7 @@ pub mod runner;
 pub mod scratch;
 pub mod secret;
 pub mod serve;
+pub mod sign;
 pub mod size;
 pub mod templates;
 pub mod trial;

@@ -1,5 +1,5 @@
-//! The publisher's pipeline: personality → deterministic archive → openssl-enc file, written whole or
-//! not at all.
+//! The publisher's pipeline: personality → deterministic archive → openssl-enc file → optional
+//! minisign signature (`FILE.minisig`), each written whole or not at all.
 //!
 //! Only this file knows the order of the stages on the publisher's side. The output appears under its
 //! final name only when it is complete: it is written to a private temp file beside it and then linked
@@ -17,6 +17,7 @@ use crate::enc::{self, Armor, Params};
 use crate::exit::{Classify, Exit};
 use crate::personality::{self, LayoutEntry, Manifest, Problems};
 use crate::secret::{PASSPHRASE_VAR, Passphrase};
+use crate::sign::{self, SignError, SigningKey, TrustedFacts};
 
 /// Mode of the bundle file: it is encrypted and meant to sit on a public URL.
 const BUNDLE_MODE: u32 = 0o644;
@@ -70,6 +71,30 @@ pub struct Packed {
     pub manifest: Manifest,
     /// The shell line that opens the bundle with stock tools.
     pub open_command: String,
+    /// The signature written beside it (`pack --sign`).
+    pub signature: Option<Signed>,
+}
+
+/// How `bundle pack --sign` and `bundle sign` sign.
+#[derive(Debug)]
+pub struct SignWith<'a> {
+    /// The opened secret key.
+    pub key: &'a SigningKey,
+    /// Sequence number for the trusted comment (default: UNIX time now).
+    pub seq: u64,
+    /// When the signature expires (UNIX time), if ever.
+    pub expires: Option<u64>,
+}
+
+/// A signature written beside a bundle.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The `.minisig` file.
+    pub path: PathBuf,
+    /// The key id that signed.
+    pub key_id: String,
+    /// What the trusted comment vouches for.
+    pub facts: TrustedFacts,
 }
 
 /// Why a bundle could not be packed.
@@ -84,6 +109,9 @@ pub enum PublishError {
     /// The output exists and `--force` was not given.
     #[error("{0} already exists")]
     Exists(PathBuf),
+    /// The signature could not be made.
+    #[error(transparent)]
+    Sign(#[from] SignError),
     /// Writing the output failed.
     #[error("cannot write {path}")]
     Io {
@@ -100,6 +128,7 @@ impl Classify for PublishError {
         match self {
             PublishError::Problems(p) => p.exit(),
             PublishError::Archive(e) => e.exit(),
+            PublishError::Sign(e) => e.exit(),
             PublishError::Exists(_) | PublishError::Io { .. } => Exit::Usage,
         }
     }
@@ -108,6 +137,7 @@ impl Classify for PublishError {
         match self {
             PublishError::Problems(p) => p.hint(),
             PublishError::Archive(e) => e.hint(),
+            PublishError::Sign(e) => e.hint(),
             PublishError::Exists(_) => {
                 Some("pass --force to replace it, or choose another -o".to_string())
             }
@@ -124,8 +154,27 @@ pub fn pack(
     pass: &Passphrase,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Packed, PublishError> {
-    if req.overwrite == Overwrite::Refuse && fs::symlink_metadata(&req.output).is_ok() {
-        return Err(PublishError::Exists(req.output.clone()));
+    pack_signed(req, pass, None, progress)
+}
+
+/// Packs, encrypts and, with `sign`, signs: `FILE.minisig` appears right after FILE, and neither is
+/// left behind when the other cannot be written.
+pub fn pack_signed(
+    req: &PackRequest,
+    pass: &Passphrase,
+    sign: Option<&SignWith<'_>>,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Packed, PublishError> {
+    let sig_path = sign::sig_path(&req.output);
+    if req.overwrite == Overwrite::Refuse {
+        let outputs = [Some(&req.output), sign.map(|_| &sig_path)];
+        if let Some(taken) = outputs
+            .into_iter()
+            .flatten()
+            .find(|p| fs::symlink_metadata(p).is_ok())
+        {
+            return Err(PublishError::Exists(taken.clone()));
+        }
     }
     let found = personality::load(&req.dir, &req.libraries)?;
     let manifest = found.manifest();
@@ -152,7 +201,41 @@ pub fn pack(
         .map_err(|e| io_err(e.into_error()))?
         .sync_all()
         .map_err(io_err)?;
+    let signature = match sign {
+        Some(with) => {
+            let facts = TrustedFacts {
+                name: manifest.name.clone(),
+                version: manifest.version.clone(),
+                seq: with.seq,
+                sha256: sha256.clone(),
+                params: req.params,
+                expires: with.expires,
+            };
+            let text = with
+                .key
+                .sign(File::open(&partial.path).map_err(io_err)?, &facts)?;
+            Some((facts, text, with.key.key_id().to_string()))
+        }
+        None => None,
+    };
     partial.place(req.overwrite)?;
+    let signature = match signature {
+        Some((facts, text, key_id)) => match write_signature(&sig_path, &text, req.overwrite) {
+            Ok(()) => Some(Signed {
+                path: sig_path,
+                key_id,
+                facts,
+            }),
+            Err(e) => {
+                // A bundle we just linked into place must not stay without its signature.
+                if req.overwrite == Overwrite::Refuse {
+                    let _ = fs::remove_file(&req.output);
+                }
+                return Err(e);
+            }
+        },
+        None => None,
+    };
 
     Ok(Packed {
         output: req.output.clone(),
@@ -160,7 +243,59 @@ pub fn pack(
         sha256,
         manifest,
         open_command: open_command(&req.output, &req.params, req.armor, req.compression),
+        signature,
     })
+}
+
+/// Signs an existing bundle file (`bundle sign`): `FILE.minisig` with the given facts; the file's
+/// sha256 is computed here.
+pub fn sign_existing(
+    file: &Path,
+    with: &SignWith<'_>,
+    name: &str,
+    version: &str,
+    params: &Params,
+    overwrite: Overwrite,
+) -> Result<Signed, PublishError> {
+    let sig_path = sign::sig_path(file);
+    if overwrite == Overwrite::Refuse && fs::symlink_metadata(&sig_path).is_ok() {
+        return Err(PublishError::Exists(sig_path));
+    }
+    let read_err = |source| PublishError::Io {
+        path: file.to_path_buf(),
+        source,
+    };
+    let (sha256, _) = crate::inspect::file_sha256(file).map_err(read_err)?;
+    let facts = TrustedFacts {
+        name: name.to_string(),
+        version: version.to_string(),
+        seq: with.seq,
+        sha256,
+        params: *params,
+        expires: with.expires,
+    };
+    let text = with.key.sign(File::open(file).map_err(read_err)?, &facts)?;
+    write_signature(&sig_path, &text, overwrite)?;
+    Ok(Signed {
+        path: sig_path,
+        key_id: with.key.key_id().to_string(),
+        facts,
+    })
+}
+
+/// Writes `.minisig` text whole: a temp file beside it, then linked or renamed into place.
+fn write_signature(path: &Path, text: &str, overwrite: Overwrite) -> Result<(), PublishError> {
+    let io_err = |source| PublishError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut partial = Partial::create(path).map_err(io_err)?;
+    partial
+        .file
+        .write_all(text.as_bytes())
+        .and_then(|()| partial.file.sync_all())
+        .map_err(io_err)?;
+    partial.place(overwrite)
 }
 
 /// The archive entries of a personality's layout: the top folder, each module tree, the manifest.

@@ -19,5 +19,7 @@ mod cli_pack;
 mod cli_boot;
 // `bundle userdata`: rendered scripts run for real under bash.
 mod userdata;
+// Signatures: keygen/sign/verify against the real minisign, flips, rotation, rollback, expiry.
+mod sign;
 // The module library and templates: shellcheck, `bundle new`, base and perl for real.
 mod library;

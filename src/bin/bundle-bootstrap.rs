@@ -11,9 +11,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use cli_common::{DecryptFlags, fail, parse, usage};
 use startup_bundle::archive::Limits;
-use startup_bundle::bootstrap::{self, BootOptions, Mode};
+use startup_bundle::bootstrap::{self, BootOptions, Mode, ParamsGiven, Rollback, SignaturePolicy};
+use startup_bundle::enc::{Cipher, Digest};
 use startup_bundle::exit::Exit;
 use startup_bundle::fetch::FetchOptions;
+use startup_bundle::sign::{ExpiryPolicy, TrustedKey};
 use startup_bundle::{duration, runner, size};
 
 const PROGRAM: &str = "bundle-bootstrap";
@@ -50,6 +52,16 @@ struct RunArgs {
     /// Refuse the bundle unless its sha256 is this (hex)
     #[arg(long, value_name = "HEX")]
     sha256: Option<String>,
+    /// Minisign public key (base64, as `minisign -P` takes it) or .pub file: URL.minisig must verify
+    /// before anything is decrypted; decryption parameters then come from it (repeatable, for rotation)
+    #[arg(long = "pubkey", value_name = "KEY")]
+    pubkey: Vec<String>,
+    /// Apply a signed bundle whose seq is lower than one already applied here
+    #[arg(long, requires = "pubkey")]
+    allow_downgrade: bool,
+    /// Apply a bundle whose signature has expired
+    #[arg(long, requires = "pubkey")]
+    allow_expired: bool,
     /// State folder: releases, logs, init records, status
     #[arg(long, value_name = "DIR", default_value = bootstrap::DEFAULT_STATE_DIR)]
     state_dir: PathBuf,
@@ -130,6 +142,36 @@ fn run(args: RunArgs) -> ExitCode {
             "--sha256 takes the 64 hex digits that `bundle pack` printed",
         );
     }
+    let mut keys = Vec::new();
+    for given in &args.pubkey {
+        match TrustedKey::parse(given) {
+            Ok(key) => keys.push(key),
+            Err(e) => return fail(PROGRAM, &e, &e),
+        }
+    }
+    let d = &args.decrypt;
+    let flags_given = d.iter.is_some()
+        || d.legacy_kdf
+        || d.cipher != Cipher::default()
+        || d.md != Digest::default();
+    let signature = SignaturePolicy {
+        keys,
+        rollback: if args.allow_downgrade {
+            Rollback::AllowDowngrade
+        } else {
+            Rollback::Refuse
+        },
+        expiry: if args.allow_expired {
+            ExpiryPolicy::AllowExpired
+        } else {
+            ExpiryPolicy::Enforce
+        },
+        params_given: if flags_given {
+            ParamsGiven::Flags
+        } else {
+            ParamsGiven::Defaults
+        },
+    };
     let fetch = FetchOptions {
         retry_for: args.retry_for,
         connect_timeout: args.connect_timeout,
@@ -147,6 +189,7 @@ fn run(args: RunArgs) -> ExitCode {
         url: args.url,
         pass: args.decrypt.pass,
         params,
+        signature,
         sha256: args.sha256,
         state_dir: args.state_dir,
         fetch,

@@ -15,9 +15,14 @@ use startup_bundle::enc::{Armor, Cipher, Digest};
 use startup_bundle::exit::Exit;
 use startup_bundle::publish::{self, Overwrite, PackRequest};
 use startup_bundle::secret::{self, Prompt};
+use startup_bundle::sign::{self, ExpiryPolicy, KeyFiles, KeyProtection, SigningKey, TrustedKey};
 use startup_bundle::{inspect, personality, size, templates, trial, userdata};
 
 const PROGRAM: &str = "bundle";
+/// Where `bundle keygen` writes the public key, unless told.
+const DEFAULT_PUBLIC_KEY: &str = "bundle.pub";
+/// Where `bundle keygen` writes the secret key (and `bundle sign` reads it), unless told.
+const DEFAULT_SECRET_KEY: &str = "bundle.key";
 
 /// Make encrypted start-up bundles from personality folders, and open them again.
 #[derive(Debug, Parser)]
@@ -86,6 +91,11 @@ enum Command {
         /// Module library folders, searched in order [default: $BUNDLE_MODULES_PATH, else ./modules]
         #[arg(long = "modules-path", value_name = "DIR")]
         modules_path: Vec<PathBuf>,
+        /// Sign FILE with this minisign secret key: writes FILE.minisig
+        #[arg(long, value_name = "KEY")]
+        sign: Option<PathBuf>,
+        #[command(flatten)]
+        signing: SigningFlags,
     },
     /// Decrypt and unpack a bundle into DIR (as `tar -C DIR` would), running nothing
     Unpack {
@@ -135,12 +145,89 @@ enum Command {
     },
     /// Print the EC2 user-data script that boots a bundle
     Userdata(Box<UserdataArgs>),
-    /// Generate secrets: `--passphrase` prints a random 256-bit passphrase
+    /// Make a minisign key pair for signing bundles (`--passphrase`: print a random passphrase instead)
     Keygen {
-        /// Print a new random passphrase
-        #[arg(long)]
+        /// Print a new random 256-bit passphrase instead of making a key pair
+        #[arg(long, conflicts_with_all = ["key_pass", "unencrypted", "force"])]
         passphrase: bool,
+        /// The public key file to write
+        #[arg(short = 'p', long, value_name = "FILE", default_value = DEFAULT_PUBLIC_KEY)]
+        public_key: PathBuf,
+        /// The secret key file to write (mode 0600)
+        #[arg(short = 's', long, value_name = "FILE", default_value = DEFAULT_SECRET_KEY)]
+        secret_key: PathBuf,
+        /// Password source for the secret key: pass:TEXT, env:VAR, file:PATH, fd:N or stdin [default: ask twice]
+        #[arg(long, value_name = "SPEC")]
+        key_pass: Option<secret::PassSpec>,
+        /// Leave the secret key without a password (anyone who can read it can sign)
+        #[arg(long, conflicts_with = "key_pass")]
+        unencrypted: bool,
+        /// Replace existing key files
+        #[arg(long)]
+        force: bool,
     },
+    /// Sign an existing bundle file: FILE.minisig, with the bundle's facts in its trusted comment
+    Sign(Box<SignArgs>),
+    /// Check FILE.minisig with public keys and print what it vouches for (exit 0, or 3 when refused)
+    Verify {
+        /// The bundle file
+        file: PathBuf,
+        /// Minisign public key (base64, or a .pub file); repeatable
+        #[arg(long = "pubkey", value_name = "KEY", required = true)]
+        pubkey: Vec<String>,
+        /// The signature [default: FILE.minisig]
+        #[arg(long, value_name = "FILE")]
+        sig: Option<PathBuf>,
+        /// Accept an expired signature
+        #[arg(long)]
+        allow_expired: bool,
+    },
+}
+
+/// How a signature is made: shared by `pack --sign` and `sign`.
+#[derive(Debug, clap::Args)]
+struct SigningFlags {
+    /// Password source for the secret key: pass:TEXT, env:VAR, file:PATH, fd:N or stdin [default: ask]
+    #[arg(long, value_name = "SPEC")]
+    key_pass: Option<secret::PassSpec>,
+    /// Sequence number; bootstraps refuse a lower one than they applied [default: UNIX time now]
+    #[arg(long, value_name = "N")]
+    seq: Option<u64>,
+    /// Signature expiry: a duration from now (720h) or an RFC 3339 date (2026-12-31) [default: never]
+    #[arg(long, value_name = "WHEN")]
+    expires: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct SignArgs {
+    /// The bundle file
+    file: PathBuf,
+    /// The minisign secret key
+    #[arg(short = 's', long, value_name = "FILE", default_value = DEFAULT_SECRET_KEY)]
+    key: PathBuf,
+    #[command(flatten)]
+    signing: SigningFlags,
+    /// Bundle name for the trusted comment (the rollback counter is per name) [default: FILE's stem]
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Bundle version for the trusted comment
+    #[arg(long, value_name = "VERSION", default_value = "0")]
+    version: String,
+    /// Cipher the bundle was made with
+    #[arg(long, value_name = "CIPHER", default_value_t = Cipher::default())]
+    cipher: Cipher,
+    /// PBKDF2 iterations the bundle was made with [default: 600000]
+    #[arg(long, value_name = "N")]
+    iter: Option<u32>,
+    /// Digest of the key derivation
+    #[arg(long, value_name = "DIGEST", default_value_t = Digest::default())]
+    md: Digest,
+    /// The bundle uses the legacy EVP_BytesToKey derivation
+    #[arg(long)]
+    legacy_kdf: bool,
+    /// Replace FILE.minisig
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -231,6 +318,8 @@ pub fn main() -> ExitCode {
             force,
             threads,
             modules_path,
+            sign,
+            signing,
         } => {
             let params = match cli_common::params(cipher, md, iter, legacy_kdf) {
                 Ok(p) => p,
@@ -250,7 +339,7 @@ pub fn main() -> ExitCode {
                 },
                 threads: threads.unwrap_or_else(default_threads).max(1),
             };
-            pack(&req, pass)
+            pack(&req, pass, sign.as_deref(), &signing)
         }
         Command::Unpack {
             file,
@@ -264,7 +353,42 @@ pub fn main() -> ExitCode {
             json,
             max_unpacked,
         } => inspect_cmd(file, &decrypt, json, max_unpacked),
-        Command::Keygen { passphrase } => keygen(passphrase),
+        Command::Keygen {
+            passphrase,
+            public_key,
+            secret_key,
+            key_pass,
+            unencrypted,
+            force,
+        } => {
+            if passphrase {
+                return keygen(passphrase);
+            }
+            let files = KeyFiles {
+                public: public_key,
+                secret: secret_key,
+            };
+            let seal = if unencrypted {
+                signing::Seal::Unencrypted
+            } else {
+                signing::Seal::Password(key_pass)
+            };
+            keygen_pair(&files, seal, overwrite_from(force))
+        }
+        Command::Sign(args) => sign_cmd(*args),
+        Command::Verify {
+            file,
+            pubkey,
+            sig,
+            allow_expired,
+        } => {
+            let expiry = if allow_expired {
+                ExpiryPolicy::AllowExpired
+            } else {
+                ExpiryPolicy::Enforce
+            };
+            verify_cmd(&file, &pubkey, sig, expiry)
+        }
         Command::Try {
             dir,
             keep,
@@ -397,7 +521,16 @@ fn check(dir: PathBuf, modules_path: &[PathBuf]) -> ExitCode {
     }
 }
 
-fn pack(req: &PackRequest, pass: Option<secret::PassSpec>) -> ExitCode {
+fn pack(
+    req: &PackRequest,
+    pass: Option<secret::PassSpec>,
+    sign_key: Option<&std::path::Path>,
+    signing: &SigningFlags,
+) -> ExitCode {
+    let signer = match sign_key.map(|key| open_signer(key, signing)).transpose() {
+        Ok(signer) => signer,
+        Err(code) => return code,
+    };
     if pass.as_ref().is_some_and(secret::PassSpec::is_literal) {
         eprintln!(
             "{PROGRAM}: warning: --pass pass:… shows the passphrase to every user of this machine; prefer env:, file: or fd:"
@@ -408,7 +541,14 @@ fn pack(req: &PackRequest, pass: Option<secret::PassSpec>) -> ExitCode {
         Err(e) => return fail(PROGRAM, &e, &e),
     };
     let progress = Progress::start("packing");
-    let result = publish::pack(req, &passphrase, &|n| progress.set(n));
+    let sign_with = signer
+        .as_ref()
+        .map(|(key, seq, expires)| publish::SignWith {
+            key,
+            seq: *seq,
+            expires: *expires,
+        });
+    let result = publish::pack_signed(req, &passphrase, sign_with.as_ref(), &|n| progress.set(n));
     progress.done();
     match result {
         Ok(done) => {
@@ -429,6 +569,9 @@ fn pack(req: &PackRequest, pass: Option<secret::PassSpec>) -> ExitCode {
                 done.sha256
             );
             println!("open it with stock tools:\n  {}", done.open_command);
+            if let Some(signed) = &done.signature {
+                print_signed(signed);
+            }
             Exit::Ok.into()
         }
         Err(e) => fail(PROGRAM, &e, &e),
@@ -591,3 +734,7 @@ impl Progress {
         }
     }
 }
+
+#[path = "bundle_sign.rs"]
+mod signing;
+use signing::{keygen_pair, open_signer, overwrite_from, print_signed, sign_cmd, verify_cmd};

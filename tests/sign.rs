@@ -1,0 +1,541 @@
+//! Signatures (issue 5): `bundle keygen|sign|verify|pack --sign` against the real `minisign`, both
+//! ways; one-byte flips; key ids; rotation; and `bundle-bootstrap run --pubkey` end to end over HTTP
+//! with rollback and expiry refusals.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+
+use crate::cli_pack::{ITER, PASS, personality};
+use crate::support::http::Server;
+use crate::support::{Ran, bootstrap, bundle, run, scratch, tool, write};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// A key pair made by `bundle keygen`.
+struct Key {
+    public: PathBuf,
+    secret: PathBuf,
+    /// The base64 line, as `--pubkey` and `minisign -P` take it.
+    b64: String,
+}
+
+/// `bundle keygen --unencrypted` into `dir/NAME.pub` and `dir/NAME.key`.
+fn keygen(dir: &Path, name: &str) -> Key {
+    let public = dir.join(format!("{name}.pub"));
+    let secret = dir.join(format!("{name}.key"));
+    let ran = run(bundle()
+        .args(["keygen", "--unencrypted", "-p"])
+        .arg(&public)
+        .arg("-s")
+        .arg(&secret));
+    ran.ok();
+    Key {
+        public,
+        secret,
+        b64: ran.stdout.trim().to_string(),
+    }
+}
+
+/// `bundle pack DIR -o OUT --sign KEY` with the test passphrase and small iteration count.
+fn pack_signed(dir: &Path, out: &Path, key: &Key, extra: &[&str]) -> Ran {
+    run(bundle()
+        .arg("pack")
+        .arg(dir)
+        .arg("-o")
+        .arg(out)
+        .args(["--iter", ITER, "--pass", "env:SB_PASS", "--sign"])
+        .arg(&key.secret)
+        .args(extra)
+        .env("SB_PASS", PASS))
+}
+
+fn verify(file: &Path, keys: &[&str]) -> Ran {
+    let mut cmd = bundle();
+    cmd.arg("verify").arg(file);
+    for k in keys {
+        cmd.args(["--pubkey", k]);
+    }
+    run(&mut cmd)
+}
+
+/// `bundle-bootstrap run URL --pubkey …` with the passphrase only: no --iter, no --cipher.
+fn boot(url: &str, state: &Path, keys: &[&str], extra: &[&str]) -> Ran {
+    let mut cmd = bootstrap();
+    cmd.args(["run", url, "--pass", "env:SB_PASS", "--state-dir"])
+        .arg(state)
+        .env("SB_PASS", PASS);
+    for k in keys {
+        cmd.args(["--pubkey", k]);
+    }
+    run(cmd.args(extra))
+}
+
+/// A personality whose one module leaves `$BUNDLE_STATE_DIR/ran` behind: proof that it ran.
+fn marker_personality(root: &Path, version: &str) -> PathBuf {
+    let dir = root.join("marked");
+    write(
+        &dir,
+        "10-mark/start",
+        "touch \"$BUNDLE_STATE_DIR/ran\"\n",
+        false,
+    );
+    write(
+        &dir,
+        "bundle.toml",
+        &format!("name = \"marked\"\nversion = \"{version}\"\n"),
+        false,
+    );
+    dir
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let digest = Sha256::digest(fs::read(path).unwrap());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sig_of(file: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.minisig", file.display()))
+}
+
+/// Flips one byte of a file in place.
+fn flip_byte(path: &Path, at: usize) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[at] ^= 0x01;
+    fs::write(path, bytes).unwrap();
+}
+
+/// Replaces one character of line `line` (0-based) of a text file with another one of the same
+/// kind, so the file stays well-formed and only the content changes.
+fn flip_char(path: &Path, line: usize, col: usize) {
+    let text = fs::read_to_string(path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut chars: Vec<char> = lines[line].chars().collect();
+    chars[col] = match chars[col] {
+        'A' => 'B',
+        '9' => '8',
+        c if c.is_ascii_digit() => '9',
+        _ => 'A',
+    };
+    lines[line] = chars.into_iter().collect();
+    fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+/// A public key with one byte of its decoded form flipped (`at`: 2..10 key id, 10..42 the key).
+fn flipped_key(b64: &str, at: usize) -> String {
+    let mut raw = B64.decode(b64).unwrap();
+    raw[at] ^= 0x01;
+    B64.encode(raw)
+}
+
+#[test]
+fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
+    let tmp = scratch();
+    let dir = personality(tmp.path());
+    // Our password-sealed key, read by the reference tool with the password on stdin.
+    let (public, secret) = (tmp.path().join("ours.pub"), tmp.path().join("ours.key"));
+    let made = run(bundle()
+        .args(["keygen", "--key-pass", "env:KEY_PASS", "-p"])
+        .arg(&public)
+        .arg("-s")
+        .arg(&secret)
+        .env("KEY_PASS", "key password"));
+    made.ok();
+    let file = tmp.path().join("shop.bundle");
+    run(bundle()
+        .arg("pack")
+        .arg(&dir)
+        .arg("-o")
+        .arg(&file)
+        .args(["--iter", ITER, "--pass", "env:SB_PASS", "--sign"])
+        .arg(&secret)
+        .args(["--key-pass", "env:KEY_PASS", "--seq", "42"])
+        .env("SB_PASS", PASS)
+        .env("KEY_PASS", "key password"))
+    .ok()
+    .stdout_has("seq 42");
+    run(tool("minisign").args(["-V", "-m"]).arg(&file).arg("-p").arg(&public))
+        .ok()
+        .stdout_has(&format!(
+            "startup-bundle v1 name=shop version=1.2.3 seq=42 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER}",
+            sha256_hex(&file)
+        ));
+    let mut sign = tool("minisign");
+    sign.args(["-S", "-s"])
+        .arg(&secret)
+        .arg("-m")
+        .arg(&file)
+        .args(["-x"])
+        .arg(tmp.path().join("by-minisign.minisig"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = sign.spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"key password\n").unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+
+    // minisign's own key and signature: good for `bundle verify`, but its trusted comment
+    // (`timestamp:… file:…`) carries none of our facts, so the bootstrap refuses it.
+    let (mpub, mkey) = (tmp.path().join("m.pub"), tmp.path().join("m.key"));
+    run(tool("minisign")
+        .args(["-G", "-W", "-p"])
+        .arg(&mpub)
+        .arg("-s")
+        .arg(&mkey))
+    .ok();
+    let theirs = tmp.path().join("theirs.bundle");
+    fs::copy(&file, &theirs).unwrap();
+    run(tool("minisign")
+        .args(["-S", "-s"])
+        .arg(&mkey)
+        .arg("-m")
+        .arg(&theirs))
+    .ok();
+    verify(&theirs, &[&mpub.to_string_lossy()])
+        .ok()
+        .stdout_has("signature good")
+        .stdout_has("timestamp:")
+        .stderr_has("not a startup-bundle one");
+    boot(
+        &theirs.to_string_lossy(),
+        &tmp.path().join("state"),
+        &[&mpub.to_string_lossy()],
+        &[],
+    )
+    .code(3)
+    .stderr_has("not a startup-bundle one");
+
+    // A minisign-made signature with our comment is ours in every way: `bundle verify` and the
+    // bootstrap take it, with the decryption parameters it names.
+    let comment = format!(
+        "startup-bundle v1 name=shop version=1.2.3 seq=1 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER}",
+        sha256_hex(&theirs)
+    );
+    run(tool("minisign")
+        .args(["-S", "-s"])
+        .arg(&mkey)
+        .arg("-m")
+        .arg(&theirs)
+        .args(["-t", &comment]))
+    .ok();
+    verify(&theirs, &[&mpub.to_string_lossy()])
+        .ok()
+        .stdout_has("seq:      1");
+    boot(
+        &theirs.to_string_lossy(),
+        &tmp.path().join("state"),
+        &[&mpub.to_string_lossy()],
+        &[],
+    )
+    .ok();
+}
+
+#[test]
+fn one_byte_flips_of_bundle_signature_comment_and_key_are_refused() {
+    let tmp = scratch();
+    let dir = personality(tmp.path());
+    let key = keygen(tmp.path(), "k");
+    let file = tmp.path().join("shop.bundle");
+    pack_signed(&dir, &file, &key, &[]).ok();
+    let sig = sig_of(&file);
+    verify(&file, &[&key.b64]).ok().stdout_has("name:     shop");
+
+    let fresh = |name: &str| {
+        let (f, s) = (
+            tmp.path().join(name),
+            tmp.path().join(format!("{name}.minisig")),
+        );
+        fs::copy(&file, &f).unwrap();
+        fs::copy(&sig, &s).unwrap();
+        (f, s)
+    };
+    // The bundle: one byte in the middle of the ciphertext.
+    let (f, _) = fresh("bundle-flip");
+    flip_byte(&f, 100);
+    verify(&f, &[&key.b64]).code(3).stderr_has("bad signature");
+    // The signature line: a character inside the Ed25519 signature.
+    let (f, s) = fresh("sig-flip");
+    flip_char(&s, 1, 40);
+    verify(&f, &[&key.b64]).code(3).stderr_has("bad signature");
+    // The trusted comment: one digit of the sequence number.
+    let (f, s) = fresh("comment-flip");
+    let text = fs::read_to_string(&s).unwrap();
+    let col = text.lines().nth(2).unwrap().find("seq=").unwrap() + 4;
+    flip_char(&s, 2, col);
+    verify(&f, &[&key.b64]).code(3).stderr_has("bad signature");
+    // The public key: one byte of the Ed25519 key, then one byte of its id.
+    verify(&file, &[&flipped_key(&key.b64, 20)])
+        .code(3)
+        .stderr_has("bad signature");
+    let other_id = flipped_key(&key.b64, 2);
+    verify(&file, &[&other_id])
+        .code(3)
+        .stderr_has("which is not a given --pubkey");
+    // The untouched pair still verifies.
+    verify(&file, &[&key.b64]).ok();
+}
+
+#[test]
+fn a_wrong_key_is_named_and_two_keys_serve_a_rotation() {
+    let tmp = scratch();
+    let dir = personality(tmp.path());
+    let old = keygen(tmp.path(), "old");
+    let new = keygen(tmp.path(), "new");
+    let old_id = fs::read_to_string(&old.public).unwrap();
+    let old_id = old_id.lines().next().unwrap().rsplit(' ').next().unwrap();
+    let new_id = fs::read_to_string(&new.public).unwrap();
+    let new_id = new_id.lines().next().unwrap().rsplit(' ').next().unwrap();
+
+    let by_old = tmp.path().join("by-old.bundle");
+    let by_new = tmp.path().join("by-new.bundle");
+    pack_signed(&dir, &by_old, &old, &["--seq", "1"]).ok();
+    pack_signed(&dir, &by_new, &new, &["--seq", "2"]).ok();
+
+    let state = tmp.path().join("state");
+    let ran = boot(
+        &by_old.to_string_lossy(),
+        &state,
+        &[&new.b64],
+        &["--dry-run"],
+    );
+    ran.code(3)
+        .stderr_has(&format!("made with key {old_id}"))
+        .stderr_has(&format!("({new_id})"))
+        .stderr_has("hint: pass the publisher's current public key");
+
+    // During the overlap both keys are given; a .pub file works as well as the inline key.
+    let both = [old.public.to_string_lossy().into_owned(), new.b64.clone()];
+    let both: Vec<&str> = both.iter().map(String::as_str).collect();
+    boot(&by_old.to_string_lossy(), &state, &both, &[])
+        .ok()
+        .stderr_has(&format!("signature good: key {old_id}"));
+    boot(&by_new.to_string_lossy(), &state, &both, &[])
+        .ok()
+        .stderr_has(&format!("signature good: key {new_id}"));
+}
+
+#[test]
+fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampering() {
+    let tmp = scratch();
+    let dir = marker_personality(tmp.path(), "1.0");
+    let key = keygen(tmp.path(), "k");
+    let file = tmp.path().join("m.bundle");
+    pack_signed(
+        &dir,
+        &file,
+        &key,
+        &["--cipher", "aes-128-cbc", "--md", "sha512"],
+    )
+    .ok();
+    let server = Server::start();
+    let state = tmp.path().join("state");
+
+    // Not signed: no .minisig on the server.
+    server.put("/m.bundle", fs::read(&file).unwrap());
+    boot(&server.url("/m.bundle"), &state, &[&key.b64], &[])
+        .code(3)
+        .stderr_has("is not signed");
+    assert!(!state.join("ran").exists());
+
+    // Tampered on the server: refused before decryption, nothing run, nothing unpacked.
+    let mut evil = fs::read(&file).unwrap();
+    let last = evil.len() - 1;
+    evil[last] ^= 0x01;
+    server.put("/m.bundle", evil);
+    server.put("/m.bundle.minisig", fs::read(sig_of(&file)).unwrap());
+    let ran = boot(&server.url("/m.bundle"), &state, &[&key.b64], &[]);
+    ran.code(3).stderr_has("bad signature");
+    assert!(!ran.stderr.contains("decrypt"), "{ran}");
+    assert!(!state.join("ran").exists());
+    let releases = fs::read_dir(state.join("releases"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(releases, 0, "something was unpacked{ran}");
+
+    // The real one: no --iter, --cipher or --md given; the signed comment supplies them.
+    server.put("/m.bundle", fs::read(&file).unwrap());
+    boot(&server.url("/m.bundle"), &state, &[&key.b64], &[])
+        .ok()
+        .stderr_has("signature good");
+    assert!(state.join("ran").exists());
+    // Conflicting flags lose to the signed parameters, and say so.
+    boot(
+        &server.url("/m.bundle"),
+        &state,
+        &[&key.b64],
+        &["--iter", "7"],
+    )
+    .ok()
+    .stderr_has(
+        "decrypting with the signed parameters (-aes-128-cbc -pbkdf2 -iter 1000 -md sha512)",
+    );
+    // Without --pubkey, the flags are all there is: these (the default cipher and digest) do not
+    // open this bundle.
+    run(bootstrap()
+        .args([
+            "run",
+            &server.url("/m.bundle"),
+            "--iter",
+            ITER,
+            "--pass",
+            "env:SB_PASS",
+        ])
+        .arg("--state-dir")
+        .arg(tmp.path().join("state2"))
+        .env("SB_PASS", PASS))
+    .code(3);
+}
+
+#[test]
+fn rollback_and_expiry_are_refused_unless_allowed() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "k");
+    let state = tmp.path().join("state");
+    let newer = tmp.path().join("newer.bundle");
+    let older = tmp.path().join("older.bundle");
+    pack_signed(
+        &marker_personality(tmp.path(), "2.0"),
+        &newer,
+        &key,
+        &["--seq", "10"],
+    )
+    .ok();
+    pack_signed(
+        &marker_personality(tmp.path(), "1.0"),
+        &older,
+        &key,
+        &["--seq", "9"],
+    )
+    .ok();
+
+    boot(&newer.to_string_lossy(), &state, &[&key.b64], &[]).ok();
+    assert_eq!(
+        fs::read_to_string(state.join("seq/marked")).unwrap(),
+        "10\n"
+    );
+    // The same seq again is fine (a reboot).
+    boot(&newer.to_string_lossy(), &state, &[&key.b64], &[]).ok();
+    boot(&older.to_string_lossy(), &state, &[&key.b64], &[])
+        .code(3)
+        .stderr_has("refusing marked seq 9: this machine already applied seq 10")
+        .stderr_has("--allow-downgrade");
+    boot(
+        &older.to_string_lossy(),
+        &state,
+        &[&key.b64],
+        &["--allow-downgrade"],
+    )
+    .ok()
+    .stderr_has("applying it anyway (--allow-downgrade)");
+    // Going back on purpose does not lower the floor.
+    assert_eq!(
+        fs::read_to_string(state.join("seq/marked")).unwrap(),
+        "10\n"
+    );
+
+    // Expiry: re-sign the newer bundle with an expiry that has passed, using the reference tool
+    // (ours refuses to write an expiry in the past).
+    let comment = format!(
+        "startup-bundle v1 name=marked version=2.0 seq=11 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER} expires=2001-01-01T00:00:00Z",
+        sha256_hex(&newer)
+    );
+    run(tool("minisign")
+        .args(["-S", "-s"])
+        .arg(&key.secret)
+        .arg("-m")
+        .arg(&newer)
+        .args(["-t", &comment]))
+    .ok();
+    verify(&newer, &[&key.b64])
+        .code(3)
+        .stderr_has("expired at 2001-01-01T00:00:00Z");
+    boot(&newer.to_string_lossy(), &state, &[&key.b64], &[])
+        .code(3)
+        .stderr_has("the signature of marked 2.0 expired at 2001-01-01T00:00:00Z")
+        .stderr_has("--allow-expired");
+    boot(
+        &newer.to_string_lossy(),
+        &state,
+        &[&key.b64],
+        &["--allow-expired"],
+    )
+    .ok()
+    .stderr_has("applying it anyway (--allow-expired)");
+    assert_eq!(
+        fs::read_to_string(state.join("seq/marked")).unwrap(),
+        "11\n"
+    );
+
+    // A future expiry is fine, and `bundle sign` refuses one in the past.
+    run(bundle()
+        .arg("sign")
+        .arg(&newer)
+        .arg("-s")
+        .arg(&key.secret)
+        .args([
+            "--name",
+            "marked",
+            "--iter",
+            ITER,
+            "--force",
+            "--expires",
+            "1h",
+        ]))
+    .ok();
+    boot(&newer.to_string_lossy(), &state, &[&key.b64], &[]).ok();
+    run(bundle()
+        .arg("sign")
+        .arg(&newer)
+        .arg("-s")
+        .arg(&key.secret)
+        .args(["--force", "--expires", "2001-01-01"]))
+    .code(1)
+    .stderr_has("in the past");
+}
+
+#[test]
+fn signatures_are_never_silently_replaced_and_unknown_formats_are_refused() {
+    let tmp = scratch();
+    let dir = personality(tmp.path());
+    let key = keygen(tmp.path(), "k");
+    // keygen refuses to overwrite a key pair.
+    run(bundle()
+        .args(["keygen", "--unencrypted", "-p"])
+        .arg(&key.public)
+        .arg("-s")
+        .arg(&key.secret))
+    .code(1)
+    .stderr_has("already exists");
+
+    let file = tmp.path().join("shop.bundle");
+    fs::write(sig_of(&file), "old signature\n").unwrap();
+    pack_signed(&dir, &file, &key, &[])
+        .code(1)
+        .stderr_has(".minisig already exists");
+    assert!(!file.exists(), "the bundle appeared without its signature");
+    pack_signed(&dir, &file, &key, &["--force"]).ok();
+    run(bundle().arg("sign").arg(&file).arg("-s").arg(&key.secret))
+        .code(1)
+        .stderr_has("already exists");
+
+    // A signed comment of a future format is refused by name.
+    let comment = format!("startup-bundle v2 name=shop sha256={}", sha256_hex(&file));
+    run(tool("minisign")
+        .args(["-S", "-s"])
+        .arg(&key.secret)
+        .arg("-m")
+        .arg(&file)
+        .args(["-t", &comment]))
+    .ok();
+    verify(&file, &[&key.b64])
+        .code(3)
+        .stderr_has("format \"v2\"");
+    // No signature at all.
+    fs::remove_file(sig_of(&file)).unwrap();
+    verify(&file, &[&key.b64])
+        .code(3)
+        .stderr_has("is not signed");
+}
