@@ -12,7 +12,6 @@ use clap::{Parser, Subcommand};
 use cli_common::{DecryptFlags, fail, parse, usage};
 use startup_bundle::archive::Limits;
 use startup_bundle::bootstrap::{self, BootOptions, Mode, ParamsGiven, Rollback, SignaturePolicy};
-use startup_bundle::enc::{Cipher, Digest};
 use startup_bundle::exit::Exit;
 use startup_bundle::fetch::FetchOptions;
 use startup_bundle::sign::{ExpiryPolicy, TrustedKey};
@@ -149,11 +148,7 @@ fn run(args: RunArgs) -> ExitCode {
             Err(e) => return fail(PROGRAM, &e, &e),
         }
     }
-    let d = &args.decrypt;
-    let flags_given = d.iter.is_some()
-        || d.legacy_kdf
-        || d.cipher != Cipher::default()
-        || d.md != Digest::default();
+    let flags_given = args.decrypt.cipher.given();
     let signature = SignaturePolicy {
         keys,
         rollback: if args.allow_downgrade {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cli_common::{DecryptFlags, fail, parse, usage};
+use cli_common::{CipherFlags, DecryptFlags, fail, parse, usage};
 use startup_bundle::archive::{Compression, Limits};
 use startup_bundle::enc::{Armor, Cipher, Digest};
 use startup_bundle::exit::Exit;
@@ -64,18 +64,8 @@ enum Command {
         /// Passphrase source: pass:TEXT, env:VAR, file:PATH, fd:N or stdin [default: $BUNDLE_PASSPHRASE, else ask]
         #[arg(long, value_name = "SPEC")]
         pass: Option<secret::PassSpec>,
-        /// Cipher: aes-256-cbc, aes-192-cbc or aes-128-cbc
-        #[arg(long, value_name = "CIPHER", default_value_t = Cipher::default())]
-        cipher: Cipher,
-        /// PBKDF2 iterations [default: 600000]
-        #[arg(long, value_name = "N")]
-        iter: Option<u32>,
-        /// Digest of the key derivation: sha256, sha512, sha1 or md5
-        #[arg(long, value_name = "DIGEST", default_value_t = Digest::default())]
-        md: Digest,
-        /// Legacy EVP_BytesToKey key derivation (only for old tooling; weak)
-        #[arg(long)]
-        legacy_kdf: bool,
+        #[command(flatten)]
+        cipher: CipherFlags,
         /// Payload compression: gzip, zstd or none
         #[arg(long, value_name = "C", default_value_t = Compression::default())]
         compression: Compression,
@@ -213,18 +203,8 @@ struct SignArgs {
     /// Bundle version for the trusted comment
     #[arg(long, value_name = "VERSION", default_value = "0")]
     version: String,
-    /// Cipher the bundle was made with
-    #[arg(long, value_name = "CIPHER", default_value_t = Cipher::default())]
-    cipher: Cipher,
-    /// PBKDF2 iterations the bundle was made with [default: 600000]
-    #[arg(long, value_name = "N")]
-    iter: Option<u32>,
-    /// Digest of the key derivation
-    #[arg(long, value_name = "DIGEST", default_value_t = Digest::default())]
-    md: Digest,
-    /// The bundle uses the legacy EVP_BytesToKey derivation
-    #[arg(long)]
-    legacy_kdf: bool,
+    #[command(flatten)]
+    cipher: CipherFlags,
     /// Replace FILE.minisig
     #[arg(long)]
     force: bool,
@@ -258,18 +238,8 @@ struct UserdataArgs {
     /// Pin the sha256 of this bundle file (computed now)
     #[arg(long, value_name = "FILE")]
     bundle: Option<PathBuf>,
-    /// Cipher the bundle was made with
-    #[arg(long, value_name = "CIPHER", default_value_t = Cipher::default())]
-    cipher: Cipher,
-    /// PBKDF2 iterations the bundle was made with [default: 600000]
-    #[arg(long, value_name = "N")]
-    iter: Option<u32>,
-    /// Digest of the key derivation
-    #[arg(long, value_name = "DIGEST", default_value_t = Digest::default())]
-    md: Digest,
-    /// The bundle uses the legacy EVP_BytesToKey derivation
-    #[arg(long)]
-    legacy_kdf: bool,
+    #[command(flatten)]
+    cipher: CipherFlags,
     /// State folder on the instance
     #[arg(long, value_name = "DIR", default_value = "/var/lib/startup-bundle")]
     state_dir: String,
@@ -310,9 +280,6 @@ pub fn main() -> ExitCode {
             output,
             pass,
             cipher,
-            iter,
-            md,
-            legacy_kdf,
             compression,
             base64,
             force,
@@ -321,7 +288,7 @@ pub fn main() -> ExitCode {
             sign,
             signing,
         } => {
-            let params = match cli_common::params(cipher, md, iter, legacy_kdf) {
+            let params = match cipher.params() {
                 Ok(p) => p,
                 Err(msg) => return usage(PROGRAM, &msg),
             };
@@ -440,7 +407,7 @@ fn parse_pairs(items: Vec<String>) -> Result<Vec<(String, String)>, String> {
 }
 
 fn userdata_cmd(a: UserdataArgs) -> ExitCode {
-    let params = match cli_common::params(a.cipher, a.md, a.iter, a.legacy_kdf) {
+    let params = match a.cipher.params() {
         Ok(p) => p,
         Err(msg) => return usage(PROGRAM, &msg),
     };

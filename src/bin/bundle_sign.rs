@@ -105,7 +105,7 @@ pub fn keygen_pair(files: &KeyFiles, seal: Seal, overwrite: Overwrite) -> ExitCo
 
 /// `bundle sign`.
 pub fn sign_cmd(a: SignArgs) -> ExitCode {
-    let params = match cli_common::params(a.cipher, a.md, a.iter, a.legacy_kdf) {
+    let params = match a.cipher.params() {
         Ok(p) => p,
         Err(msg) => return usage(PROGRAM, &msg),
     };

@@ -8,30 +8,53 @@ use startup_bundle::enc::{Cipher, DEFAULT_ITERATIONS, Digest, Kdf, Params};
 use startup_bundle::exit::{Classify, Exit};
 use startup_bundle::secret::PassSpec;
 
+/// How a bundle is (or was) encrypted: the flags every command that makes, opens or describes one takes.
+#[derive(Debug, Clone, Args)]
+pub struct CipherFlags {
+    /// Cipher: aes-256-cbc, aes-192-cbc or aes-128-cbc
+    #[arg(long, value_name = "CIPHER", default_value_t = Cipher::default())]
+    pub cipher: Cipher,
+    /// PBKDF2 iterations (the file does not record them) [default: 600000]
+    #[arg(long, value_name = "N")]
+    pub iter: Option<u32>,
+    /// Digest of the key derivation: sha256, sha512, sha1 or md5
+    #[arg(long, value_name = "DIGEST", default_value_t = Digest::default())]
+    pub md: Digest,
+    /// Legacy EVP_BytesToKey key derivation (`openssl enc` without -pbkdf2; weak, for old bundles)
+    #[arg(long)]
+    pub legacy_kdf: bool,
+}
+
+impl CipherFlags {
+    /// The container parameters these flags describe.
+    pub fn params(&self) -> Result<Params, String> {
+        params(self.cipher, self.md, self.iter, self.legacy_kdf)
+    }
+
+    /// True when any flag differs from the defaults (the signed parameters then override them).
+    #[allow(dead_code)] // only bundle-bootstrap asks; this file is compiled into both programs
+    pub fn given(&self) -> bool {
+        self.cipher != Cipher::default()
+            || self.iter.is_some()
+            || self.md != Digest::default()
+            || self.legacy_kdf
+    }
+}
+
 /// The flags every command that opens a bundle takes.
 #[derive(Debug, Clone, Args)]
 pub struct DecryptFlags {
     /// Passphrase source: pass:TEXT, env:VAR, file:PATH, fd:N or stdin [default: $BUNDLE_PASSPHRASE]
     #[arg(long, value_name = "SPEC")]
     pub pass: Option<PassSpec>,
-    /// Cipher: aes-256-cbc, aes-192-cbc or aes-128-cbc
-    #[arg(long, value_name = "CIPHER", default_value_t = Cipher::default())]
-    pub cipher: Cipher,
-    /// PBKDF2 iterations the bundle was made with [default: 600000]
-    #[arg(long, value_name = "N")]
-    pub iter: Option<u32>,
-    /// Digest of the key derivation: sha256, sha512, sha1 or md5
-    #[arg(long, value_name = "DIGEST", default_value_t = Digest::default())]
-    pub md: Digest,
-    /// Legacy EVP_BytesToKey key derivation (`openssl enc` without -pbkdf2)
-    #[arg(long)]
-    pub legacy_kdf: bool,
+    #[command(flatten)]
+    pub cipher: CipherFlags,
 }
 
 impl DecryptFlags {
     /// The container parameters these flags describe.
     pub fn params(&self) -> Result<Params, String> {
-        params(self.cipher, self.md, self.iter, self.legacy_kdf)
+        self.cipher.params()
     }
 }
 
