@@ -1,0 +1,86 @@
+//! A folder destination: a local or mounted path, often one a web server serves.
+//!
+//! Every write lands in a temp file in the target's own folder and is renamed over the target, so
+//! readers (a web server handing the file to a booting instance) see the old file or the new one.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{Destination, DistributeError};
+
+/// Publishes into a folder.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    root: PathBuf,
+}
+
+impl Folder {
+    /// A destination rooted at `root` (created when first written).
+    pub fn new(root: &Path) -> Folder {
+        Folder { root: root.to_path_buf() }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+}
+
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DistributeError {
+    let path = path.display().to_string();
+    move |source| DistributeError::Io { op, path, source }
+}
+
+impl Destination for Folder {
+    fn put(&self, key: &str, local: &Path) -> Result<(), DistributeError> {
+        let target = self.path(key);
+        let parent = target.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&parent).map_err(io_err("create", &parent))?;
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tag = crate::scratch::random_tag().map_err(io_err("name a temp file in", &parent))?;
+        let staged = parent.join(format!(".{name}.partial-{tag}"));
+        let result = fs::copy(local, &staged)
+            .and_then(|_| fs::File::open(&staged)?.sync_all())
+            .and_then(|()| fs::rename(&staged, &target));
+        if result.is_err() {
+            let _ = fs::remove_file(&staged);
+        }
+        result.map_err(io_err("write", &target))
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, DistributeError> {
+        let path = self.path(key);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read", &path)(e)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, DistributeError> {
+        let dir = self.path(prefix);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("list", &dir)(e)),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let name = entry.map_err(io_err("list", &dir))?.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') {
+                keys.push(format!("{prefix}{name}"));
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn fetch_to(&self, key: &str, to: &Path) -> Result<(), DistributeError> {
+        let from = self.path(key);
+        fs::copy(&from, to).map(|_| ()).map_err(io_err("copy", &from))
+    }
+
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+}
