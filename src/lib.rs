@@ -9,6 +9,7 @@
 
 pub mod archive;
 pub mod bootstrap;
+pub mod distribute;
 pub mod duration;
 pub mod enc;
 pub mod exit;
