@@ -289,6 +289,51 @@ mod tests {
     }
 
     #[test]
+    fn s3_refusals_say_what_to_fix() {
+        let denied = |code: &str, anonymous: bool| FetchError::S3Denied {
+            url: "s3://b/k".into(),
+            status: 403,
+            code: code.into(),
+            signer: "AKIA… from the environment".into(),
+            anonymous,
+        };
+        let wrong = denied("SignatureDoesNotMatch", false);
+        assert_eq!(wrong.exit(), Exit::Fetch);
+        assert_eq!(
+            wrong.to_string(),
+            "S3 refused s3://b/k (HTTP 403, SignatureDoesNotMatch) signed with AKIA… from the environment"
+        );
+        assert!(wrong.hint().unwrap().contains("secret is wrong"));
+        assert!(denied("", true).hint().unwrap().contains("no credentials"));
+        assert!(
+            denied("AccessDenied", false)
+                .hint()
+                .unwrap()
+                .contains("policy")
+        );
+        assert!(
+            denied("RequestTimeTooSkewed", false)
+                .hint()
+                .unwrap()
+                .contains("clock")
+        );
+        let region = FetchError::S3WrongRegion {
+            url: "s3://b/k".into(),
+            region: "us-east-1".into(),
+            bucket_region: "eu-west-1".into(),
+        };
+        assert_eq!(region.hint().unwrap(), "pass --region eu-west-1");
+        let missing = FetchError::S3NotFound {
+            url: "s3://b/k".into(),
+            code: "NoSuchKey".into(),
+        };
+        assert_eq!(
+            (missing.exit(), missing.to_string().as_str()),
+            (Exit::Fetch, "S3 has no s3://b/k (HTTP 404, NoSuchKey)")
+        );
+    }
+
+    #[test]
     fn statuses_carry_their_hints() {
         assert!(status(404).hint().unwrap().contains("published"));
         assert!(status(403).hint().unwrap().contains("presigned"));

@@ -347,7 +347,7 @@ fn read_timed_out(err: &io::Error) -> bool {
 
 /// The innermost message of an error chain ("Connection refused (os error 111)"), which says
 /// more than reqwest's "error sending request" and carries no URL.
-fn root_cause(err: &(dyn StdError + 'static)) -> String {
+pub(crate) fn root_cause(err: &(dyn StdError + 'static)) -> String {
     let mut last: &(dyn StdError + 'static) = err;
     loop {
         let next = match last.downcast_ref::<io::Error>() {

@@ -15,6 +15,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use serde::Deserialize;
 
 use super::credentials::Credentials;
+use super::http::root_cause;
 
 /// Where IMDS answers on every EC2 instance (`--imds-endpoint` replaces it).
 pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
@@ -172,6 +173,7 @@ impl Imds {
                     return Ok(token.trim().to_string());
                 }
                 Ok((status, _)) => last = format!("HTTP {} for the token", status.as_u16()),
+                Err(ImdsError::Unavailable { reason, .. }) => last = reason,
                 Err(e) => last = e.to_string(),
             }
         }
@@ -186,9 +188,7 @@ impl Imds {
             endpoint: self.endpoint.clone(),
             reason,
         };
-        let response = request
-            .send()
-            .map_err(|e| unavailable(e.without_url().to_string()))?;
+        let response = request.send().map_err(|e| unavailable(root_cause(&e)))?;
         let status = response.status();
         let mut body = String::new();
         response

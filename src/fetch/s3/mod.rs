@@ -91,7 +91,9 @@ pub(crate) fn prepare(
                 if region.is_none() {
                     match imds.region() {
                         Ok(found) => region = found,
-                        Err(e) if signer.is_some() => log(&format!("s3: region: {e}")),
+                        Err(e) if signer.is_some() => {
+                            log(&format!("s3: no region from IMDS: {e}"));
+                        }
                         Err(_) => {}
                     }
                 }
