@@ -4,4 +4,5 @@
 //! `publish.rs`'s job. Knows no bundle formats.
 
 pub mod s3;
+mod s3_error;
 mod s3_list;
