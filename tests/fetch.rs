@@ -26,6 +26,7 @@ fn quick() -> FetchOptions {
         ca_file: None,
         backoff_start: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
+        s3: Default::default(),
     }
 }
 
@@ -337,7 +338,7 @@ fn bad_configuration_is_a_usage_error_and_leaves_nothing() {
     };
     let cases = [
         ("https://127.0.0.1:1/b.enc", opts),
-        ("s3://bucket/b.enc", quick()),
+        ("s3://bucket", quick()),
         ("ftp://host/b.enc", quick()),
         ("https://", quick()),
     ];

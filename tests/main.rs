@@ -23,3 +23,5 @@ mod userdata;
 mod sign;
 // The module library and templates: shellcheck, `bundle new`, base and perl for real.
 mod library;
+// s3://bucket/key: the publisher's S3 primitive and bundle-bootstrap against s3s-fs and an IMDSv2 server.
+mod s3;

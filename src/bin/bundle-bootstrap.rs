@@ -13,7 +13,7 @@ use cli_common::{DecryptFlags, fail, parse, usage};
 use startup_bundle::archive::Limits;
 use startup_bundle::bootstrap::{self, BootOptions, Mode, ParamsGiven, Rollback, SignaturePolicy};
 use startup_bundle::exit::Exit;
-use startup_bundle::fetch::FetchOptions;
+use startup_bundle::fetch::{FetchOptions, S3Options, imds};
 use startup_bundle::sign::{ExpiryPolicy, TrustedKey};
 use startup_bundle::{duration, runner, size};
 
@@ -44,7 +44,7 @@ enum Command {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// https://, http://, file:// URL or a path
+    /// https://, http://, s3://bucket/key, file:// URL or a path
     url: String,
     #[command(flatten)]
     decrypt: DecryptFlags,
@@ -100,6 +100,22 @@ struct RunArgs {
     /// Fetch, verify, decrypt, unpack and print the plan; run nothing
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten)]
+    s3: S3Flags,
+}
+
+/// How s3:// URLs are reached.
+#[derive(Debug, clap::Args)]
+struct S3Flags {
+    /// The bucket's region for s3:// URLs [default: $AWS_REGION, $AWS_DEFAULT_REGION, IMDS, us-east-1]
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// An S3-compatible endpoint for s3:// URLs, addressed path-style (http://127.0.0.1:9000)
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// The instance metadata service (IMDSv2) for role credentials and region
+    #[arg(long, value_name = "URL", default_value = imds::DEFAULT_IMDS_ENDPOINT)]
+    imds_endpoint: String,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -173,6 +189,11 @@ fn run(args: RunArgs) -> ExitCode {
         stall_timeout: args.stall_timeout,
         max_size: args.max_size,
         ca_file: args.ca_file,
+        s3: S3Options {
+            region: args.s3.region,
+            endpoint_url: args.s3.endpoint_url,
+            imds_endpoint: args.s3.imds_endpoint,
+        },
         ..FetchOptions::default()
     };
     let mode = if args.dry_run {

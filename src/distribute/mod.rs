@@ -15,6 +15,9 @@
 
 pub mod folder;
 pub mod release;
+pub mod s3;
+mod s3_error;
+mod s3_list;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -31,16 +31,10 @@ pub enum FetchError {
         reason: String,
     },
     /// A scheme this tool does not speak at all.
-    #[error("unsupported URL scheme `{scheme}` in {url}: use https://, http://, file:// or a path")]
+    #[error(
+        "unsupported URL scheme `{scheme}` in {url}: use https://, http://, s3://, file:// or a path"
+    )]
     UnsupportedScheme {
-        /// The URL, redacted.
-        url: String,
-        /// Its scheme.
-        scheme: String,
-    },
-    /// A scheme that is planned but not written yet (s3://).
-    #[error("{scheme}:// URLs are not supported yet: {url}")]
-    NotSupportedYet {
         /// The URL, redacted.
         url: String,
         /// Its scheme.
@@ -144,6 +138,50 @@ pub enum FetchError {
         /// Announced or streamed.
         how: Overrun,
     },
+    /// S3 refused the credentials or the request (403): wrong secret, no permission, a clock
+    /// too far off, or a private object read anonymously.
+    #[error(
+        "S3 refused {url} (HTTP {status}{}) signed with {signer}",
+        code_text(code)
+    )]
+    S3Denied {
+        /// `s3://bucket/key`.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// S3's error code (`AccessDenied`, `SignatureDoesNotMatch`, …), or empty.
+        code: String,
+        /// Who signed: the credential source and shortened key id, or "no credentials".
+        signer: String,
+        /// True when no credentials were found and the request went unsigned.
+        anonymous: bool,
+    },
+    /// The bucket or key does not exist (404).
+    #[error("S3 has no {url} (HTTP 404{})", code_text(code))]
+    S3NotFound {
+        /// `s3://bucket/key`.
+        url: String,
+        /// S3's error code (`NoSuchKey`, `NoSuchBucket`), or empty.
+        code: String,
+    },
+    /// The bucket lives in another region than the one the request was signed for.
+    #[error("the bucket of {url} is in {bucket_region}, not {region}")]
+    S3WrongRegion {
+        /// `s3://bucket/key`.
+        url: String,
+        /// The region used.
+        region: String,
+        /// The region S3 named.
+        bucket_region: String,
+    },
+    /// The credentials cannot be sent (characters HTTP headers do not allow).
+    #[error("cannot sign the request for {url}: {what}")]
+    BadCredentials {
+        /// `s3://bucket/key`.
+        url: String,
+        /// What is wrong (never the secret itself).
+        what: String,
+    },
     /// Every attempt failed until `--retry-for` ran out.
     #[error("gave up on {url} after {attempts} attempts in {}; last error: {last}", human(*retry_for))]
     GaveUp {
@@ -158,12 +196,21 @@ pub enum FetchError {
     },
 }
 
+/// `, CODE` when S3 named an error code, for messages.
+fn code_text(code: &str) -> String {
+    if code.is_empty() {
+        String::new()
+    } else {
+        format!(", {code}")
+    }
+}
+
 impl Classify for FetchError {
     fn exit(&self) -> Exit {
         match self {
             FetchError::BadUrl { .. }
             | FetchError::UnsupportedScheme { .. }
-            | FetchError::NotSupportedYet { .. }
+            | FetchError::BadCredentials { .. }
             | FetchError::CaFileUnreadable { .. }
             | FetchError::CaFileInvalid { .. }
             | FetchError::TempFile { .. } => Exit::Usage,
@@ -173,6 +220,30 @@ impl Classify for FetchError {
 
     fn hint(&self) -> Option<String> {
         let text = match self {
+            FetchError::S3Denied {
+                anonymous: true, ..
+            } => {
+                "the object is private and no credentials were found: set AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY, or give the instance a role (IMDSv2) allowed s3:GetObject"
+            }
+            FetchError::S3Denied { code, .. }
+                if code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" =>
+            {
+                "check the credentials: the access key or its secret is wrong (AWS_* variables or \
+                 the instance role)"
+            }
+            FetchError::S3Denied { code, .. } if code == "RequestTimeTooSkewed" => {
+                "the clock is off: sync it (chrony/NTP) before fetching"
+            }
+            FetchError::S3Denied { .. } => {
+                "check the credentials and that the IAM or bucket policy allows s3:GetObject on the key"
+            }
+            FetchError::S3NotFound { .. } => {
+                "check the bucket and key, and that the bundle was published"
+            }
+            FetchError::S3WrongRegion { bucket_region, .. } => {
+                return Some(format!("pass --region {bucket_region}"));
+            }
             FetchError::Status { status: 404, .. } => {
                 "check the URL and that the bundle was published"
             }
@@ -185,9 +256,6 @@ impl Classify for FetchError {
                 "the network or server stayed down for --retry-for; raise it or check connectivity"
             }
             FetchError::TooLarge { .. } => "raise --max-size",
-            FetchError::NotSupportedYet { .. } => {
-                "use a presigned https:// URL, or download the file first and pass its path"
-            }
             FetchError::CaFileInvalid { .. } => {
                 "--ca-file takes PEM certificates (BEGIN CERTIFICATE)"
             }
@@ -212,12 +280,57 @@ mod tests {
 
     #[test]
     fn configuration_mistakes_are_usage_errors() {
-        let e = FetchError::NotSupportedYet {
-            url: "s3://b/k".into(),
-            scheme: "s3".into(),
+        let e = FetchError::UnsupportedScheme {
+            url: "ftp://b/k".into(),
+            scheme: "ftp".into(),
         };
         assert_eq!(e.exit(), Exit::Usage);
         assert_eq!(status(503).exit(), Exit::Fetch);
+    }
+
+    #[test]
+    fn s3_refusals_say_what_to_fix() {
+        let denied = |code: &str, anonymous: bool| FetchError::S3Denied {
+            url: "s3://b/k".into(),
+            status: 403,
+            code: code.into(),
+            signer: "AKIA… from the environment".into(),
+            anonymous,
+        };
+        let wrong = denied("SignatureDoesNotMatch", false);
+        assert_eq!(wrong.exit(), Exit::Fetch);
+        assert_eq!(
+            wrong.to_string(),
+            "S3 refused s3://b/k (HTTP 403, SignatureDoesNotMatch) signed with AKIA… from the environment"
+        );
+        assert!(wrong.hint().unwrap().contains("secret is wrong"));
+        assert!(denied("", true).hint().unwrap().contains("no credentials"));
+        assert!(
+            denied("AccessDenied", false)
+                .hint()
+                .unwrap()
+                .contains("policy")
+        );
+        assert!(
+            denied("RequestTimeTooSkewed", false)
+                .hint()
+                .unwrap()
+                .contains("clock")
+        );
+        let region = FetchError::S3WrongRegion {
+            url: "s3://b/k".into(),
+            region: "us-east-1".into(),
+            bucket_region: "eu-west-1".into(),
+        };
+        assert_eq!(region.hint().unwrap(), "pass --region eu-west-1");
+        let missing = FetchError::S3NotFound {
+            url: "s3://b/k".into(),
+            code: "NoSuchKey".into(),
+        };
+        assert_eq!(
+            (missing.exit(), missing.to_string().as_str()),
+            (Exit::Fetch, "S3 has no s3://b/k (HTTP 404, NoSuchKey)")
+        );
     }
 
     #[test]

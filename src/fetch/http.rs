@@ -25,6 +25,8 @@ use crate::duration::human;
 const MAX_REDIRECTS: usize = 5;
 /// Bytes read per system call while streaming the body.
 const CHUNK: usize = 64 * 1024;
+/// Bytes of a refusal's body handed to [`Authorize::refused`].
+const ERROR_BODY_MAX: usize = 4096;
 /// Sent so server logs can tell boot-time fetches apart.
 const USER_AGENT: &str = concat!("startup-bundle/", env!("CARGO_PKG_VERSION"));
 
@@ -41,12 +43,23 @@ enum Failure {
 
 type Attempt = Result<(), Failure>;
 
-/// Downloads `url` into `part` over `tls`, retrying within `opts.retry_for`; one `log` line per failed attempt.
+/// Per-attempt request signing, and better errors for refusals: what an S3 source adds.
+pub(crate) trait Authorize {
+    /// Headers for one attempt's GET of `url`; `range` is the `Range` header it will carry.
+    fn headers(&self, url: &Url, range: Option<&str>) -> Result<HeaderMap, FetchError>;
+    /// A more telling error than [`FetchError::Status`] for a final status, from its headers
+    /// and the first bytes of its body; None keeps the plain one.
+    fn refused(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<FetchError>;
+}
+
+/// Downloads `url` into `part` over `tls`, retrying within `opts.retry_for`; one `log` line per
+/// failed attempt. `auth`, when given, signs every attempt afresh.
 pub(crate) fn download(
     url: &Url,
     tls: rustls::ClientConfig,
     part: &mut Part,
     opts: &FetchOptions,
+    auth: Option<&dyn Authorize>,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), FetchError> {
     let shown = redact(url.as_str());
@@ -56,7 +69,8 @@ pub(crate) fn download(
     let mut ranges = false;
     let mut failures: u32 = 0;
     loop {
-        let (what, retry_after) = match attempt(&client, url, &shown, part, opts, &mut ranges) {
+        let (what, retry_after) = match attempt(&client, url, &shown, part, opts, auth, &mut ranges)
+        {
             Ok(()) => return Ok(()),
             Err(Failure::Fatal(e)) => return Err(e),
             Err(Failure::Retry { what, retry_after }) => (what, retry_after),
@@ -105,6 +119,7 @@ fn attempt(
     shown: &str,
     part: &mut Part,
     opts: &FetchOptions,
+    auth: Option<&dyn Authorize>,
     ranges: &mut bool,
 ) -> Attempt {
     let from = if part.len() > 0 && *ranges {
@@ -114,8 +129,15 @@ fn attempt(
         0
     };
     let mut request = client.get(url.clone());
-    if from > 0 {
-        request = request.header(RANGE, format!("bytes={from}-"));
+    let range = (from > 0).then(|| format!("bytes={from}-"));
+    if let Some(range) = &range {
+        request = request.header(RANGE, range);
+    }
+    if let Some(auth) = auth {
+        let headers = auth
+            .headers(url, range.as_deref())
+            .map_err(Failure::Fatal)?;
+        request = request.headers(headers);
     }
     let mut response = request.send().map_err(|e| send_failure(&e, shown, opts))?;
     let status = response.status();
@@ -153,6 +175,17 @@ fn attempt(
             });
         }
         s => {
+            if let Some(auth) = auth {
+                let mut body = Vec::new();
+                let headers = response.headers().clone();
+                // Only the start: enough for an S3 `<Code>`, never a whole hostile body.
+                let _ = (&mut response)
+                    .take(ERROR_BODY_MAX as u64)
+                    .read_to_end(&mut body);
+                if let Some(e) = auth.refused(s, &headers, &body) {
+                    return Err(Failure::Fatal(e));
+                }
+            }
             return Err(Failure::Fatal(FetchError::Status {
                 url: shown.to_string(),
                 status: s.as_u16(),
@@ -314,7 +347,7 @@ fn read_timed_out(err: &io::Error) -> bool {
 
 /// The innermost message of an error chain ("Connection refused (os error 111)"), which says
 /// more than reqwest's "error sending request" and carries no URL.
-fn root_cause(err: &(dyn StdError + 'static)) -> String {
+pub(crate) fn root_cause(err: &(dyn StdError + 'static)) -> String {
     let mut last: &(dyn StdError + 'static) = err;
     loop {
         let next = match last.downcast_ref::<io::Error>() {

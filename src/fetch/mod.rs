@@ -1,4 +1,4 @@
-//! Fetch: turns a URL (https://, http://, file:// or a plain path) into bytes in a private
+//! Fetch: turns a URL (https://, http://, s3://, file:// or a plain path) into bytes in a private
 //! temporary file, with its sha256 and size, retrying what the network at boot gets wrong.
 //!
 //! Owns URLs, HTTP, TLS, retries and size caps (DESIGN.md, "bundle-bootstrap": Fetch). Knows no
@@ -6,18 +6,23 @@
 //! never held in memory. URLs are redacted in every log line and error, because presigned URLs
 //! carry credentials in their query string.
 
+pub mod credentials;
 mod error;
 mod http;
+pub mod imds;
 mod local;
 mod part;
 mod retry;
-mod tls;
+pub mod s3;
+pub(crate) mod sigv4;
+pub(crate) mod tls;
 mod url;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::{FetchError, Overrun};
+pub use s3::S3Options;
 pub use url::{DEFAULT_NAME, redact};
 
 use part::Part;
@@ -53,6 +58,8 @@ pub struct FetchOptions {
     pub backoff_start: Duration,
     /// Largest backoff ceiling.
     pub backoff_max: Duration,
+    /// How `s3://` URLs are reached: region, endpoint, IMDS.
+    pub s3: S3Options,
 }
 
 impl Default for FetchOptions {
@@ -65,6 +72,7 @@ impl Default for FetchOptions {
             ca_file: None,
             backoff_start: DEFAULT_BACKOFF_START,
             backoff_max: DEFAULT_BACKOFF_MAX,
+            s3: S3Options::default(),
         }
     }
 }
@@ -92,6 +100,8 @@ impl Fetched {
 
 /// Fetches `url` into a new private temporary file inside `dest_dir`.
 ///
+/// `s3://bucket/key` is an HTTPS GET (or one at `opts.s3.endpoint_url`) signed with SigV4 when
+/// credentials are found (`AWS_*` variables, else the instance role via IMDSv2), anonymous otherwise.
 /// Web URLs are retried on connection errors, timeouts, stalls, 429, 5xx and short bodies within
 /// `opts.retry_for`, resuming with `Range` when the server allows it; each failed attempt is one
 /// line through `log`. On failure nothing is left in `dest_dir`.
@@ -113,8 +123,16 @@ pub fn fetch(
             // TLS first, so a bad --ca-file leaves nothing behind in dest_dir.
             let tls = tls::client_config(opts.ca_file.as_deref())?;
             let mut part = create()?;
-            http::download(&web, tls, &mut part, opts, log)?;
+            http::download(&web, tls, &mut part, opts, None, log)?;
             (part, url::web_name(&web))
+        }
+        Source::S3(location) => {
+            let tls = tls::client_config(opts.ca_file.as_deref())?;
+            let env = |name: &str| std::env::var(name).ok();
+            let get = s3::prepare(location, &opts.s3, &env, tls.clone(), log)?;
+            let mut part = create()?;
+            http::download(&get.url, tls, &mut part, opts, Some(&get), log)?;
+            (part, get.name())
         }
         Source::Local(path) => {
             let mut part = create()?;

@@ -1,4 +1,4 @@
-//! What a fetch argument points at (web URL, local file, or something unsupported), its display
+//! What a fetch argument points at (web URL, S3 object, local file, or something unsupported), its display
 //! name, and the redacted form that is safe to log.
 //!
 //! Pure string work: no I/O, no network.
@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use reqwest::Url;
 
 use super::error::FetchError;
+use super::s3::{self, Location};
 
 /// The name used when a URL or path has no last segment (`https://host/`).
 pub const DEFAULT_NAME: &str = "bundle";
@@ -22,6 +23,8 @@ pub(crate) enum Source {
     Web(Url),
     /// A file:// URL or a plain path.
     Local(PathBuf),
+    /// An s3://bucket/key URL.
+    S3(Location),
 }
 
 /// Sorts `text` into a [`Source`], refusing schemes this tool does not speak.
@@ -63,10 +66,7 @@ pub(crate) fn parse(text: &str) -> Result<Source, FetchError> {
                 .map_err(|()| bad("not a usable local path".into()))?;
             Ok(Source::Local(path))
         }
-        "s3" => Err(FetchError::NotSupportedYet {
-            url: redact(text),
-            scheme: "s3".into(),
-        }),
+        "s3" => Ok(Source::S3(s3::parse_location(text)?)),
         other => Err(FetchError::UnsupportedScheme {
             url: redact(text),
             scheme: other.to_string(),
@@ -130,7 +130,8 @@ pub(crate) fn local_name(path: &Path) -> String {
     usable_name(name.as_deref().unwrap_or_default())
 }
 
-fn usable_name(name: &str) -> String {
+/// `name`, or [`DEFAULT_NAME`] when it is empty, `.` or `..`.
+pub(crate) fn usable_name(name: &str) -> String {
     if name.is_empty() || name == "." || name == ".." {
         DEFAULT_NAME.to_string()
     } else {
@@ -173,9 +174,10 @@ mod tests {
         assert!(matches!(parse("HTTP://h/b"), Ok(Source::Web(_))));
         assert!(matches!(parse("file:///tmp/b"), Ok(Source::Local(p)) if p == Path::new("/tmp/b")));
         assert!(matches!(parse("rel/b.enc"), Ok(Source::Local(_))));
+        assert!(matches!(parse("s3://bucket/k"), Ok(Source::S3(_))));
         assert!(matches!(
-            parse("s3://bucket/k"),
-            Err(FetchError::NotSupportedYet { .. })
+            parse("S3://bucket"),
+            Err(FetchError::BadUrl { .. })
         ));
         assert!(matches!(
             parse("ftp://h/b"),

@@ -145,3 +145,9 @@ pub fn write(dir: &Path, rel: &str, text: &str, executable: bool) {
 
 /// The fault-injecting HTTP(S) server on 127.0.0.1.
 pub mod http;
+
+/// An IMDSv2 server on 127.0.0.1 (token, role credentials, region).
+pub mod imds;
+
+/// `s3s-fs` on 127.0.0.1: a real S3-compatible server that checks SigV4 signatures.
+pub mod s3_server;

@@ -1,0 +1,71 @@
+//! The signed headers of one S3 request: `x-amz-date`, `x-amz-content-sha256`, the session
+//! token, and `Authorization` (SigV4 over the request as it will be sent).
+//!
+//! Shared by the bootstrap's GET and the publisher's PUT/GET/list; reads no clock of its own.
+
+use std::time::SystemTime;
+
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+
+use super::super::credentials::Credentials;
+use super::super::sigv4::{self, AmzTime, Request};
+use super::address::host_header;
+
+/// A request to sign: what [`Signed::headers`] needs besides credentials, region and time.
+pub(crate) struct Signed<'a> {
+    /// `GET`, `PUT`, …
+    pub method: &'a str,
+    /// The URL as sent (its path is the canonical URI; its query is ignored: see `query`).
+    pub url: &'a Url,
+    /// The query parameters, not encoded.
+    pub query: &'a [(&'a str, &'a str)],
+    /// The payload's sha256 hex, or [`sigv4::UNSIGNED_PAYLOAD`].
+    pub payload_hash: &'a str,
+    /// Further headers to send and sign (lower-case names).
+    pub extra: &'a [(&'a str, &'a str)],
+}
+
+impl Signed<'_> {
+    /// Every header to send: `x-amz-date`, `x-amz-content-sha256`, the session token if any,
+    /// `extra`, and `Authorization`. Err names a header whose value HTTP cannot carry.
+    pub(crate) fn headers(
+        &self,
+        creds: &Credentials,
+        region: &str,
+        now: SystemTime,
+    ) -> Result<HeaderMap, String> {
+        let time = AmzTime::at(now);
+        let mut signed: Vec<(&str, &str)> = vec![
+            (sigv4::X_AMZ_CONTENT_SHA256, self.payload_hash),
+            (sigv4::X_AMZ_DATE, &time.stamp),
+        ];
+        if let Some(token) = creds.session_token() {
+            signed.push((sigv4::X_AMZ_SECURITY_TOKEN, token));
+        }
+        signed.extend_from_slice(self.extra);
+        let host = host_header(self.url);
+        let request = Request {
+            method: self.method,
+            host: &host,
+            path: self.url.path(),
+            query: self.query,
+            headers: &signed,
+            payload_hash: self.payload_hash,
+        };
+        let authorization = sigv4::authorization(creds, region, &time, &request);
+        let mut out = HeaderMap::new();
+        for (name, value) in signed
+            .iter()
+            .copied()
+            .chain([(AUTHORIZATION.as_str(), authorization.as_str())])
+        {
+            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| name.to_string())?;
+            let mut value = HeaderValue::from_str(value).map_err(|_| name.to_string())?;
+            // Keeps the token and signature out of reqwest's Debug output.
+            value.set_sensitive(true);
+            out.insert(header, value);
+        }
+        Ok(out)
+    }
+}
