@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::archive::{ArchiveError, Limits};
+use crate::distribute;
 use crate::enc::Params;
 use crate::exit::{Classify, Exit};
 use crate::fetch::{self, FetchError, FetchOptions};
@@ -146,6 +147,13 @@ pub enum BootError {
     #[error(transparent)]
     Fetch(#[from] FetchError),
     /// The downloaded file is not the one pinned with `--sha256`.
+    /// A release pointer (`NAME.latest`) was given without `--pubkey`: it is only a signature.
+    #[error("{url} is a release pointer; it can only be followed with --pubkey")]
+    UnsignedPointer {
+        /// The (redacted) pointer URL.
+        url: String,
+    },
+    /// The downloaded file is not the one pinned with `--sha256`.
     #[error("the bundle from {url} has sha256 {actual}, not the pinned {expected}")]
     Checksum {
         /// The (redacted) URL.
@@ -188,6 +196,7 @@ impl Classify for BootError {
             BootError::Secret(e) => e.exit(),
             BootError::Fetch(e) => e.exit(),
             BootError::Checksum { .. } | BootError::Rollback { .. } => Exit::Verify,
+            BootError::UnsignedPointer { .. } => Exit::Usage,
             BootError::Signature(e) => e.exit(),
             BootError::Open(e) => e.exit(),
             BootError::Plan(e) => e.exit(),
@@ -200,6 +209,9 @@ impl Classify for BootError {
             BootError::State { .. } => Some("pass --state-dir DIR on a writable disk (run as root for the default)".into()),
             BootError::Secret(e) => e.hint(),
             BootError::Fetch(e) => e.hint(),
+            BootError::UnsignedPointer { .. } => {
+                Some("pass --pubkey with the publisher's public key (repeatable during a key rotation)".into())
+            }
             BootError::Checksum { .. } => Some(
                 "the file changed since it was pinned: republish and update --sha256, or check who can write to it"
                     .into(),
@@ -266,25 +278,34 @@ fn boot_inner(
 
     let downloads = state.join("downloads");
     private_dir(&downloads)?;
-    let fetched = fetch::fetch(&opts.url, &downloads, &opts.fetch, log)?;
+    let (url, pointer) = resolve_pointer(opts, &downloads, log)?;
+    let fetched = fetch::fetch(&url, &downloads, &opts.fetch, log)?;
     let download = TempFile(fetched.path.clone());
     let sha256 = fetched.sha256_hex();
     log(&format!(
         "fetched {} ({} bytes, sha256 {sha256})",
-        fetch::redact(&opts.url),
+        fetch::redact(&url),
         fetched.size
     ));
     if let Some(expected) = &opts.sha256
         && !expected.eq_ignore_ascii_case(&sha256)
     {
         return Err(BootError::Checksum {
-            url: fetch::redact(&opts.url),
+            url: fetch::redact(&url),
             expected: expected.clone(),
             actual: sha256,
         });
     }
     // Signatures (`--pubkey`) are checked here, on the ciphertext, before any byte is decrypted.
-    let params = check_signature(opts, &download.0, &sha256, &downloads, log)?;
+    let params = check_signature(
+        opts,
+        &url,
+        pointer.as_deref(),
+        &download.0,
+        &sha256,
+        &downloads,
+        log,
+    )?;
 
     let releases = state.join("releases");
     private_dir(&releases)?;
@@ -344,8 +365,11 @@ fn boot_inner(
 /// With `--pubkey`: fetches URL.minisig, checks it over the downloaded file with the given keys, judges
 /// its expiry and sequence number, raises the rollback floor, and returns the signed decryption
 /// parameters. Without: the flags' parameters.
+#[allow(clippy::too_many_arguments)] // one call site; each argument is a different stage's output
 fn check_signature(
     opts: &BootOptions,
+    bundle_url: &str,
+    pointer: Option<&str>,
     file: &Path,
     sha256: &str,
     downloads: &Path,
@@ -355,33 +379,26 @@ fn check_signature(
     if policy.keys.is_empty() {
         return Ok(opts.params);
     }
-    let url = sign::sig_url(&opts.url);
-    let origin = fetch::redact(&url);
-    let sig_opts = FetchOptions {
-        max_size: MAX_SIGNATURE_SIZE,
-        ..opts.fetch.clone()
-    };
-    let fetched = match fetch::fetch(&url, downloads, &sig_opts, log) {
-        Ok(fetched) => fetched,
-        Err(e) if is_missing(&e) => {
-            return Err(VerifyError::NotSigned {
-                what: fetch::redact(&opts.url),
-                sig: origin,
-            }
-            .into());
+    let (origin, text) = match pointer {
+        // A release pointer *is* the release's signature: verified here against the bytes it names.
+        Some(text) => (fetch::redact(&opts.url), text.to_string()),
+        None => {
+            let url = sign::sig_url(bundle_url);
+            let origin = fetch::redact(&url);
+            let text = match fetch_small_text(&url, opts, downloads, log) {
+                Ok(text) => text,
+                Err(BootError::Fetch(e)) if is_missing(&e) => {
+                    return Err(VerifyError::NotSigned {
+                        what: fetch::redact(bundle_url),
+                        sig: origin,
+                    }
+                    .into());
+                }
+                Err(e) => return Err(e),
+            };
+            (origin, text)
         }
-        Err(e) => return Err(e.into()),
     };
-    let sig_file = TempFile(fetched.path.clone());
-    let text = fs::read(&sig_file.0).map_err(|source| BootError::State {
-        path: sig_file.0.clone(),
-        source,
-    })?;
-    drop(sig_file);
-    let text = String::from_utf8(text).map_err(|_| VerifyError::Malformed {
-        origin: origin.clone(),
-        reason: "not text".into(),
-    })?;
     let verified = sign::verify::verify_file(file, &text, &origin, &policy.keys)?;
     let now = sign::time::now_unix();
     let facts = sign::verify::judge(&verified, now, policy.expiry)?;
@@ -439,6 +456,63 @@ fn check_signature(
 }
 
 /// A signature that is not there, as opposed to one that could not be fetched.
+/// Follows a release pointer (`…/NAME.latest`): fetches it and returns the URL of the release its
+/// signed comment names, with the pointer's text (the release's signature). Not a pointer: the URL as
+/// given. The comment is only trusted once `check_signature` verified it with the release's bytes.
+fn resolve_pointer(
+    opts: &BootOptions,
+    downloads: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<(String, Option<String>), BootError> {
+    if !distribute::is_pointer(&opts.url) {
+        return Ok((opts.url.clone(), None));
+    }
+    let shown = fetch::redact(&opts.url);
+    if opts.signature.keys.is_empty() {
+        return Err(BootError::UnsignedPointer { url: shown });
+    }
+    let text = fetch_small_text(&opts.url, opts, downloads, log)?;
+    let facts = distribute::trusted_facts(&text).map_err(|e| VerifyError::Malformed {
+        origin: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let url = distribute::release_url(&opts.url, &facts);
+    log(&format!(
+        "{shown} points at {} {} seq {}: {}",
+        facts.name,
+        facts.version,
+        facts.seq,
+        fetch::redact(&url)
+    ));
+    Ok((url, Some(text)))
+}
+
+/// Downloads a signature-sized text file (a `.minisig` or a pointer).
+fn fetch_small_text(
+    url: &str,
+    opts: &BootOptions,
+    downloads: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<String, BootError> {
+    let small = FetchOptions {
+        max_size: MAX_SIGNATURE_SIZE,
+        ..opts.fetch.clone()
+    };
+    let fetched = fetch::fetch(url, downloads, &small, log)?;
+    let file = TempFile(fetched.path.clone());
+    let bytes = fs::read(&file.0).map_err(|source| BootError::State {
+        path: file.0.clone(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|_| {
+        VerifyError::Malformed {
+            origin: fetch::redact(url),
+            reason: "not text".into(),
+        }
+        .into()
+    })
+}
+
 fn is_missing(e: &FetchError) -> bool {
     match e {
         FetchError::Status { status, .. } => matches!(status, 404 | 410),

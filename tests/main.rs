@@ -25,3 +25,5 @@ mod sign;
 mod library;
 // s3://bucket/key: the publisher's S3 primitive and bundle-bootstrap against s3s-fs and an IMDSv2 server.
 mod s3;
+// `bundle publish`/`releases`, pointer boots, and the publish race.
+mod publish;

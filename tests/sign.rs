@@ -16,15 +16,15 @@ use crate::support::{Ran, bootstrap, bundle, run, scratch, tool, write};
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// A key pair made by `bundle keygen`.
-struct Key {
-    public: PathBuf,
-    secret: PathBuf,
+pub struct Key {
+    pub public: PathBuf,
+    pub secret: PathBuf,
     /// The base64 line, as `--pubkey` and `minisign -P` take it.
-    b64: String,
+    pub b64: String,
 }
 
 /// `bundle keygen --unencrypted` into `dir/NAME.pub` and `dir/NAME.key`.
-fn keygen(dir: &Path, name: &str) -> Key {
+pub fn keygen(dir: &Path, name: &str) -> Key {
     let public = dir.join(format!("{name}.pub"));
     let secret = dir.join(format!("{name}.key"));
     let ran = run(bundle()
@@ -41,7 +41,7 @@ fn keygen(dir: &Path, name: &str) -> Key {
 }
 
 /// `bundle pack DIR -o OUT --sign KEY` with the test passphrase and small iteration count.
-fn pack_signed(dir: &Path, out: &Path, key: &Key, extra: &[&str]) -> Ran {
+pub fn pack_signed(dir: &Path, out: &Path, key: &Key, extra: &[&str]) -> Ran {
     run(bundle()
         .arg("pack")
         .arg(dir)

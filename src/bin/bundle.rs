@@ -158,6 +158,10 @@ enum Command {
     },
     /// Sign an existing bundle file: FILE.minisig, with the bundle's facts in its trusted comment
     Sign(Box<SignArgs>),
+    /// Publish a signed bundle to a folder or s3://bucket/prefix: release first, NAME.latest last
+    Publish(Box<publishing::PublishArgs>),
+    /// List the releases published at a destination
+    Releases(Box<publishing::ReleasesArgs>),
     /// Check FILE.minisig with public keys and print what it vouches for (exit 0, or 3 when refused)
     Verify {
         /// The bundle file
@@ -320,6 +324,8 @@ pub fn main() -> ExitCode {
             json,
             max_unpacked,
         } => inspect_cmd(file, &decrypt, json, max_unpacked),
+        Command::Publish(args) => publishing::publish_cmd(*args),
+        Command::Releases(args) => publishing::releases_cmd(*args),
         Command::Keygen {
             passphrase,
             public_key,
@@ -702,6 +708,8 @@ impl Progress {
     }
 }
 
+#[path = "bundle_publish.rs"]
+mod publishing;
 #[path = "bundle_sign.rs"]
 mod signing;
 use signing::{keygen_pair, open_signer, overwrite_from, print_signed, sign_cmd, verify_cmd};

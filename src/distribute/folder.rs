@@ -18,7 +18,9 @@ pub struct Folder {
 impl Folder {
     /// A destination rooted at `root` (created when first written).
     pub fn new(root: &Path) -> Folder {
-        Folder { root: root.to_path_buf() }
+        Folder {
+            root: root.to_path_buf(),
+        }
     }
 
     fn path(&self, key: &str) -> PathBuf {
@@ -36,7 +38,10 @@ impl Destination for Folder {
         let target = self.path(key);
         let parent = target.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&parent).map_err(io_err("create", &parent))?;
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tag = crate::scratch::random_tag().map_err(io_err("name a temp file in", &parent))?;
         let staged = parent.join(format!(".{name}.partial-{tag}"));
         let result = fs::copy(local, &staged)
@@ -66,7 +71,11 @@ impl Destination for Folder {
         };
         let mut keys = Vec::new();
         for entry in entries {
-            let name = entry.map_err(io_err("list", &dir))?.file_name().to_string_lossy().into_owned();
+            let name = entry
+                .map_err(io_err("list", &dir))?
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
             if !name.starts_with('.') {
                 keys.push(format!("{prefix}{name}"));
             }
@@ -77,7 +86,9 @@ impl Destination for Folder {
 
     fn fetch_to(&self, key: &str, to: &Path) -> Result<(), DistributeError> {
         let from = self.path(key);
-        fs::copy(&from, to).map(|_| ()).map_err(io_err("copy", &from))
+        fs::copy(&from, to)
+            .map(|_| ())
+            .map_err(io_err("copy", &from))
     }
 
     fn describe(&self) -> String {

@@ -18,6 +18,7 @@ pub mod release;
 pub mod s3;
 mod s3_error;
 mod s3_list;
+pub mod s3_prefix;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,15 @@ pub trait Destination {
     fn fetch_to(&self, key: &str, to: &Path) -> Result<(), DistributeError>;
     /// How the destination is named to people.
     fn describe(&self) -> String;
+}
+
+/// Opens a destination: `s3://bucket/prefix`, or a folder path.
+pub fn open(spec: &str, s3: &s3::S3Config) -> Result<Box<dyn Destination>, DistributeError> {
+    if spec.starts_with("s3://") {
+        Ok(Box::new(s3_prefix::S3Prefix::open(spec, s3)?))
+    } else {
+        Ok(Box::new(Folder::new(Path::new(spec))))
+    }
 }
 
 /// The key of a release's bundle file.
@@ -82,7 +92,9 @@ pub fn trusted_facts(minisig: &str) -> Result<TrustedFacts, CommentError> {
     let comment = minisig
         .lines()
         .find_map(|l| l.strip_prefix("trusted comment: "))
-        .ok_or_else(|| CommentError::Malformed { reason: "no trusted comment line".into() })?;
+        .ok_or_else(|| CommentError::Malformed {
+            reason: "no trusted comment line".into(),
+        })?;
     TrustedFacts::parse(comment.trim_end())
 }
 
@@ -139,6 +151,9 @@ pub enum DistributeError {
         /// The destination.
         dest: String,
     },
+    /// An S3 call failed.
+    #[error(transparent)]
+    S3(#[from] s3_error::S3Error),
     /// Signing the rolled-back release failed.
     #[error(transparent)]
     Sign(#[from] crate::sign::create::SignError),
@@ -159,6 +174,7 @@ impl Classify for DistributeError {
     fn exit(&self) -> Exit {
         match self {
             DistributeError::Sign(e) => e.exit(),
+            DistributeError::S3(e) => e.exit(),
             DistributeError::Mismatch { .. } | DistributeError::Comment { .. } => Exit::Verify,
             _ => Exit::Usage,
         }
@@ -176,6 +192,7 @@ impl Classify for DistributeError {
                 "`bundle releases --from DEST` lists what is published".into()
             }
             DistributeError::Sign(e) => return e.hint(),
+            DistributeError::S3(e) => return e.hint(),
             DistributeError::Io { .. } => "check the destination path and its permissions".into(),
         })
     }
@@ -198,9 +215,21 @@ mod tests {
         let sha = "ab".repeat(32);
         assert!(is_pointer("http://h/x/shop.latest?sig=1"));
         assert!(!is_pointer("http://h/x/shop.bundle"));
-        assert_eq!(release_url("http://h/x/shop.latest?q", &facts), format!("http://h/x/shop/{sha}.bundle"));
-        assert_eq!(release_url("s3://b/p/shop.latest", &facts), format!("s3://b/p/shop/{sha}.bundle"));
-        assert_eq!(release_url("/srv/shop.latest", &facts), format!("/srv/shop/{sha}.bundle"));
-        assert_eq!(release_url("shop.latest", &facts), format!("shop/{sha}.bundle"));
+        assert_eq!(
+            release_url("http://h/x/shop.latest?q", &facts),
+            format!("http://h/x/shop/{sha}.bundle")
+        );
+        assert_eq!(
+            release_url("s3://b/p/shop.latest", &facts),
+            format!("s3://b/p/shop/{sha}.bundle")
+        );
+        assert_eq!(
+            release_url("/srv/shop.latest", &facts),
+            format!("/srv/shop/{sha}.bundle")
+        );
+        assert_eq!(
+            release_url("shop.latest", &facts),
+            format!("shop/{sha}.bundle")
+        );
     }
 }

@@ -33,34 +33,57 @@ pub struct Release {
 /// Publishes a signed bundle file (its `.minisig` beside it): the release first, the pointer last.
 pub fn publish(dest: &dyn Destination, file: &Path) -> Result<Published, DistributeError> {
     let sig_file = sig_path(file);
-    let sig = fs::read_to_string(&sig_file).map_err(|_| DistributeError::NotSigned(file.to_path_buf()))?;
-    let facts = trusted_facts(&sig)
-        .map_err(|source| DistributeError::Comment { what: sig_file.display().to_string(), source })?;
-    let (actual, _) = file_sha256(file)
-        .map_err(|source| DistributeError::Io { op: "read", path: file.display().to_string(), source })?;
+    let sig = fs::read_to_string(&sig_file)
+        .map_err(|_| DistributeError::NotSigned(file.to_path_buf()))?;
+    let facts = trusted_facts(&sig).map_err(|source| DistributeError::Comment {
+        what: sig_file.display().to_string(),
+        source,
+    })?;
+    let (actual, _) = file_sha256(file).map_err(|source| DistributeError::Io {
+        op: "read",
+        path: file.display().to_string(),
+        source,
+    })?;
     if actual != facts.sha256 {
-        return Err(DistributeError::Mismatch { path: file.to_path_buf(), signed: facts.sha256, actual });
+        return Err(DistributeError::Mismatch {
+            path: file.to_path_buf(),
+            signed: facts.sha256,
+            actual,
+        });
     }
     if let Some(current) = current(dest, &facts.name)?
         && facts.seq < current.seq
     {
-        return Err(DistributeError::Older { name: facts.name, seq: facts.seq, current: current.seq });
+        return Err(DistributeError::Older {
+            name: facts.name,
+            seq: facts.seq,
+            current: current.seq,
+        });
     }
     let key = bundle_key(&facts.name, &facts.sha256);
     dest.put(&key, file)?;
     dest.put(&format!("{key}{SIG_SUFFIX}"), &sig_file)?;
     let pointer = pointer_key(&facts.name);
     dest.put(&pointer, &sig_file)?;
-    Ok(Published { facts, bundle_key: key, pointer_key: pointer })
+    Ok(Published {
+        facts,
+        bundle_key: key,
+        pointer_key: pointer,
+    })
 }
 
 /// The facts of the release `NAME.latest` designates, if any.
 fn current(dest: &dyn Destination, name: &str) -> Result<Option<TrustedFacts>, DistributeError> {
-    let Some(bytes) = dest.get(&pointer_key(name))? else { return Ok(None) };
+    let Some(bytes) = dest.get(&pointer_key(name))? else {
+        return Ok(None);
+    };
     let text = String::from_utf8_lossy(&bytes);
     trusted_facts(&text)
         .map(Some)
-        .map_err(|source| DistributeError::Comment { what: format!("{}/{}", dest.describe(), pointer_key(name)), source })
+        .map_err(|source| DistributeError::Comment {
+            what: format!("{}/{}", dest.describe(), pointer_key(name)),
+            source,
+        })
 }
 
 /// Every release of `name`, oldest sequence first, the current one marked.
@@ -71,11 +94,20 @@ pub fn list_releases(dest: &dyn Destination, name: &str) -> Result<Vec<Release>,
         if !key.ends_with(&format!("{BUNDLE_SUFFIX}{SIG_SUFFIX}")) {
             continue;
         }
-        let Some(bytes) = dest.get(&key)? else { continue };
-        let facts = trusted_facts(&String::from_utf8_lossy(&bytes))
-            .map_err(|source| DistributeError::Comment { what: key.clone(), source })?;
+        let Some(bytes) = dest.get(&key)? else {
+            continue;
+        };
+        let facts = trusted_facts(&String::from_utf8_lossy(&bytes)).map_err(|source| {
+            DistributeError::Comment {
+                what: key.clone(),
+                source,
+            }
+        })?;
         let is_latest = latest.as_ref().is_some_and(|l| l.sha256 == facts.sha256);
-        found.push(Release { facts, latest: is_latest });
+        found.push(Release {
+            facts,
+            latest: is_latest,
+        });
     }
     found.sort_by_key(|r| r.facts.seq);
     Ok(found)
@@ -103,21 +135,44 @@ pub fn republish(
 ) -> Result<Published, DistributeError> {
     let releases = list_releases(dest, name)?;
     if releases.is_empty() {
-        return Err(DistributeError::NothingPublished { name: name.into(), dest: dest.describe() });
+        return Err(DistributeError::NothingPublished {
+            name: name.into(),
+            dest: dest.describe(),
+        });
     }
     let old = releases
         .into_iter()
         .find(|r| r.facts.seq == from)
-        .ok_or_else(|| DistributeError::NoSuchRelease { name: name.into(), seq: from, dest: dest.describe() })?;
-    let scratch = ScratchDir::create("bundle-republish-")
-        .map_err(|source| DistributeError::Io { op: "create", path: "a scratch folder".into(), source })?;
-    let local = scratch.path().join(format!("{}{BUNDLE_SUFFIX}", old.facts.sha256));
+        .ok_or_else(|| DistributeError::NoSuchRelease {
+            name: name.into(),
+            seq: from,
+            dest: dest.describe(),
+        })?;
+    let scratch =
+        ScratchDir::create("bundle-republish-").map_err(|source| DistributeError::Io {
+            op: "create",
+            path: "a scratch folder".into(),
+            source,
+        })?;
+    let local = scratch
+        .path()
+        .join(format!("{}{BUNDLE_SUFFIX}", old.facts.sha256));
     dest.fetch_to(&bundle_key(name, &old.facts.sha256), &local)?;
-    let facts = TrustedFacts { seq, expires, ..old.facts };
-    let open = fs::File::open(&local)
-        .map_err(|source| DistributeError::Io { op: "read", path: local.display().to_string(), source })?;
+    let facts = TrustedFacts {
+        seq,
+        expires,
+        ..old.facts
+    };
+    let open = fs::File::open(&local).map_err(|source| DistributeError::Io {
+        op: "read",
+        path: local.display().to_string(),
+        source,
+    })?;
     let text = key.sign(open, &facts)?;
-    fs::write(sig_path(&local), text)
-        .map_err(|source| DistributeError::Io { op: "write", path: local.display().to_string(), source })?;
+    fs::write(sig_path(&local), text).map_err(|source| DistributeError::Io {
+        op: "write",
+        path: local.display().to_string(),
+        source,
+    })?;
     publish(dest, &local)
 }

@@ -1,0 +1,210 @@
+//! `bundle publish` / `bundle releases` and pointer-based boots: the release first, `NAME.latest`
+//! last, so an instance booting mid-publish sees the old release or the new one — never a mix.
+
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use startup_bundle::serve::Server;
+
+use crate::cli_pack::PASS;
+use crate::sign::{Key, keygen, pack_signed};
+use crate::support::{bootstrap, bundle, run, scratch, write};
+
+/// A one-module personality whose module prints its version.
+fn versioned(root: &Path, version: &str) -> std::path::PathBuf {
+    let dir = root.join(format!("shop-{version}"));
+    write(
+        &dir,
+        "bundle.toml",
+        &format!("name = \"shop\"\nversion = \"{version}\"\n"),
+        false,
+    );
+    write(
+        &dir,
+        "web/start",
+        &format!("echo \"running {version}\" >> \"$BUNDLE_STATE_DIR/trace\"\n"),
+        false,
+    );
+    dir
+}
+
+/// Packs and signs version `version` with sequence number `seq`; returns the bundle file.
+fn release(root: &Path, key: &Key, version: &str, seq: u64) -> std::path::PathBuf {
+    let out = root.join(format!("shop-{version}.bundle"));
+    pack_signed(
+        &versioned(root, version),
+        &out,
+        key,
+        &["--seq", &seq.to_string()],
+    )
+    .ok();
+    out
+}
+
+fn publish(file: &Path, dest: &Path) -> crate::support::Ran {
+    run(bundle().arg("publish").arg(file).arg("--to").arg(dest))
+}
+
+fn boot(url: &str, state: &Path, key: &Key, extra: &[&str]) -> crate::support::Ran {
+    run(bootstrap()
+        .args(["run", url, "--pass", "env:SB_PASS", "--pubkey", &key.b64])
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra)
+        .env("SB_PASS", PASS))
+}
+
+#[test]
+fn publish_boot_from_the_pointer_refuse_older_and_roll_back_under_a_new_seq() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "team");
+    let dest = tmp.path().join("www");
+    let v1 = release(tmp.path(), &key, "1.0", 10);
+    let v2 = release(tmp.path(), &key, "2.0", 20);
+    publish(&v1, &dest).ok().stdout_has("shop.latest");
+    publish(&v2, &dest).ok();
+    // Publishing an older sequence number would be refused by every instance: refused here first.
+    publish(&v1, &dest).code(1).stderr_has("--from");
+
+    let server = Server::start(&dest).unwrap();
+    let state = tmp.path().join("state");
+    boot(&server.url("shop.latest"), &state, &key, &[])
+        .ok()
+        .stderr_has("seq 20");
+    assert_eq!(
+        fs::read_to_string(state.join("trace")).unwrap(),
+        "running 2.0\n"
+    );
+
+    // A pointer needs a key: it is nothing but a signature.
+    run(bootstrap()
+        .args(["run", &server.url("shop.latest"), "--pass", "pass:x"])
+        .arg("--state-dir")
+        .arg(&state))
+    .code(1)
+    .stderr_has("--pubkey");
+
+    let listed = run(bundle().arg("releases").arg("--from").arg(&dest));
+    listed.ok().stdout_has("seq 10").stdout_has("seq 20\t2.0");
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|l| l.contains("seq 20") && l.ends_with("<- latest")),
+        "{listed}"
+    );
+
+    // Roll back to 1.0 under seq 30: the machine that ran seq 20 accepts it and runs the old bytes.
+    run(bundle()
+        .args([
+            "publish", "--from", "10", "--name", "shop", "--seq", "30", "--key",
+        ])
+        .arg(&key.secret)
+        .arg("--to")
+        .arg(&dest))
+    .ok()
+    .stdout_has("seq 30");
+    boot(&server.url("shop.latest"), &state, &key, &[])
+        .ok()
+        .stderr_has("seq 30");
+    assert_eq!(
+        fs::read_to_string(state.join("trace")).unwrap(),
+        "running 2.0\nrunning 1.0\n"
+    );
+}
+
+#[test]
+fn two_hundred_boots_during_twenty_publishes_never_see_a_mix() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "team");
+    let dest = tmp.path().join("www");
+    let files: Vec<_> = (1..=20)
+        .map(|i| release(tmp.path(), &key, &format!("1.{i}"), i))
+        .collect();
+    publish(&files[0], &dest).ok();
+    let server = Server::start(&dest).unwrap();
+    let url = server.url("shop.latest");
+
+    let publishing = Arc::new(AtomicBool::new(true));
+    let publisher = {
+        let (files, dest, publishing) = (files.clone(), dest.clone(), Arc::clone(&publishing));
+        std::thread::spawn(move || {
+            for file in &files[1..] {
+                publish(file, &dest).ok();
+            }
+            publishing.store(false, Ordering::SeqCst);
+        })
+    };
+    const BOOTS: usize = 200;
+    const WORKERS: usize = 4;
+    let next = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let (next, failures, seen, url) = (
+                Arc::clone(&next),
+                Arc::clone(&failures),
+                Arc::clone(&seen),
+                url.clone(),
+            );
+            let (root, b64) = (tmp.path().to_path_buf(), key.b64.clone());
+            std::thread::spawn(move || {
+                loop {
+                    let n = next.fetch_add(1, Ordering::SeqCst);
+                    if n >= BOOTS {
+                        return;
+                    }
+                    let state = root.join(format!("boot{n}"));
+                    let ran = run(bootstrap()
+                        .args([
+                            "run",
+                            &url,
+                            "--pass",
+                            "env:SB_PASS",
+                            "--pubkey",
+                            &b64,
+                            "--dry-run",
+                        ])
+                        .arg("--state-dir")
+                        .arg(&state)
+                        .env("SB_PASS", PASS));
+                    // The plan names the version the manifest inside the bytes says; the pointer line
+                    // names the version the signature says: the two must agree.
+                    let planned = ran.stdout.lines().next().unwrap_or_default().to_string();
+                    let pointed = ran
+                        .stderr
+                        .lines()
+                        .find(|l| l.contains("points at"))
+                        .unwrap_or_default()
+                        .to_string();
+                    let version = planned.split_whitespace().nth(3).unwrap_or("?").to_string();
+                    if ran.code != Some(0) || !pointed.contains(&format!("shop {version} seq")) {
+                        failures.lock().unwrap().push(ran.to_string());
+                    }
+                    seen.lock().unwrap().insert(version);
+                    let _ = fs::remove_dir_all(&state);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    publisher.join().unwrap();
+    assert!(!publishing.load(Ordering::SeqCst));
+    let failures = failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of {BOOTS} boots failed or saw a mix; first:{}",
+        failures.len(),
+        failures[0]
+    );
+    assert!(
+        seen.lock().unwrap().len() > 1,
+        "the boots never overlapped a publish: {:?}",
+        seen.lock().unwrap()
+    );
+}
