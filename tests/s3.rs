@@ -235,3 +235,51 @@ fn a_public_object_is_read_anonymously_and_resumed() {
         .collect();
     assert_eq!(ranges, [format!("bytes={}-", bytes.len() / 2)]);
 }
+
+#[test]
+fn bundle_publish_to_s3_then_a_signed_boot_from_the_pointer() {
+    let tmp = scratch();
+    let key = crate::sign::keygen(tmp.path(), "team");
+    let file = tmp.path().join("shop.bundle");
+    crate::sign::pack_signed(&personality(tmp.path()), &file, &key, &["--seq", "5"]).ok();
+    let server = S3Server::start(&[BUCKET]);
+    let mut publish = crate::support::bundle();
+    for var in AWS_VARS {
+        publish.env_remove(var);
+    }
+    run(publish
+        .arg("publish")
+        .arg(&file)
+        .args([
+            "--to",
+            "s3://bundles/prod",
+            "--endpoint-url",
+            &server.endpoint(),
+            "--region",
+            "us-east-1",
+        ])
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY))
+    .ok()
+    .stdout_has("shop.latest");
+    let listed = destination(&server, SECRET_KEY).list("prod/").unwrap();
+    assert!(
+        listed.contains(&"prod/shop.latest".to_string()),
+        "{listed:?}"
+    );
+
+    let state = tmp.path().join("state");
+    run(boot(
+        "s3://bundles/prod/shop.latest",
+        &server.endpoint(),
+        &no_imds(),
+        &state,
+    )
+    .args(["--pubkey", &key.b64, "--region", "us-east-1"])
+    .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+    .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY))
+    .ok()
+    .stderr_has("points at shop")
+    .stderr_has("signature good")
+    .stdout_has("[20-web] web started");
+}
