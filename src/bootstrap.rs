@@ -488,7 +488,7 @@ fn resolve_pointer(
 }
 
 /// Downloads a signature-sized text file (a `.minisig` or a pointer).
-fn fetch_small_text(
+pub(crate) fn fetch_small_text(
     url: &str,
     opts: &BootOptions,
     downloads: &Path,

@@ -27,3 +27,4 @@ pub mod size;
 pub mod templates;
 pub mod trial;
 pub mod userdata;
+pub mod watch;

@@ -372,3 +372,67 @@ fn a_refused_port_is_retried_within_retry_for_then_exit_2() {
         .stderr_has("retrying in")
         .stderr_has("--retry-for");
 }
+
+#[test]
+fn watch_applies_a_change_once_and_leaves_an_unchanged_bundle_alone() {
+    let tmp = scratch();
+    let make = |version: &str| {
+        let dir = tmp.path().join(format!("p{version}"));
+        write(
+            &dir,
+            "bundle.toml",
+            &format!("name = \"p\"\nversion = \"{version}\"\n"),
+            false,
+        );
+        write(
+            &dir,
+            "m/start",
+            &format!("echo running {version} >> \"$BUNDLE_STATE_DIR/trace\"\n"),
+            false,
+        );
+        let file = tmp.path().join(format!("{version}.bundle"));
+        pack(&dir, &file, &[]);
+        file
+    };
+    let (v1, v2) = (make("1"), make("2"));
+    let served = tmp.path().join("served.bundle");
+    fs::copy(&v1, &served).unwrap();
+    let state = tmp.path().join("state");
+    let mut watcher = bootstrap()
+        .args([
+            "watch",
+            &served.to_string_lossy(),
+            "--iter",
+            ITER,
+            "--pass",
+            "env:SB_PASS",
+        ])
+        .args(["--interval", "300ms", "--polls", "20"])
+        .arg("--state-dir")
+        .arg(&state)
+        .env("SB_PASS", PASS)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |line: &str| {
+        for _ in 0..100 {
+            if trace(&state).iter().any(|l| l == line) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{line:?} never ran: {:?}", trace(&state));
+    };
+    wait_for("running 1");
+    let staged = tmp.path().join("staged");
+    fs::copy(&v2, &staged).unwrap();
+    fs::rename(&staged, &served).unwrap();
+    wait_for("running 2");
+    assert!(watcher.wait().unwrap().success());
+    assert_eq!(
+        trace(&state),
+        ["running 1", "running 2"],
+        "an unchanged bundle was applied again"
+    );
+}

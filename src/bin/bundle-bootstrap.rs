@@ -15,6 +15,7 @@ use startup_bundle::bootstrap::{self, BootOptions, Mode, ParamsGiven, Rollback, 
 use startup_bundle::exit::Exit;
 use startup_bundle::fetch::{FetchOptions, S3Options, imds};
 use startup_bundle::sign::{ExpiryPolicy, TrustedKey};
+use startup_bundle::watch::WatchOptions;
 use startup_bundle::{duration, runner, size};
 
 const PROGRAM: &str = "bundle-bootstrap";
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Fetch the bundle at URL and run every module's scripts in order
     Run(Box<RunArgs>),
+    /// Poll URL and apply it again whenever it changes (like cfn-hup); runs until stopped
+    Watch(Box<WatchArgs>),
     /// Show the last run, module by module
     Status {
         /// The state folder
@@ -40,6 +43,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct WatchArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Time between two polls
+    #[arg(long, value_name = "DUR", value_parser = duration::parse, default_value = "5m")]
+    interval: Duration,
+    /// Stop after this many polls (0: never)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    polls: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -140,28 +155,73 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => run(*args),
+        Command::Watch(args) => watch(*args),
         Command::Status { state_dir, json } => status(&state_dir, json),
     }
 }
 
 fn run(args: RunArgs) -> ExitCode {
+    let (opts, mode) = match boot_options(args) {
+        Ok(built) => built,
+        Err(code) => return code,
+    };
+    let result = bootstrap::boot(&opts, &mut |line| eprintln!("{PROGRAM}: {line}"));
+    let summary = bootstrap::summary(&result, mode);
+    let code = match &result {
+        Ok(report) => {
+            if mode == Mode::DryRun {
+                print!("{}", report.plan_text());
+            }
+            Exit::Ok.into()
+        }
+        Err(e) => fail(PROGRAM, e, e),
+    };
+    eprintln!("{PROGRAM}: {summary}");
+    code
+}
+
+fn watch(args: WatchArgs) -> ExitCode {
+    if args.run.dry_run {
+        return usage(
+            PROGRAM,
+            "watch applies changes; use `run --dry-run` to see a plan",
+        );
+    }
+    let every = WatchOptions {
+        interval: args.interval,
+        polls: (args.polls > 0).then_some(args.polls),
+    };
+    let (opts, _) = match boot_options(args.run) {
+        Ok(built) => built,
+        Err(code) => return code,
+    };
+    match startup_bundle::watch::watch(&opts, &every, &mut |line| {
+        eprintln!("{PROGRAM} watch: {line}")
+    }) {
+        Ok(()) => Exit::Ok.into(),
+        Err(e) => fail(PROGRAM, &e, &e),
+    }
+}
+
+/// Turns the flags of `run` (and `watch`) into the library's options.
+fn boot_options(args: RunArgs) -> Result<(BootOptions, Mode), ExitCode> {
     let params = match args.decrypt.params() {
         Ok(p) => p,
-        Err(msg) => return usage(PROGRAM, &msg),
+        Err(msg) => return Err(usage(PROGRAM, &msg)),
     };
     if let Some(hex) = &args.sha256
         && (hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()))
     {
-        return usage(
+        return Err(usage(
             PROGRAM,
             "--sha256 takes the 64 hex digits that `bundle pack` printed",
-        );
+        ));
     }
     let mut keys = Vec::new();
     for given in &args.pubkey {
         match TrustedKey::parse(given) {
             Ok(key) => keys.push(key),
-            Err(e) => return fail(PROGRAM, &e, &e),
+            Err(e) => return Err(fail(PROGRAM, &e, &e)),
         }
     }
     let flags_given = args.decrypt.cipher.given();
@@ -221,19 +281,7 @@ fn run(args: RunArgs) -> ExitCode {
         on_success: args.on_success,
         on_failure: args.on_failure,
     };
-    let result = bootstrap::boot(&opts, &mut |line| eprintln!("{PROGRAM}: {line}"));
-    let summary = bootstrap::summary(&result, mode);
-    let code = match &result {
-        Ok(report) => {
-            if mode == Mode::DryRun {
-                print!("{}", report.plan_text());
-            }
-            Exit::Ok.into()
-        }
-        Err(e) => fail(PROGRAM, e, e),
-    };
-    eprintln!("{PROGRAM}: {summary}");
-    code
+    Ok((opts, mode))
 }
 
 fn status(state_dir: &std::path::Path, json: bool) -> ExitCode {
