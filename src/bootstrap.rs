@@ -153,6 +153,14 @@ pub enum BootError {
         /// The (redacted) pointer URL.
         url: String,
     },
+    /// The signature names another bundle than the one inside the bytes, or the pointer.
+    #[error("the signature is for the bundle {signed:?}, but this is {inside:?}")]
+    NameMismatch {
+        /// The name the signature vouches for.
+        signed: String,
+        /// The name the pointer or the manifest gives.
+        inside: String,
+    },
     /// The downloaded file is not the one pinned with `--sha256`.
     #[error("the bundle from {url} has sha256 {actual}, not the pinned {expected}")]
     Checksum {
@@ -197,6 +205,7 @@ impl Classify for BootError {
             BootError::Fetch(e) => e.exit(),
             BootError::Checksum { .. } | BootError::Rollback { .. } => Exit::Verify,
             BootError::UnsignedPointer { .. } => Exit::Usage,
+            BootError::NameMismatch { .. } => Exit::Verify,
             BootError::Signature(e) => e.exit(),
             BootError::Open(e) => e.exit(),
             BootError::Plan(e) => e.exit(),
@@ -209,6 +218,10 @@ impl Classify for BootError {
             BootError::State { .. } => Some("pass --state-dir DIR on a writable disk (run as root for the default)".into()),
             BootError::Secret(e) => e.hint(),
             BootError::Fetch(e) => e.hint(),
+            BootError::NameMismatch { .. } => Some(
+                "someone replaced this bundle with another one signed by the same key: check who can write to it"
+                    .into(),
+            ),
             BootError::UnsignedPointer { .. } => {
                 Some("pass --pubkey with the publisher's public key (repeatable during a key rotation)".into())
             }
@@ -245,6 +258,10 @@ pub fn boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<BootReport,
     if opts.mode == Mode::Run {
         let (hook, outcome, failed) = match &result {
             Ok(_) => (&opts.on_success, Outcome::Success, None),
+            // Another run holds the state folder: it is that run's result the hook must report.
+            Err(BootError::Run(e)) if matches!(**e, RunError::Locked { .. }) => {
+                (&None, Outcome::Failure, None)
+            }
             Err(e) => (&opts.on_failure, Outcome::Failure, e.failed_module()),
         };
         if let Some(cmd) = hook
@@ -297,7 +314,7 @@ fn boot_inner(
         });
     }
     // Signatures (`--pubkey`) are checked here, on the ciphertext, before any byte is decrypted.
-    let params = check_signature(
+    let (params, signed_name) = check_signature(
         opts,
         &url,
         pointer.as_deref(),
@@ -320,6 +337,17 @@ fn boot_inner(
     };
     drop(pass);
     drop(download);
+    // One key may sign several bundles: the bytes must be the personality the signature names, or
+    // whoever can write to the bucket could swap `db` in for `web`.
+    if let Some(signed) = signed_name
+        && plan.from_manifest
+        && plan.name != signed
+    {
+        return Err(BootError::NameMismatch {
+            signed,
+            inside: plan.name,
+        });
+    }
     touch(&release);
 
     let spec = RunSpec {
@@ -350,6 +378,7 @@ fn boot_inner(
         duration: Duration::ZERO,
     };
     if opts.mode == Mode::DryRun {
+        prune_releases(&releases, &release, log);
         report.duration = started.elapsed();
         return Ok(report);
     }
@@ -374,10 +403,10 @@ fn check_signature(
     sha256: &str,
     downloads: &Path,
     log: &mut dyn FnMut(&str),
-) -> Result<Params, BootError> {
+) -> Result<(Params, Option<String>), BootError> {
     let policy = &opts.signature;
     if policy.keys.is_empty() {
-        return Ok(opts.params);
+        return Ok((opts.params, None));
     }
     let (origin, text) = match pointer {
         // A release pointer *is* the release's signature: verified here against the bytes it names.
@@ -452,7 +481,7 @@ fn check_signature(
             opts.params.openssl_flags()
         ));
     }
-    Ok(facts.params)
+    Ok((facts.params, Some(facts.name)))
 }
 
 /// A signature that is not there, as opposed to one that could not be fetched.
@@ -476,6 +505,13 @@ fn resolve_pointer(
         origin: shown.clone(),
         reason: e.to_string(),
     })?;
+    let stem = distribute::pointer_name(&opts.url);
+    if stem != facts.name {
+        return Err(BootError::NameMismatch {
+            signed: facts.name,
+            inside: format!("{stem} (the pointer's name)"),
+        });
+    }
     let url = distribute::release_url(&opts.url, &facts);
     log(&format!(
         "{shown} points at {} {} seq {}: {}",
@@ -528,6 +564,12 @@ fn reuse(release: &Path, name: &str, version: &str, log: &mut dyn FnMut(&str)) -
         return None;
     }
     match personality::plan_unpacked(release, name, version) {
+        // Without a manifest the digests come from the folders as they are now, which a module may
+        // have written into: unpack afresh so init records keep meaning "this content".
+        Ok(plan) if !plan.from_manifest => {
+            let _ = fs::remove_dir_all(release);
+            None
+        }
         Ok(plan) => {
             log(&format!(
                 "reusing the unpacked release {}",
@@ -551,15 +593,26 @@ fn private_dir(path: &Path) -> Result<(), BootError> {
         path: path.to_path_buf(),
         source,
     };
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(PRIVATE_DIR_MODE)
-        .create(path)
-        .map_err(state_err)?;
+    match fs::DirBuilder::new().mode(PRIVATE_DIR_MODE).create(path) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(PRIVATE_DIR_MODE)
+                .create(path)
+                .map_err(state_err)?;
+        }
+        Err(e) => return Err(state_err(e)),
+    }
+    // It holds decrypted module code: a folder others can read is refused, never silently changed
+    // (chmod on a shared folder such as /tmp would break the machine).
     let meta = fs::metadata(path).map_err(state_err)?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        fs::set_permissions(path, fs::Permissions::from_mode(PRIVATE_DIR_MODE))
-            .map_err(state_err)?;
+    if !meta.is_dir() || meta.permissions().mode() & 0o077 != 0 {
+        return Err(state_err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "it exists and others can read it; the state folder must be private (mode 0700) or not exist yet",
+        )));
     }
     Ok(())
 }

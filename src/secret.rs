@@ -58,6 +58,10 @@ pub enum PassSpec {
     Fd(u32),
     /// `stdin` — the first line of standard input.
     Stdin,
+    /// Not a source at all — most often the passphrase itself, typed without `pass:`. Kept as a
+    /// value instead of a parse error so that no parser echoes it back ("invalid value 'hunter2'"):
+    /// reading it fails with a message that never repeats it.
+    Invalid,
 }
 
 impl fmt::Debug for PassSpec {
@@ -75,6 +79,7 @@ impl PassSpec {
             PassSpec::File(path) => format!("file:{}", path.display()),
             PassSpec::Fd(n) => format!("fd:{n}"),
             PassSpec::Stdin => "stdin".to_string(),
+            PassSpec::Invalid => "an invalid --pass".to_string(),
         }
     }
 
@@ -85,26 +90,23 @@ impl PassSpec {
 }
 
 impl FromStr for PassSpec {
-    type Err = String;
+    type Err = std::convert::Infallible;
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = "a --pass source is one of pass:TEXT, env:VAR, file:PATH, fd:N or stdin";
+    /// Never fails: a malformed spec becomes [`PassSpec::Invalid`], refused when read.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s == "stdin" {
             return Ok(PassSpec::Stdin);
         }
         let Some((kind, rest)) = s.split_once(':') else {
-            return Err(bad.to_string());
+            return Ok(PassSpec::Invalid);
         };
-        match kind {
-            "pass" => Ok(PassSpec::Literal(Zeroizing::new(rest.to_string()))),
-            "env" if !rest.is_empty() => Ok(PassSpec::Env(rest.to_string())),
-            "file" if !rest.is_empty() => Ok(PassSpec::File(PathBuf::from(rest))),
-            "fd" => rest
-                .parse()
-                .map(PassSpec::Fd)
-                .map_err(|_| format!("fd:{rest} is not a file descriptor number")),
-            _ => Err(bad.to_string()),
-        }
+        Ok(match kind {
+            "pass" => PassSpec::Literal(Zeroizing::new(rest.to_string())),
+            "env" if !rest.is_empty() => PassSpec::Env(rest.to_string()),
+            "file" if !rest.is_empty() => PassSpec::File(PathBuf::from(rest)),
+            "fd" => rest.parse().map(PassSpec::Fd).unwrap_or(PassSpec::Invalid),
+            _ => PassSpec::Invalid,
+        })
     }
 }
 
@@ -148,6 +150,11 @@ pub enum SecretError {
     /// The two entries typed on the terminal differ.
     #[error("the two passphrases typed differ")]
     Mismatch,
+    /// The `--pass` value is not a source (its text is never repeated: it may be the passphrase).
+    #[error(
+        "--pass takes pass:TEXT, env:VAR, file:PATH, fd:N or stdin; the value given is none of these"
+    )]
+    BadSpec,
 }
 
 impl Classify for SecretError {
@@ -229,6 +236,7 @@ fn read_spec(spec: &PassSpec) -> Result<Zeroizing<Vec<u8>>, SecretError> {
             first_line(File::open(format!("/dev/fd/{n}")).map_err(read_err)?).map_err(read_err)
         }
         PassSpec::Stdin => first_line(io::stdin().lock()).map_err(read_err),
+        PassSpec::Invalid => Err(SecretError::BadSpec),
     }
 }
 
@@ -300,8 +308,10 @@ mod tests {
         assert_eq!("fd:3".parse::<PassSpec>(), Ok(PassSpec::Fd(3)));
         assert_eq!("stdin".parse::<PassSpec>(), Ok(PassSpec::Stdin));
         for bad in ["", "secret", "env:", "fd:x", "file:", "http:x"] {
-            assert!(bad.parse::<PassSpec>().is_err(), "{bad}");
+            assert_eq!(bad.parse::<PassSpec>(), Ok(PassSpec::Invalid), "{bad}");
         }
+        let err = read_passphrase(Some(&"hunter2".parse().unwrap()), Prompt::Never).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

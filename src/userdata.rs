@@ -211,10 +211,10 @@ fn passphrase(s: &mut String, o: &UserdataOptions) {
             let _ = writeln!(s, "export BUNDLE_PASSPHRASE={}", q(text));
         }
     }
+    let missing = q(&format!("no passphrase from {:?}", o.pass_from));
     let _ = writeln!(
         s,
-        "[ -n \"$BUNDLE_PASSPHRASE\" ] || {{ say \"no passphrase from {:?}\"; exit 1; }}",
-        o.pass_from
+        "[ -n \"$BUNDLE_PASSPHRASE\" ] || {{ say {missing}; exit 1; }}"
     );
 }
 

@@ -5,7 +5,8 @@
 //! sha256 of the file itself) and compares them with `STATE/current`, the release of the last
 //! successful run. Unchanged: nothing runs. Changed, or the last run failed: a full `run` (fetch,
 //! verify, decrypt, unpack, init where due, every start, hooks). A failed poll or run is logged and
-//! the watch goes on; only a configuration mistake (exit 1) stops it.
+//! the watch goes on (also when another run holds the state folder); only a configuration mistake
+//! (exit 1) stops it.
 
 use std::fs;
 use std::path::Path;
@@ -15,6 +16,7 @@ use crate::bootstrap::{self, BootError, BootOptions, Mode};
 use crate::distribute;
 use crate::exit::{Classify, Exit};
 use crate::fetch;
+use crate::runner::RunError;
 use crate::scratch::ScratchDir;
 
 /// How often and how long to watch.
@@ -52,6 +54,7 @@ pub fn watch(
                 log(&bootstrap::summary(&result, Mode::Run));
                 if let Err(e) = result
                     && e.exit() == Exit::Usage
+                    && !matches!(&e, BootError::Run(r) if matches!(**r, RunError::Locked { .. }))
                 {
                     return Err(e);
                 }

@@ -248,6 +248,13 @@ fn fetch_failures_exit_2_and_usage_errors_exit_1() {
     run(bootstrap().args(["run"])).code(1);
     run(bootstrap().args(["run", "x", "--module-timeout", "soon"])).code(1);
     run(bootstrap().args(["run", "x", "--sha256", "abc"])).code(1);
+    // A passphrase typed where the source goes is refused without being repeated.
+    let typo = run(bootstrap().args(["run", "x", "--pass", "hunter2-typed-bare"]));
+    typo.code(1).stderr_has("--pass takes");
+    assert!(
+        !typo.stderr.contains("hunter2"),
+        "the mistyped passphrase was echoed{typo}"
+    );
 }
 
 #[test]
@@ -264,7 +271,7 @@ fn a_hanging_module_is_killed_at_the_timeout() {
     pack(&dir, &file, &[]);
     let state = tmp.path().join("state");
     let started = std::time::Instant::now();
-    run(boot(&file.to_string_lossy(), &state).args(["--module-timeout", "1s"]))
+    run(boot(&file.to_string_lossy(), &state).args(["--module-timeout", "3s"]))
         .code(5)
         .stderr_has("timed out");
     assert!(started.elapsed().as_secs() < 60);

@@ -208,3 +208,36 @@ fn two_hundred_boots_during_twenty_publishes_never_see_a_mix() {
         seen.lock().unwrap()
     );
 }
+
+#[test]
+fn a_pointer_swapped_for_another_bundle_signed_by_the_same_key_is_refused() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "team");
+    let dest = tmp.path().join("www");
+    for name in ["web", "db"] {
+        let dir = tmp.path().join(name);
+        write(
+            &dir,
+            "bundle.toml",
+            &format!("name = \"{name}\"\nversion = \"1\"\n"),
+            false,
+        );
+        write(
+            &dir,
+            "m/start",
+            &format!("echo {name} >> \"$BUNDLE_STATE_DIR/trace\"\n"),
+            false,
+        );
+        let file = tmp.path().join(format!("{name}.bundle"));
+        pack_signed(&dir, &file, &key, &[]).ok();
+        publish(&file, &dest).ok();
+    }
+    // Whoever can write to the bucket copies db's pointer over web's: both are validly signed.
+    fs::copy(dest.join("db.latest"), dest.join("web.latest")).unwrap();
+    let server = Server::start(&dest).unwrap();
+    let state = tmp.path().join("state");
+    boot(&server.url("web.latest"), &state, &key, &[])
+        .code(3)
+        .stderr_has("the signature is for the bundle \"db\"");
+    assert!(!state.join("trace").exists(), "a swapped bundle ran");
+}

@@ -73,6 +73,13 @@ pub fn is_pointer(url: &str) -> bool {
     strip_query(url).ends_with(POINTER_SUFFIX)
 }
 
+/// The bundle name a pointer URL stands for: `…/web.latest?…` → `web`.
+pub fn pointer_name(pointer_url: &str) -> &str {
+    let plain = strip_query(pointer_url);
+    let file = plain.rsplit('/').next().unwrap_or(plain);
+    file.strip_suffix(POINTER_SUFFIX).unwrap_or(file)
+}
+
 /// The URL of the release a pointer at `pointer_url` designates, by its signed facts.
 pub fn release_url(pointer_url: &str, facts: &TrustedFacts) -> String {
     let plain = strip_query(pointer_url);

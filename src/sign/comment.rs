@@ -161,6 +161,16 @@ fn malformed(reason: impl Into<String>) -> CommentError {
     }
 }
 
+/// A bundle name safe as a file name and an object key: `[A-Za-z0-9._-]+`, not starting with `.`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), CommentError> {
     if slot.replace(value).is_some() {
         return Err(malformed(format!("{key}= appears twice")));
@@ -183,7 +193,11 @@ impl Fields {
                 .map_err(|_| malformed(format!("{what}={value} is too large")))
         };
         match key {
-            "name" if !value.is_empty() => set(&mut self.name, key, value.clone()),
+            // The name becomes a file name in STATE/seq/ and a key in release layouts.
+            "name" if !valid_name(&value) => Err(malformed(format!(
+                "name={value:?}: bundle names are letters, digits, '.', '_' and '-', not starting with '.'"
+            ))),
+            "name" => set(&mut self.name, key, value.clone()),
             "version" if !value.is_empty() => set(&mut self.version, key, value.clone()),
             "seq" => set(&mut self.seq, key, number(key)?),
             "sha256" => {
@@ -219,7 +233,7 @@ impl Fields {
                 key,
                 time::parse_rfc3339(&value).map_err(malformed)?,
             ),
-            "name" | "version" => Err(malformed(format!("{key}= is empty"))),
+            "version" => Err(malformed(format!("{key}= is empty"))),
             _ => Err(malformed(format!("unknown key {key:?}"))),
         }
     }
@@ -329,13 +343,17 @@ mod tests {
             digest: Digest::Md5,
             cipher: Cipher::Aes128Cbc,
         };
-        f.name = "my shop 100%".into();
-        f.version = "ünï".into();
+        f.version = "1.0 ünï 100%".into();
         f.expires = None;
         let line = f.to_comment();
-        assert!(line.contains("name=my%20shop%20100%25 "), "{line}");
+        assert!(line.contains("version=1.0%20"), "{line}");
         assert!(!line.contains("iter="), "{line}");
-        assert_eq!(TrustedFacts::parse(&line), Ok(f));
+        assert_eq!(TrustedFacts::parse(&line), Ok(f.clone()));
+        // Names become file names and object keys: only a safe alphabet is accepted.
+        for bad in ["my shop", "../x", ".hidden", "a/b"] {
+            f.name = bad.into();
+            assert!(TrustedFacts::parse(&f.to_comment()).is_err(), "{bad}");
+        }
     }
 
     #[test]

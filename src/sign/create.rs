@@ -123,6 +123,11 @@ pub enum SignError {
         /// Its length.
         len: usize,
     },
+    /// The bundle name cannot be signed: it becomes a file name and an object key.
+    #[error(
+        "the bundle name {0:?} cannot be signed: use letters, digits, '.', '_' and '-' (set name in bundle.toml)"
+    )]
+    BadName(String),
     /// Key generation or signing failed inside minisign (random source, …).
     #[error("cannot {action}")]
     Minisign {
@@ -293,6 +298,9 @@ impl SigningKey {
     /// Signs `data` (prehashed, as minisign ≥ 0.8 does by default) with `facts` as the trusted
     /// comment, and returns the `.minisig` text.
     pub fn sign(&self, data: impl Read, facts: &TrustedFacts) -> Result<String, SignError> {
+        if !crate::sign::comment::valid_name(&facts.name) {
+            return Err(SignError::BadName(facts.name.clone()));
+        }
         let comment = facts.to_comment();
         if comment.len() > MAX_COMMENT_LEN {
             return Err(SignError::CommentTooLong { len: comment.len() });
