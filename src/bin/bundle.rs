@@ -11,10 +11,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use cli_common::{CipherFlags, DecryptFlags, fail, parse, usage};
 use startup_bundle::archive::{Compression, Limits};
-use startup_bundle::enc::{Armor, Cipher, Digest};
+use startup_bundle::enc::{Armor, Cipher, Digest, Params};
 use startup_bundle::exit::Exit;
 use startup_bundle::publish::{self, Overwrite, PackRequest};
-use startup_bundle::secret::{self, Prompt};
+use startup_bundle::secret::{self, Passphrase, Prompt};
 use startup_bundle::sign::{self, ExpiryPolicy, KeyFiles, KeyProtection, SigningKey, TrustedKey};
 use startup_bundle::{inspect, personality, size, templates, trial, userdata};
 
@@ -551,18 +551,28 @@ fn pack(
     }
 }
 
+/// What every command that opens a bundle needs: parameters, the passphrase, the unpack caps.
+fn opening(
+    decrypt: &DecryptFlags,
+    max_bytes: u64,
+) -> Result<(Params, Passphrase, Limits), ExitCode> {
+    let params = decrypt.params().map_err(|msg| usage(PROGRAM, &msg))?;
+    let passphrase = secret::read_passphrase(decrypt.pass.as_ref(), Prompt::Once)
+        .map_err(|e| fail(PROGRAM, &e, &e))?;
+    Ok((
+        params,
+        passphrase,
+        Limits {
+            max_bytes,
+            ..Limits::default()
+        },
+    ))
+}
+
 fn unpack(file: PathBuf, dir: PathBuf, decrypt: &DecryptFlags, max_bytes: u64) -> ExitCode {
-    let params = match decrypt.params() {
-        Ok(p) => p,
-        Err(msg) => return usage(PROGRAM, &msg),
-    };
-    let passphrase = match secret::read_passphrase(decrypt.pass.as_ref(), Prompt::Once) {
-        Ok(p) => p,
-        Err(e) => return fail(PROGRAM, &e, &e),
-    };
-    let limits = Limits {
-        max_bytes,
-        ..Limits::default()
+    let (params, passphrase, limits) = match opening(decrypt, max_bytes) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let progress = Progress::start("unpacking");
     let result = inspect::unpack_into(&file, &passphrase, &params, &dir, &limits, &|n| {
@@ -581,17 +591,9 @@ fn unpack(file: PathBuf, dir: PathBuf, decrypt: &DecryptFlags, max_bytes: u64) -
 }
 
 fn inspect_cmd(file: PathBuf, decrypt: &DecryptFlags, json: bool, max_bytes: u64) -> ExitCode {
-    let params = match decrypt.params() {
-        Ok(p) => p,
-        Err(msg) => return usage(PROGRAM, &msg),
-    };
-    let passphrase = match secret::read_passphrase(decrypt.pass.as_ref(), Prompt::Once) {
-        Ok(p) => p,
-        Err(e) => return fail(PROGRAM, &e, &e),
-    };
-    let limits = Limits {
-        max_bytes,
-        ..Limits::default()
+    let (params, passphrase, limits) = match opening(decrypt, max_bytes) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     match inspect::inspect(&file, &passphrase, &params, &limits) {
         Ok(report) => {
