@@ -96,3 +96,47 @@ fn steps(link: &Path) -> Result<VecDeque<Step>, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+    use crate::scratch::Scratch;
+
+    /// The resolver must see the escape the extractor's rule exists for: `e -> d/..` with
+    /// `d -> .` looks inside lexically but leads to the folder above (tar-rs CVE-2021-38511 class).
+    #[test]
+    fn resolver_sees_escapes_through_other_links() {
+        let scratch = Scratch::new("walk-test").unwrap();
+        let root = fs::canonicalize(scratch.path()).unwrap().join("root");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::write(root.join("sub/x"), "x").unwrap();
+        symlink(".", root.join("d")).unwrap();
+        symlink("d/..", root.join("e")).unwrap();
+        symlink("/etc", root.join("abs")).unwrap();
+        symlink("../sub/x", root.join("sub/up")).unwrap();
+        symlink("sub/../..", root.join("lexical")).unwrap();
+        symlink("loop2", root.join("loop1")).unwrap();
+        symlink("loop1", root.join("loop2")).unwrap();
+        symlink("missing/../../..", root.join("dangling")).unwrap();
+        for inside in ["d", "sub/up", "loop1", "dangling"] {
+            assert_eq!(
+                resolve_inside(&root, &root.join(inside)),
+                Ok(()),
+                "{inside}"
+            );
+        }
+        for escape in ["e", "abs", "lexical"] {
+            assert!(
+                resolve_inside(&root, &root.join(escape)).is_err(),
+                "{escape}"
+            );
+        }
+        // The walk lists links but never enters them (`d` leads back to the root).
+        let paths: Vec<_> = tree(&root).unwrap().into_iter().map(|(p, _)| p).collect();
+        let d = root.join("d");
+        assert!(paths.contains(&root.join("sub/up")) && paths.contains(&d));
+        assert!(!paths.iter().any(|p| p != &d && p.starts_with(&d)));
+    }
+}

@@ -146,3 +146,37 @@ fn plan_seeds_plan_and_mutations_never_panic() {
     );
     assert!(ran > seeds.len());
 }
+
+/// Writes the seeds into `corpus/<target>/` (ignored by git) for a coverage-guided fuzzer to
+/// start from: `cargo test --test smoke -- --ignored write_seed_corpus`.
+#[test]
+#[ignore = "writes files for a fuzzer; run by hand"]
+fn write_seed_corpus() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let sets: [(&str, Vec<Vec<u8>>); 3] = [
+        (
+            "decrypt",
+            seeds::decrypt()
+                .expect("encrypting the seeds")
+                .into_iter()
+                .map(|c| c.bytes)
+                .collect(),
+        ),
+        (
+            "unpack",
+            seeds::unpack()
+                .expect("packing the seeds")
+                .into_iter()
+                .map(|a| a.bytes)
+                .collect(),
+        ),
+        ("plan", seeds::plan().expect("writing the plan seeds")),
+    ];
+    for (target, inputs) in sets {
+        let dir = root.join(target);
+        std::fs::create_dir_all(&dir).expect("corpus folder");
+        for (i, input) in inputs.iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i:03}")), input).expect("corpus file");
+        }
+    }
+}
