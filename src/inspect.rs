@@ -9,7 +9,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 
 use crate::archive::{ArchiveError, Limits};
 use crate::enc::Params;
@@ -240,13 +239,7 @@ pub fn inspect(
 
 /// sha256 (hex) and size of a file, streamed.
 pub fn file_sha256(path: &Path) -> io::Result<(String, u64)> {
-    let mut file = fs::File::open(path)?;
-    let mut hash = Sha256::new();
-    let size = io::copy(&mut file, &mut hash)?;
-    Ok((
-        hash.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-        size,
-    ))
+    crate::hashing::file_sha256(path)
 }
 
 impl From<ArchiveError> for InspectError {

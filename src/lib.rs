@@ -14,6 +14,7 @@ pub mod duration;
 pub mod enc;
 pub mod exit;
 pub mod fetch;
+pub mod hashing;
 pub mod inspect;
 pub mod open;
 pub mod personality;

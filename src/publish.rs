@@ -435,11 +435,7 @@ impl<W: Write> HashingWriter<W> {
 
     fn finish(self) -> (W, String, u64) {
         let digest = self.hash.finalize();
-        (
-            self.inner,
-            digest.iter().map(|b| format!("{b:02x}")).collect(),
-            self.size,
-        )
+        (self.inner, crate::hashing::hex(&digest), self.size)
     }
 }
 

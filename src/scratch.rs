@@ -14,7 +14,7 @@ const PRIVATE_MODE: u32 = 0o700;
 pub fn random_tag() -> io::Result<String> {
     let mut salt = [0u8; TAG_BYTES];
     getrandom::fill(&mut salt).map_err(io::Error::other)?;
-    Ok(salt.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::hashing::hex(&salt))
 }
 
 /// A private (0700) folder that is removed with everything in it when dropped, unless kept.

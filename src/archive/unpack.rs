@@ -285,7 +285,8 @@ impl<'a> Stream<'a> {
 fn make_private_dir(parent: &Path, name: &str) -> Result<PathBuf, ArchiveError> {
     let mut last = None;
     for _ in 0..TEMP_ATTEMPTS {
-        let temp = parent.join(format!(".{name}.partial-{:016x}", random_u64()));
+        let tag = crate::scratch::random_tag().map_err(|e| ArchiveError::io(parent, e))?;
+        let temp = parent.join(format!(".{name}.partial-{tag}"));
         match DirBuilder::new().mode(PRIVATE_DIR_MODE).create(&temp) {
             Ok(()) => {
                 fs::set_permissions(&temp, Permissions::from_mode(PRIVATE_DIR_MODE))
@@ -299,16 +300,6 @@ fn make_private_dir(parent: &Path, name: &str) -> Result<PathBuf, ArchiveError> 
     let (temp, e) =
         last.unwrap_or_else(|| (parent.to_path_buf(), io::ErrorKind::AlreadyExists.into()));
     Err(ArchiveError::io(temp, e))
-}
-
-/// A name nobody guessed in advance; uniqueness, not secrecy (creation fails on a clash anyway).
-fn random_u64() -> u64 {
-    getrandom::u64().unwrap_or_else(|_| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        nanos ^ (u64::from(std::process::id()) << 32)
-    })
 }
 
 /// Renames `from` to `to`, never replacing anything already at `to` (not even an empty folder,

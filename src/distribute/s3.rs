@@ -12,7 +12,6 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::blocking::{Body, Client, RequestBuilder, Response};
 use reqwest::{Method, Url};
-use sha2::{Digest, Sha256};
 
 pub use super::s3_error::S3Error;
 use super::s3_list;
@@ -321,10 +320,7 @@ fn profile_region(text: &str, profile: &str) -> Option<String> {
 
 /// The file's sha256 (hex) and length, streamed.
 fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
-    let mut file = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let len = io::copy(&mut file, &mut hasher)?;
-    Ok((sigv4::hex(&hasher.finalize()), len))
+    crate::hashing::file_sha256(path)
 }
 
 #[cfg(test)]

@@ -94,7 +94,7 @@ pub struct Fetched {
 impl Fetched {
     /// The sha256 as 64 lower-case hex digits.
     pub fn sha256_hex(&self) -> String {
-        self.sha256.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hashing::hex(&self.sha256)
     }
 }
 

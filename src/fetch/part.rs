@@ -12,8 +12,6 @@ use sha2::{Digest, Sha256};
 
 /// Owner read/write only: the download may be a secret-bearing bundle.
 const PRIVATE_MODE: u32 = 0o600;
-/// Random bytes in the temporary name; 8 make a collision practically impossible.
-const NAME_RANDOM_BYTES: usize = 8;
 /// Tries before giving up on finding a free temporary name.
 const NAME_TRIES: usize = 8;
 
@@ -41,7 +39,7 @@ impl Part {
     pub(crate) fn create(dir: &Path, max: u64) -> io::Result<Part> {
         let mut last = io::Error::other("no temporary name tried");
         for _ in 0..NAME_TRIES {
-            let path = dir.join(format!(".fetch-{}.part", random_hex()?));
+            let path = dir.join(format!(".fetch-{}.part", crate::scratch::random_tag()?));
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -114,12 +112,6 @@ impl Drop for Part {
             let _ = fs::remove_file(&self.path);
         }
     }
-}
-
-fn random_hex() -> io::Result<String> {
-    let mut bytes = [0u8; NAME_RANDOM_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 #[cfg(test)]

@@ -180,7 +180,7 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// Lower-case hex of `bytes`.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hashing::hex(bytes)
 }
 
 /// Whether `/` is kept (object key paths) or encoded (query names and values).

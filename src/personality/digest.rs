@@ -5,7 +5,7 @@
 //! file content and link target. No mtimes, owners or the module folder's own mode. Reads files;
 //! never writes.
 
-use std::fs::File;
+use crate::hashing::hex;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -77,18 +77,7 @@ pub fn module_digest(dir: &Path) -> io::Result<(String, u64, u64)> {
 
 /// Hex sha256 of a file's content (streamed) and the number of bytes read.
 fn file_sha256(path: &Path) -> io::Result<(String, u64)> {
-    let mut file = File::open(path).map_err(|e| tree::with_path(e, path))?;
-    let mut hasher = Sha256::new();
-    let len = io::copy(&mut file, &mut hasher).map_err(|e| tree::with_path(e, path))?;
-    Ok((hex(&hasher.finalize()), len))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    crate::hashing::file_sha256(path).map_err(|e| tree::with_path(e, path))
 }
 
 #[cfg(test)]

@@ -325,7 +325,7 @@ pub fn verify_file(
             v.update(&buf[..n]);
         }
     }
-    let sha256: String = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = crate::hashing::hex(&sha.finalize());
     for (key, v) in candidates.iter().zip(verifiers.iter_mut()) {
         if v.finalize().is_ok() {
             return Ok(Verified {
