@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::archive::{ArchiveError, Limits};
-use crate::distribute;
 use crate::enc::Params;
 use crate::exit::{Classify, Exit};
 use crate::fetch::{self, FetchError, FetchOptions};
 use crate::open::{self, OpenError};
 use crate::personality::{self, Plan, PlanError};
+use crate::publish;
 use crate::runner::{self, ModuleToRun, Outcome, RunError, RunOptions, RunSpec};
 use crate::secret::{self, PassSpec, Prompt, SecretError};
 use crate::sign::{self, ExpiryPolicy, SeqStore, TrustedKey, VerifyError};
@@ -25,8 +25,6 @@ use crate::sign::{self, ExpiryPolicy, SeqStore, TrustedKey, VerifyError};
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/startup-bundle";
 /// How many unpacked releases are kept (the current one always among them).
 pub const KEEP_RELEASES: usize = 3;
-/// Hex digits of the sha256 used as the version of a bundle without a manifest.
-const SHORT_SHA: usize = 12;
 /// State folders hold decrypted module code: nobody else reads them.
 const PRIVATE_DIR_MODE: u32 = 0o700;
 /// A `.minisig` is under 1 KiB; anything much larger is not one.
@@ -327,7 +325,7 @@ fn boot_inner(
     let releases = state.join("releases");
     private_dir(&releases)?;
     let release = releases.join(&sha256);
-    let fallback_version = &sha256[..SHORT_SHA];
+    let fallback_version = crate::hashing::short(&sha256);
     let plan = match reuse(&release, &fetched.name, fallback_version, log) {
         Some(plan) => plan,
         None => {
@@ -429,7 +427,7 @@ fn check_signature(
         }
     };
     let verified = sign::verify::verify_file(file, &text, &origin, &policy.keys)?;
-    let now = sign::time::now_unix();
+    let now = crate::date::now_unix();
     let facts = sign::verify::judge(&verified, now, policy.expiry)?;
     if facts.sha256 != sha256 {
         return Err(VerifyError::Sha256Mismatch {
@@ -448,7 +446,7 @@ fn check_signature(
     {
         log(&format!(
             "the signature expired at {}; applying it anyway (--allow-expired)",
-            sign::time::format_rfc3339(expires)
+            crate::date::format_rfc3339(expires)
         ));
     }
     let floor = SeqStore::new(&opts.state_dir);
@@ -493,7 +491,7 @@ fn resolve_pointer(
     downloads: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<(String, Option<String>), BootError> {
-    if !distribute::is_pointer(&opts.url) {
+    if !publish::is_pointer(&opts.url) {
         return Ok((opts.url.clone(), None));
     }
     let shown = fetch::redact(&opts.url);
@@ -501,18 +499,18 @@ fn resolve_pointer(
         return Err(BootError::UnsignedPointer { url: shown });
     }
     let text = fetch_small_text(&opts.url, opts, downloads, log)?;
-    let facts = distribute::trusted_facts(&text).map_err(|e| VerifyError::Malformed {
+    let facts = publish::trusted_facts(&text).map_err(|e| VerifyError::Malformed {
         origin: shown.clone(),
         reason: e.to_string(),
     })?;
-    let stem = distribute::pointer_name(&opts.url);
+    let stem = publish::pointer_name(&opts.url);
     if stem != facts.name {
         return Err(BootError::NameMismatch {
             signed: facts.name,
             inside: format!("{stem} (the pointer's name)"),
         });
     }
-    let url = distribute::release_url(&opts.url, &facts);
+    let url = publish::release_url(&opts.url, &facts);
     log(&format!(
         "{shown} points at {} {} seq {}: {}",
         facts.name,
@@ -699,7 +697,7 @@ pub fn summary(result: &Result<BootReport, BootError>, mode: Mode) -> String {
             "dry run ok: {} {} (sha256 {}): {} modules planned, {} init due, nothing run",
             r.name,
             r.version,
-            &r.sha256[..SHORT_SHA],
+            crate::hashing::short(&r.sha256),
             r.plan.modules.len(),
             r.inits.len()
         ),
@@ -707,7 +705,7 @@ pub fn summary(result: &Result<BootReport, BootError>, mode: Mode) -> String {
             "ok: {} {} (sha256 {}): {} modules started, {} init run, in {}",
             r.name,
             r.version,
-            &r.sha256[..SHORT_SHA],
+            crate::hashing::short(&r.sha256),
             r.plan.modules.len(),
             r.inits.len(),
             crate::duration::human(r.duration)

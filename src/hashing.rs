@@ -1,4 +1,5 @@
-//! The two hashing helpers every part needs: lower-case hex, and a file's sha256 streamed.
+//! The hashing helpers every part needs: lower-case hex, the short form of a digest, and a file's
+//! sha256 streamed.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -6,6 +7,15 @@ use std::io;
 use std::path::Path;
 
 use sha2::{Digest as _, Sha256};
+
+/// Hex digits of a sha256 shown where a short name will do: the version of a bundle without a
+/// manifest, summaries, release listings.
+pub const SHORT_SHA_LEN: usize = 12;
+
+/// The first [`SHORT_SHA_LEN`] digits of a hex digest (all of it when shorter).
+pub fn short(hex: &str) -> &str {
+    hex.get(..SHORT_SHA_LEN).unwrap_or(hex)
+}
 
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {

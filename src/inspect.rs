@@ -1,10 +1,8 @@
-//! The publisher's read side: `bundle unpack -C DIR` and `bundle inspect` (nothing is run).
+//! `bundle inspect`: a bundle's name, version and modules in run order, nothing run.
 //!
-//! Both open the bundle through [`crate::open`] into a fresh private staging folder; `unpack` then moves
-//! its top-level entries into DIR (refusing to replace anything there), `inspect` reads the plan and
+//! Opens the bundle through [`crate::open`] into a fresh private scratch folder, reads the plan and
 //! throws the folder away.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -14,12 +12,9 @@ use crate::archive::{ArchiveError, Limits};
 use crate::enc::Params;
 use crate::exit::{Classify, Exit};
 use crate::open::{self, OpenError};
-use crate::personality::{self, PlanError};
+use crate::personality::{self, PlanError, PlannedModule};
 use crate::scratch::ScratchDir;
 use crate::secret::Passphrase;
-
-/// Hex digits of the sha256 shown as the version of a bundle without a manifest.
-const SHORT_SHA: usize = 12;
 
 /// Why a bundle could not be unpacked or inspected.
 #[derive(Debug, thiserror::Error)]
@@ -30,9 +25,6 @@ pub enum InspectError {
     /// The unpacked bundle has no runnable plan.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// DIR already holds an entry of the same name.
-    #[error("{0} already exists: remove it or unpack elsewhere")]
-    Exists(PathBuf),
     /// A local file or folder could not be read or written.
     #[error("cannot use {path}")]
     Io {
@@ -49,7 +41,7 @@ impl Classify for InspectError {
         match self {
             InspectError::Open(e) => e.exit(),
             InspectError::Plan(e) => e.exit(),
-            InspectError::Exists(_) | InspectError::Io { .. } => Exit::Usage,
+            InspectError::Io { .. } => Exit::Usage,
         }
     }
 
@@ -57,57 +49,9 @@ impl Classify for InspectError {
         match self {
             InspectError::Open(e) => e.hint(),
             InspectError::Plan(e) => e.hint(),
-            InspectError::Exists(_) => None,
             InspectError::Io { .. } => Some("check the path and its permissions".to_string()),
         }
     }
-}
-
-/// Unpacks `bundle` into `dir` (created if missing), like `tar -C dir`: returns the top-level paths
-/// placed there. Nothing is placed unless the whole bundle decrypted and unpacked cleanly.
-pub fn unpack_into(
-    bundle: &Path,
-    pass: &Passphrase,
-    params: &Params,
-    dir: &Path,
-    limits: &Limits,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Vec<PathBuf>, InspectError> {
-    fs::create_dir_all(dir).map_err(|source| InspectError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let staging =
-        ScratchDir::reserve_in(dir, ".bundle-unpack-").map_err(|source| InspectError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    open::decrypt_unpack(bundle, pass, params, staging.path(), limits, progress)?;
-    let read_err = |source| InspectError::Io {
-        path: staging.path().to_path_buf(),
-        source,
-    };
-    let mut tops: Vec<_> = fs::read_dir(staging.path())
-        .map_err(read_err)?
-        .collect::<Result<_, _>>()
-        .map_err(read_err)?;
-    tops.sort_by_key(|e| e.file_name());
-    for top in &tops {
-        let target = dir.join(top.file_name());
-        if fs::symlink_metadata(&target).is_ok() {
-            return Err(InspectError::Exists(target));
-        }
-    }
-    let mut placed = Vec::new();
-    for top in tops {
-        let target = dir.join(top.file_name());
-        fs::rename(top.path(), &target).map_err(|source| InspectError::Io {
-            path: target.clone(),
-            source,
-        })?;
-        placed.push(target);
-    }
-    Ok(placed)
 }
 
 /// What `bundle inspect` shows.
@@ -201,7 +145,7 @@ pub fn inspect(
         path: bundle.to_path_buf(),
         source,
     };
-    let (sha256, size) = file_sha256(bundle).map_err(io_err)?;
+    let (sha256, size) = crate::hashing::file_sha256(bundle).map_err(io_err)?;
     let scratch = ScratchDir::create("bundle-inspect-").map_err(io_err)?;
     let dest = scratch.path().join("bundle");
     open::decrypt_unpack(bundle, pass, params, &dest, limits, &|_| {})?;
@@ -209,23 +153,9 @@ pub fn inspect(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let plan = personality::plan_unpacked(&dest, &fallback_name, &sha256[..SHORT_SHA])?;
-    let mut modules = Vec::new();
-    for m in &plan.modules {
-        let (_, files, bytes) =
-            personality::module_digest(&m.dir).map_err(|source| InspectError::Io {
-                path: m.dir.clone(),
-                source,
-            })?;
-        modules.push(InspectedModule {
-            name: m.name.clone(),
-            requires: m.requires.clone(),
-            digest: m.digest.clone(),
-            files,
-            bytes,
-            init: m.init.is_some(),
-        });
-    }
+    let plan = personality::plan_unpacked(&dest, &fallback_name, crate::hashing::short(&sha256))?;
+    // The plan hashed every module once already; its counts are reused, not recomputed.
+    let modules = plan.modules.iter().map(InspectedModule::from).collect();
     Ok(Inspection {
         name: plan.name,
         version: plan.version,
@@ -237,9 +167,17 @@ pub fn inspect(
     })
 }
 
-/// sha256 (hex) and size of a file, streamed.
-pub fn file_sha256(path: &Path) -> io::Result<(String, u64)> {
-    crate::hashing::file_sha256(path)
+impl From<&PlannedModule> for InspectedModule {
+    fn from(m: &PlannedModule) -> Self {
+        InspectedModule {
+            name: m.name.clone(),
+            requires: m.requires.clone(),
+            digest: m.digest.clone(),
+            files: m.files,
+            bytes: m.bytes,
+            init: m.init.is_some(),
+        }
+    }
 }
 
 impl From<ArchiveError> for InspectError {

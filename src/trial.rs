@@ -11,7 +11,8 @@ use std::process::Command;
 use crate::archive::Compression;
 use crate::enc::{Armor, Params};
 use crate::exit::{Classify, Exit};
-use crate::publish::{self, Overwrite, PackRequest, PublishError};
+use crate::fsutil::Overwrite;
+use crate::pack::{self, PackError, PackRequest};
 use crate::scratch::ScratchDir;
 use crate::secret::{self, PASSPHRASE_VAR, Passphrase};
 use crate::serve::Server;
@@ -58,7 +59,7 @@ pub struct TryOutcome {
 pub enum TryError {
     /// Packing failed.
     #[error(transparent)]
-    Pack(#[from] PublishError),
+    Pack(#[from] PackError),
     /// No throwaway passphrase could be made.
     #[error("cannot make a throwaway passphrase: {0}")]
     Random(String),
@@ -147,7 +148,7 @@ pub fn try_personality(
             .map(|n| n.get())
             .unwrap_or(1),
     };
-    let packed = publish::pack(&req, &pass, &|_| {})?;
+    let packed = pack::pack(&req, &pass, &|_| {})?;
     let server = Server::start(&served).map_err(|source| TryError::Setup {
         what: "the loopback server".into(),
         source,

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::enc::{Kdf, Params};
 use crate::exit::{Classify, Exit};
-use crate::publish::shell_quote as q;
+use crate::shell::quote as q;
 
 /// EC2's limit on user-data, in bytes (before base64).
 pub const EC2_USERDATA_LIMIT: usize = 16_384;

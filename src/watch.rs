@@ -13,9 +13,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::bootstrap::{self, BootError, BootOptions, Mode};
-use crate::distribute;
 use crate::exit::{Classify, Exit};
 use crate::fetch;
+use crate::publish;
 use crate::runner::RunError;
 use crate::scratch::ScratchDir;
 
@@ -41,14 +41,14 @@ pub fn watch(
                 log(&format!(
                     "unchanged: {} is still the applied release {}",
                     fetch::redact(&opts.url),
-                    short(&sha)
+                    crate::hashing::short(&sha)
                 ));
             }
             Ok(sha) => {
                 log(&format!(
                     "{} now designates {}: applying it",
                     fetch::redact(&opts.url),
-                    short(&sha)
+                    crate::hashing::short(&sha)
                 ));
                 let result = bootstrap::boot(opts, log);
                 log(&bootstrap::summary(&result, Mode::Run));
@@ -79,11 +79,11 @@ fn probe(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<String, BootEr
         path: std::env::temp_dir(),
         source,
     })?;
-    if distribute::is_pointer(&opts.url) {
+    if publish::is_pointer(&opts.url) {
         let text = bootstrap::fetch_small_text(&opts.url, opts, scratch.path(), log)?;
         // Not trusted here: the run that follows verifies it against the release's bytes.
         let facts =
-            distribute::trusted_facts(&text).map_err(|e| crate::sign::VerifyError::Malformed {
+            publish::trusted_facts(&text).map_err(|e| crate::sign::VerifyError::Malformed {
                 origin: fetch::redact(&opts.url),
                 reason: e.to_string(),
             })?;
@@ -97,8 +97,4 @@ fn probe(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<String, BootEr
 fn applied(state: &Path) -> Option<String> {
     let target = fs::read_link(state.join("current")).ok()?;
     Some(target.file_name()?.to_string_lossy().into_owned())
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..12).unwrap_or(sha)
 }

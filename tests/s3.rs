@@ -7,8 +7,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use startup_bundle::distribute::s3::{S3Config, S3Destination, S3Error};
 use startup_bundle::fetch::credentials::{CredentialSource, Credentials};
+use startup_bundle::publish::s3::{S3Config, S3Destination, S3Error};
 
 use crate::cli_pack::{ITER, PASS, pack, personality};
 use crate::support::http::{Behaviour, Server};

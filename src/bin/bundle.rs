@@ -13,7 +13,8 @@ use cli_common::{CipherFlags, DecryptFlags, fail, parse, usage};
 use startup_bundle::archive::{Compression, Limits};
 use startup_bundle::enc::{Armor, Cipher, Digest, Params};
 use startup_bundle::exit::Exit;
-use startup_bundle::publish::{self, Overwrite, PackRequest};
+use startup_bundle::fsutil::Overwrite;
+use startup_bundle::pack::{self, PackRequest};
 use startup_bundle::secret::{self, Passphrase, Prompt};
 use startup_bundle::sign::{self, ExpiryPolicy, KeyFiles, KeyProtection, SigningKey, TrustedKey};
 use startup_bundle::{inspect, personality, size, templates, trial, userdata};
@@ -443,7 +444,7 @@ fn userdata_cmd(a: UserdataArgs) -> ExitCode {
     };
     let sha256 = match (a.sha256, a.bundle) {
         (Some(hex), _) => Some(hex),
-        (None, Some(file)) => match inspect::file_sha256(&file) {
+        (None, Some(file)) => match startup_bundle::hashing::file_sha256(&file) {
             Ok((hex, _)) => Some(hex),
             Err(e) => return usage(PROGRAM, &format!("cannot read {}: {e}", file.display())),
         },
@@ -514,14 +515,12 @@ fn pack(
         Err(e) => return fail(PROGRAM, &e, &e),
     };
     let progress = Progress::start("packing");
-    let sign_with = signer
-        .as_ref()
-        .map(|(key, seq, expires)| publish::SignWith {
-            key,
-            seq: *seq,
-            expires: *expires,
-        });
-    let result = publish::pack_signed(req, &passphrase, sign_with.as_ref(), &|n| progress.set(n));
+    let sign_with = signer.as_ref().map(|(key, seq, expires)| pack::SignWith {
+        key,
+        seq: *seq,
+        expires: *expires,
+    });
+    let result = pack::pack_signed(req, &passphrase, sign_with.as_ref(), &|n| progress.set(n));
     progress.done();
     match result {
         Ok(done) => {
@@ -575,9 +574,10 @@ fn unpack(file: PathBuf, dir: PathBuf, decrypt: &DecryptFlags, max_bytes: u64) -
         Err(code) => return code,
     };
     let progress = Progress::start("unpacking");
-    let result = inspect::unpack_into(&file, &passphrase, &params, &dir, &limits, &|n| {
-        progress.set(n)
-    });
+    let result =
+        startup_bundle::unpack::unpack_into(&file, &passphrase, &params, &dir, &limits, &|n| {
+            progress.set(n)
+        });
     progress.done();
     match result {
         Ok(placed) => {

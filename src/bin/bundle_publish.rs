@@ -1,8 +1,8 @@
 //! `bundle publish` and `bundle releases`: flags in, one library call, messages out. Every decision
-//! lives in `startup_bundle::distribute`.
+//! lives in `startup_bundle::publish`.
 
 use super::*;
-use startup_bundle::distribute::{self, s3::S3Config};
+use startup_bundle::publish::{self, s3::S3Config};
 
 /// Where releases go, and how to reach an S3 destination.
 #[derive(Debug, clap::Args)]
@@ -22,14 +22,14 @@ pub struct DestFlags {
 }
 
 impl DestFlags {
-    fn open(&self, spec: &str) -> Result<Box<dyn distribute::Destination>, ExitCode> {
+    fn open(&self, spec: &str) -> Result<Box<dyn publish::Destination>, ExitCode> {
         let config = S3Config {
             region: self.region.clone(),
             endpoint_url: self.endpoint_url.clone(),
             profile: self.profile.clone(),
             ca_file: self.ca_file.clone(),
         };
-        distribute::open(spec, &config).map_err(|e| fail(PROGRAM, &e, &e))
+        publish::open(spec, &config).map_err(|e| fail(PROGRAM, &e, &e))
     }
 }
 
@@ -81,9 +81,9 @@ pub fn publish_cmd(a: PublishArgs) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            distribute::republish(dest.as_ref(), name, from, &signer, seq, expires)
+            publish::republish(dest.as_ref(), name, from, &signer, seq, expires)
         }
-        (Some(file), None, _, _) => distribute::publish(dest.as_ref(), file),
+        (Some(file), None, _, _) => publish::publish(dest.as_ref(), file),
         _ => {
             return usage(
                 PROGRAM,
@@ -119,26 +119,26 @@ pub fn releases_cmd(a: ReleasesArgs) -> ExitCode {
     };
     let names = match &a.name {
         Some(n) => vec![n.clone()],
-        None => match distribute::release::list_names(dest.as_ref()) {
+        None => match publish::release::list_names(dest.as_ref()) {
             Ok(names) => names,
             Err(e) => return fail(PROGRAM, &e, &e),
         },
     };
     for name in names {
-        match distribute::list_releases(dest.as_ref(), &name) {
+        match publish::list_releases(dest.as_ref(), &name) {
             Ok(releases) => {
                 for r in releases {
                     let expires = r
                         .facts
                         .expires
-                        .map(sign::time::format_rfc3339)
+                        .map(startup_bundle::date::format_rfc3339)
                         .unwrap_or_else(|| "never".into());
                     println!(
                         "{}\tseq {}\t{}\tsha256 {}\texpires {}{}",
                         name,
                         r.facts.seq,
                         r.facts.version,
-                        &r.facts.sha256[..12],
+                        startup_bundle::hashing::short(&r.facts.sha256),
                         expires,
                         if r.latest { "\t<- latest" } else { "" }
                     );

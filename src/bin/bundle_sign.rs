@@ -9,11 +9,11 @@ pub fn open_signer(
     key: &std::path::Path,
     flags: &SigningFlags,
 ) -> Result<(SigningKey, u64, Option<u64>), ExitCode> {
-    let now = sign::time::now_unix();
+    let now = startup_bundle::date::now_unix();
     let expires = match flags
         .expires
         .as_deref()
-        .map(|t| sign::time::parse_expiry(t, now))
+        .map(|t| startup_bundle::date::parse_expiry(t, now))
     {
         Some(Err(msg)) => return Err(usage(PROGRAM, &msg)),
         Some(Ok(t)) if t <= now => {
@@ -38,7 +38,7 @@ pub fn open_signer(
 }
 
 /// Prints where a signature went and what it vouches for.
-pub fn print_signed(signed: &publish::Signed) {
+pub fn print_signed(signed: &pack::Signed) {
     println!(
         "signed {} with key {} ({} {} seq {}) into {}",
         signed.facts.sha256,
@@ -122,13 +122,13 @@ pub fn sign_cmd(a: SignArgs) -> ExitCode {
         Ok(signer) => signer,
         Err(code) => return code,
     };
-    let with = publish::SignWith {
+    let with = pack::SignWith {
         key: &key,
         seq,
         expires,
     };
     let overwrite = overwrite_from(a.force);
-    match publish::sign_existing(&a.file, &with, &name, &a.version, &params, overwrite) {
+    match pack::sign_existing(&a.file, &with, &name, &a.version, &params, overwrite) {
         Ok(signed) => {
             print_signed(&signed);
             Exit::Ok.into()
@@ -152,7 +152,7 @@ pub fn verify_cmd(
         }
     }
     let sig = sig.unwrap_or_else(|| sign::sig_path(file));
-    let now = sign::time::now_unix();
+    let now = startup_bundle::date::now_unix();
     match sign::verify::check_local(file, &sig, &keys, now, expiry) {
         Ok(checked) => {
             let v = &checked.verified;

@@ -7,7 +7,7 @@
 //! Single Chunk", Amazon S3 API Reference, sig-v4-header-based-auth). The unit tests use that
 //! page's GET Object example.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
@@ -30,7 +30,6 @@ pub(crate) const X_AMZ_DATE: &str = "x-amz-date";
 pub(crate) const X_AMZ_CONTENT_SHA256: &str = "x-amz-content-sha256";
 /// The header that carries a temporary credential's session token.
 pub(crate) const X_AMZ_SECURITY_TOKEN: &str = "x-amz-security-token";
-const SECONDS_PER_DAY: u64 = 86_400;
 /// SHA-256's block size, HMAC's key size (RFC 2104).
 const HMAC_BLOCK: usize = 64;
 
@@ -46,36 +45,12 @@ pub(crate) struct AmzTime {
 impl AmzTime {
     /// The time `at`, in UTC. A clock before 1970 reads as 1970 (and S3 will refuse it as skewed).
     pub(crate) fn at(at: SystemTime) -> AmzTime {
-        let secs = at
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let (year, month, day) = civil_from_days(secs / SECONDS_PER_DAY);
-        let of_day = secs % SECONDS_PER_DAY;
-        let (h, m, s) = (of_day / 3600, of_day % 3600 / 60, of_day % 60);
-        let date = format!("{year:04}{month:02}{day:02}");
+        let civil = crate::date::Civil::from_unix(crate::date::unix(at));
         AmzTime {
-            stamp: format!("{date}T{h:02}{m:02}{s:02}Z"),
-            date,
+            stamp: civil.compact(),
+            date: civil.compact_date(),
         }
     }
-}
-
-/// Year, month (1-12) and day (1-31) of the proleptic Gregorian calendar for a count of days since
-/// 1970-01-01; the era arithmetic of Howard Hinnant's "chrono-compatible low-level date algorithms".
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    const DAYS_PER_ERA: u64 = 146_097;
-    // Days from 0000-03-01 to 1970-01-01: eras start on March 1st so leap days fall last.
-    let z = days + 719_468;
-    let era = z / DAYS_PER_ERA;
-    let doe = z - era * DAYS_PER_ERA;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// One request, as it will be sent.
@@ -212,7 +187,7 @@ pub(crate) fn uri_encode(text: &str, slash: Slash) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 

@@ -47,8 +47,6 @@ pub const DEFAULT_MODULE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(10);
 /// Default timeout of the after-run hook.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
-/// The variable that holds the passphrase by default; never passed to a script.
-pub const PASSPHRASE_VAR: &str = "BUNDLE_PASSPHRASE";
 
 /// One module, unpacked and ready to run.
 #[derive(Debug, Clone)]
@@ -121,7 +119,7 @@ impl RunOptions {
         RunOptions {
             state_dir,
             env: Vec::new(),
-            strip_env: vec![PASSPHRASE_VAR.to_string()],
+            strip_env: Vec::new(),
             base_env: None,
             module_timeout: DEFAULT_MODULE_TIMEOUT,
             kill_grace: DEFAULT_KILL_GRACE,

@@ -29,7 +29,7 @@ const DRAIN: Duration = Duration::from_millis(1500);
 const LINE_QUEUE: usize = TAIL_LINES * 4;
 
 /// Variables no script ever sees, whatever the caller asks (DESIGN.md, "Passphrases").
-pub const ALWAYS_STRIPPED: &[&str] = &["BUNDLE_PASSPHRASE"];
+pub const ALWAYS_STRIPPED: &[&str] = &[crate::secret::PASSPHRASE_VAR];
 
 /// The status reported when the real one could not be read: never a shell's own value, never success.
 const UNKNOWN_STATUS: i32 = -1;

@@ -6,7 +6,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::error::RunError;
 
@@ -103,7 +103,7 @@ pub fn prepare(state_dir: &Path) -> Result<(), RunError> {
 /// Picks this run's id, `YYYYMMDDTHHMMSSZ-<pid>`, and creates its log folder. A second run in the
 /// same second of the same process gets `-2`, `-3`…: `create_dir` claims the name atomically.
 pub fn new_run(state_dir: &Path, now: SystemTime) -> Result<(String, PathBuf), RunError> {
-    let base = format!("{}-{}", compact_utc(now), std::process::id());
+    let base = format!("{}-{}", crate::date::compact(now), std::process::id());
     let logs = state_dir.join(LOGS_DIR);
     let mut n = 1u32;
     loop {
@@ -121,66 +121,14 @@ pub fn new_run(state_dir: &Path, now: SystemTime) -> Result<(String, PathBuf), R
     }
 }
 
-/// The civil UTC date and time of `t`: (year, month, day, hour, minute, second).
-fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
-    // Times before 1970 do not happen on a booting instance; they print as the epoch.
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    // Days to a proleptic Gregorian date: Howard Hinnant's "civil_from_days" algorithm
-    // (http://howardhinnant.github.io/date_algorithms.html), eras of 400 years from 0000-03-01.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // All of these are small by construction (day ≤ 31, month ≤ 12, rem < 86400).
-    let small = |v: i64| u32::try_from(v).unwrap_or(0);
-    let rem = small(i64::try_from(rem).unwrap_or(0));
-    (
-        year,
-        small(month),
-        small(day),
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-    )
-}
-
 /// RFC 3339 UTC, to the second: `2024-05-01T12:34:56Z`.
 pub fn rfc3339(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = civil(t);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
-}
-
-/// The compact form used in run ids: `20240501T123456Z`.
-fn compact_utc(t: SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = civil(t);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+    crate::date::rfc3339(t)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
-    }
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(rfc3339(at(0)), "1970-01-01T00:00:00Z");
-        // `date -u -d @951782400` (a leap day) and `date -u -d @1700000000`.
-        assert_eq!(rfc3339(at(951_782_400)), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(at(1_700_000_000)), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(at(4_102_444_799)), "2099-12-31T23:59:59Z");
-        assert_eq!(compact_utc(at(1_700_000_000)), "20231114T221320Z");
-    }
 
     #[test]
     fn record_names_are_safe_and_exact() {

@@ -13,8 +13,8 @@
 
 use std::fmt::Write as _;
 
+use crate::date as time;
 use crate::enc::{Cipher, Digest, Kdf, Params};
-use crate::sign::time;
 
 /// First word of every trusted comment we write.
 pub const MAGIC: &str = "startup-bundle";

@@ -8,16 +8,15 @@
 //! they appear is `publish.rs`'s job, except for the key pair written here.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use crate::exit::{Classify, Exit};
-use crate::publish::Overwrite;
+use crate::fsutil::{NewFile, Overwrite};
 use crate::secret::{self, PASSPHRASE_VAR, PassSpec, Prompt, SecretError};
 use crate::sign::comment::{MAX_COMMENT_LEN, TrustedFacts};
 use crate::sign::key_id_hex;
@@ -327,42 +326,21 @@ fn id_of(pk: &minisign::PublicKey) -> String {
     key_id_hex(&id)
 }
 
-/// Writes a small file whole: created new (refusing an existing one), or staged and renamed over it.
+/// Writes a small file whole: staged beside it, synced, then linked (refusing an existing one) or
+/// renamed over it.
 fn write_file(path: &Path, bytes: &[u8], mode: u32, overwrite: Overwrite) -> Result<(), SignError> {
     let write_err = |source| SignError::Io {
         action: "write",
         path: path.to_path_buf(),
         source,
     };
-    let target = match overwrite {
-        Overwrite::Refuse => path.to_path_buf(),
-        Overwrite::Replace => {
-            let name = path.file_name().unwrap_or_default().to_string_lossy();
-            path.with_file_name(format!(".{name}.new-{}", std::process::id()))
+    let mut file = NewFile::create(path, mode).map_err(write_err)?;
+    file.write_all(bytes).map_err(write_err)?;
+    file.place(overwrite).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            SignError::Exists(path.to_path_buf())
+        } else {
+            write_err(e)
         }
-    };
-    let mut file = match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&target)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && overwrite == Overwrite::Refuse => {
-            return Err(SignError::Exists(path.to_path_buf()));
-        }
-        Err(e) => return Err(write_err(e)),
-    };
-    let done = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| match overwrite {
-            Overwrite::Refuse => Ok(()),
-            Overwrite::Replace => fs::rename(&target, path),
-        });
-    if let Err(e) = done {
-        let _ = fs::remove_file(&target);
-        return Err(write_err(e));
-    }
-    Ok(())
+    })
 }

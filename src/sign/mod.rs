@@ -8,13 +8,12 @@
 //!
 //! Two halves that must stay apart: [`verify`] (bootstrap; only the small `minisign-verify` crate)
 //! and [`create`] (publisher; the `minisign` crate with scrypt). [`seq`] keeps the rollback floor,
-//! [`time`] reads and writes dates. This part reads no passphrase itself (key passwords come through
+//! `crate::date` reads and writes dates. This part reads no passphrase itself (key passwords come through
 //! `crate::secret`), fetches nothing, and decrypts nothing.
 
 pub mod comment;
 pub mod create;
 pub mod seq;
-pub mod time;
 pub mod verify;
 
 pub use comment::{CommentError, TrustedFacts};

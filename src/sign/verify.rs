@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
+use crate::date as time;
 use crate::exit::{Classify, Exit};
 use crate::sign::comment::{CommentError, TrustedFacts};
-use crate::sign::{key_id_hex as id_hex, time};
+use crate::sign::key_id_hex as id_hex;
 
 /// Signature algorithm bytes of a public key and of a legacy (whole-file) signature.
 const ALG_ED25519: [u8; 2] = *b"Ed";

@@ -38,19 +38,19 @@ pub const BUNDLE_SUFFIX: &str = ".bundle";
 pub trait Destination {
     /// Stores `local` under `key` so that readers see either nothing (or the old object) or the
     /// whole new one.
-    fn put(&self, key: &str, local: &Path) -> Result<(), DistributeError>;
+    fn put(&self, key: &str, local: &Path) -> Result<(), PublishError>;
     /// The bytes stored under `key`, or None when there is nothing.
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, DistributeError>;
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PublishError>;
     /// The keys directly under `prefix` (which ends with `/`), sorted.
-    fn list(&self, prefix: &str) -> Result<Vec<String>, DistributeError>;
+    fn list(&self, prefix: &str) -> Result<Vec<String>, PublishError>;
     /// Copies the object under `key` into the local file `to`.
-    fn fetch_to(&self, key: &str, to: &Path) -> Result<(), DistributeError>;
+    fn fetch_to(&self, key: &str, to: &Path) -> Result<(), PublishError>;
     /// How the destination is named to people.
     fn describe(&self) -> String;
 }
 
 /// Opens a destination: `s3://bucket/prefix`, or a folder path.
-pub fn open(spec: &str, s3: &s3::S3Config) -> Result<Box<dyn Destination>, DistributeError> {
+pub fn open(spec: &str, s3: &s3::S3Config) -> Result<Box<dyn Destination>, PublishError> {
     if spec.starts_with("s3://") {
         Ok(Box::new(s3_prefix::S3Prefix::open(spec, s3)?))
     } else {
@@ -107,7 +107,7 @@ pub fn trusted_facts(minisig: &str) -> Result<TrustedFacts, CommentError> {
 
 /// Why publishing or listing failed.
 #[derive(Debug, thiserror::Error)]
-pub enum DistributeError {
+pub enum PublishError {
     /// The bundle has no signature beside it: only signed bundles are published.
     #[error("{0} has no signature beside it")]
     NotSigned(PathBuf),
@@ -177,30 +177,30 @@ pub enum DistributeError {
     },
 }
 
-impl Classify for DistributeError {
+impl Classify for PublishError {
     fn exit(&self) -> Exit {
         match self {
-            DistributeError::Sign(e) => e.exit(),
-            DistributeError::S3(e) => e.exit(),
-            DistributeError::Mismatch { .. } | DistributeError::Comment { .. } => Exit::Verify,
+            PublishError::Sign(e) => e.exit(),
+            PublishError::S3(e) => e.exit(),
+            PublishError::Mismatch { .. } | PublishError::Comment { .. } => Exit::Verify,
             _ => Exit::Usage,
         }
     }
 
     fn hint(&self) -> Option<String> {
         Some(match self {
-            DistributeError::NotSigned(_) => "pack it with --sign KEY, or sign it with `bundle sign`".into(),
-            DistributeError::Comment { .. } => "sign it with `bundle pack --sign` or `bundle sign`".into(),
-            DistributeError::Mismatch { .. } => "the bundle changed after it was signed: sign it again".into(),
-            DistributeError::Older { .. } => {
+            PublishError::NotSigned(_) => "pack it with --sign KEY, or sign it with `bundle sign`".into(),
+            PublishError::Comment { .. } => "sign it with `bundle pack --sign` or `bundle sign`".into(),
+            PublishError::Mismatch { .. } => "the bundle changed after it was signed: sign it again".into(),
+            PublishError::Older { .. } => {
                 "to go back to an earlier release, use `bundle publish --from SEQ`: it republishes it under a new seq".into()
             }
-            DistributeError::NoSuchRelease { .. } | DistributeError::NothingPublished { .. } => {
+            PublishError::NoSuchRelease { .. } | PublishError::NothingPublished { .. } => {
                 "`bundle releases --from DEST` lists what is published".into()
             }
-            DistributeError::Sign(e) => return e.hint(),
-            DistributeError::S3(e) => return e.hint(),
-            DistributeError::Io { .. } => "check the destination path and its permissions".into(),
+            PublishError::Sign(e) => return e.hint(),
+            PublishError::S3(e) => return e.hint(),
+            PublishError::Io { .. } => "check the destination path and its permissions".into(),
         })
     }
 }

@@ -1,8 +1,10 @@
-//! Wall-clock instants for signatures: RFC 3339 dates in the trusted comment, `--expires` as a date or
-//! a duration from now, and the current UNIX time (the default sequence number).
+//! Wall-clock dates, the one place that turns UNIX seconds into civil dates and back: RFC 3339 in
+//! signatures' trusted comments and `status.json`, the compact form of run ids and SigV4's
+//! `x-amz-date`, `--expires` as a date or a duration from now, and the current UNIX time.
 //!
 //! Whole seconds since the UNIX epoch, UTC, from 1970 to 9999. Pure arithmetic on the proleptic
-//! Gregorian calendar; no time zone database, no files.
+//! Gregorian calendar (Howard Hinnant's "chrono-compatible low-level date algorithms"); no time zone
+//! database, no files.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,24 +19,85 @@ const MAX_YEAR: i64 = 9999;
 
 /// Seconds since the UNIX epoch now (0 if the clock is before 1970).
 pub fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    unix(SystemTime::now())
+}
+
+/// Seconds since the UNIX epoch of `t` (0 for a clock before 1970).
+pub fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A UTC instant split into its civil fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    /// Year (1970…).
+    pub year: i64,
+    /// Month, 1-12.
+    pub month: i64,
+    /// Day of the month, 1-31.
+    pub day: i64,
+    /// Hour, 0-23.
+    pub hour: i64,
+    /// Minute, 0-59.
+    pub minute: i64,
+    /// Second, 0-59.
+    pub second: i64,
+}
+
+impl Civil {
+    /// The civil UTC fields of `secs` since the UNIX epoch.
+    pub fn from_unix(secs: u64) -> Civil {
+        let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+        let rest = secs.rem_euclid(DAY_SECS);
+        let (year, month, day) = civil_from_days(secs.div_euclid(DAY_SECS));
+        Civil {
+            year,
+            month,
+            day,
+            hour: rest / 3600,
+            minute: rest % 3600 / 60,
+            second: rest % 60,
+        }
+    }
+
+    /// `YYYYMMDD` (SigV4's credential scope date).
+    pub fn compact_date(&self) -> String {
+        format!("{:04}{:02}{:02}", self.year, self.month, self.day)
+    }
+
+    /// `YYYYMMDDTHHMMSSZ` (ISO 8601 basic: run ids, `x-amz-date`).
+    pub fn compact(&self) -> String {
+        format!(
+            "{}T{:02}{:02}{:02}Z",
+            self.compact_date(),
+            self.hour,
+            self.minute,
+            self.second
+        )
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC, whole seconds).
+    pub fn rfc3339(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
 }
 
 /// `1970-01-01T00:00:00Z` style: RFC 3339, UTC, whole seconds.
 pub fn format_rfc3339(secs: u64) -> String {
-    let secs = i64::try_from(secs).unwrap_or(i64::MAX);
-    let days = secs.div_euclid(DAY_SECS);
-    let rest = secs.rem_euclid(DAY_SECS);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
+    Civil::from_unix(secs).rfc3339()
+}
+
+/// [`format_rfc3339`] of a `SystemTime`.
+pub fn rfc3339(t: SystemTime) -> String {
+    format_rfc3339(unix(t))
+}
+
+/// The compact UTC form of `t`: `20240501T123456Z`.
+pub fn compact(t: SystemTime) -> String {
+    Civil::from_unix(unix(t)).compact()
 }
 
 /// Reads an RFC 3339 date-time (`2026-12-31T00:00:00Z`, `…+02:00`, fractions ignored) or a plain
@@ -190,6 +253,12 @@ mod tests {
         );
         assert_eq!(format_rfc3339(1_798_675_200), "2026-12-31T00:00:00Z");
         assert_eq!(format_rfc3339(951_868_799), "2000-02-29T23:59:59Z");
+        // `date -u -d @1700000000`, and the far end.
+        let at = |s| UNIX_EPOCH + Duration::from_secs(s);
+        assert_eq!(rfc3339(at(1_700_000_000)), "2023-11-14T22:13:20Z");
+        assert_eq!(compact(at(1_700_000_000)), "20231114T221320Z");
+        assert_eq!(format_rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+        assert_eq!(Civil::from_unix(1_440_672_507).compact_date(), "20150827");
     }
 
     #[test]

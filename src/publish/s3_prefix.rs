@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::s3::{S3Config, S3Destination};
 use super::s3_error::S3Error;
-use super::{Destination, DistributeError};
+use super::{Destination, PublishError};
 
 /// Objects under one prefix of one bucket.
 #[derive(Debug)]
@@ -20,7 +20,7 @@ pub struct S3Prefix {
 impl S3Prefix {
     /// Parses `s3://bucket[/prefix]` and opens the bucket with credentials from the environment or
     /// `~/.aws/credentials`.
-    pub fn open(url: &str, config: &S3Config) -> Result<S3Prefix, DistributeError> {
+    pub fn open(url: &str, config: &S3Config) -> Result<S3Prefix, PublishError> {
         let rest = url.strip_prefix("s3://").unwrap_or(url);
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let prefix = match prefix.trim_matches('/') {
@@ -41,11 +41,11 @@ impl S3Prefix {
 }
 
 impl Destination for S3Prefix {
-    fn put(&self, key: &str, local: &Path) -> Result<(), DistributeError> {
+    fn put(&self, key: &str, local: &Path) -> Result<(), PublishError> {
         Ok(self.dest.put(&self.key(key), local)?)
     }
 
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, DistributeError> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PublishError> {
         match self.dest.get(&self.key(key)) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(S3Error::Status { status: 404, .. }) => Ok(None),
@@ -53,7 +53,7 @@ impl Destination for S3Prefix {
         }
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<String>, DistributeError> {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, PublishError> {
         let full = self.key(prefix);
         let mut keys: Vec<String> = self
             .dest
@@ -69,9 +69,9 @@ impl Destination for S3Prefix {
         Ok(keys)
     }
 
-    fn fetch_to(&self, key: &str, to: &Path) -> Result<(), DistributeError> {
+    fn fetch_to(&self, key: &str, to: &Path) -> Result<(), PublishError> {
         let bytes = self.dest.get(&self.key(key))?;
-        std::fs::write(to, bytes).map_err(|source| DistributeError::Io {
+        std::fs::write(to, bytes).map_err(|source| PublishError::Io {
             op: "write",
             path: to.display().to_string(),
             source,

@@ -5,9 +5,8 @@
 //! final name only when it is complete: it is written to a private temp file beside it and then linked
 //! (refusing to replace an existing file) or renamed (`--force`) into place.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest as _, Sha256};
@@ -15,6 +14,7 @@ use sha2::{Digest as _, Sha256};
 use crate::archive::{self, ArchiveError, Compression, PackEntry, PackOptions, Source};
 use crate::enc::{self, Armor, Params};
 use crate::exit::{Classify, Exit};
+use crate::fsutil::{NewFile, Overwrite};
 use crate::personality::{self, LayoutEntry, Manifest, Problems};
 use crate::secret::{PASSPHRASE_VAR, Passphrase};
 use crate::sign::{self, SignError, SigningKey, TrustedFacts};
@@ -27,15 +27,6 @@ const MANIFEST_MODE: u32 = 0o644;
 const TOP_MODE: u32 = 0o755;
 /// Output buffer in front of the file.
 const WRITE_BUFFER: usize = 256 * 1024;
-
-/// What to do when the output file exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overwrite {
-    /// Refuse (the default): a bundle is not silently replaced.
-    Refuse,
-    /// Replace it atomically (`--force`).
-    Replace,
-}
 
 /// Everything `bundle pack` needs besides the passphrase.
 #[derive(Debug, Clone)]
@@ -99,7 +90,7 @@ pub struct Signed {
 
 /// Why a bundle could not be packed.
 #[derive(Debug, thiserror::Error)]
-pub enum PublishError {
+pub enum PackError {
     /// The personality has problems (all of them listed).
     #[error(transparent)]
     Problems(#[from] Problems),
@@ -123,25 +114,25 @@ pub enum PublishError {
     },
 }
 
-impl Classify for PublishError {
+impl Classify for PackError {
     fn exit(&self) -> Exit {
         match self {
-            PublishError::Problems(p) => p.exit(),
-            PublishError::Archive(e) => e.exit(),
-            PublishError::Sign(e) => e.exit(),
-            PublishError::Exists(_) | PublishError::Io { .. } => Exit::Usage,
+            PackError::Problems(p) => p.exit(),
+            PackError::Archive(e) => e.exit(),
+            PackError::Sign(e) => e.exit(),
+            PackError::Exists(_) | PackError::Io { .. } => Exit::Usage,
         }
     }
 
     fn hint(&self) -> Option<String> {
         match self {
-            PublishError::Problems(p) => p.hint(),
-            PublishError::Archive(e) => e.hint(),
-            PublishError::Sign(e) => e.hint(),
-            PublishError::Exists(_) => {
+            PackError::Problems(p) => p.hint(),
+            PackError::Archive(e) => e.hint(),
+            PackError::Sign(e) => e.hint(),
+            PackError::Exists(_) => {
                 Some("pass --force to replace it, or choose another -o".to_string())
             }
-            PublishError::Io { .. } => {
+            PackError::Io { .. } => {
                 Some("check that the output folder exists and is writable".to_string())
             }
         }
@@ -153,7 +144,7 @@ pub fn pack(
     req: &PackRequest,
     pass: &Passphrase,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Packed, PublishError> {
+) -> Result<Packed, PackError> {
     pack_signed(req, pass, None, progress)
 }
 
@@ -164,7 +155,7 @@ pub fn pack_signed(
     pass: &Passphrase,
     sign: Option<&SignWith<'_>>,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Packed, PublishError> {
+) -> Result<Packed, PackError> {
     let sig_path = sign::sig_path(&req.output);
     if req.overwrite == Overwrite::Refuse {
         let outputs = [Some(&req.output), sign.map(|_| &sig_path)];
@@ -173,7 +164,7 @@ pub fn pack_signed(
             .flatten()
             .find(|p| fs::symlink_metadata(p).is_ok())
         {
-            return Err(PublishError::Exists(taken.clone()));
+            return Err(PackError::Exists(taken.clone()));
         }
     }
     let found = personality::load(&req.dir, &req.libraries)?;
@@ -185,12 +176,12 @@ pub fn pack_signed(
         threads: req.threads,
     };
 
-    let io_err = |source| PublishError::Io {
+    let io_err = |source| PackError::Io {
         path: req.output.clone(),
         source,
     };
-    let partial = Partial::create(&req.output).map_err(io_err)?;
-    let file = partial.file.try_clone().map_err(io_err)?;
+    let partial = NewFile::create(&req.output, BUNDLE_MODE).map_err(io_err)?;
+    let file = partial.file().try_clone().map_err(io_err)?;
     let sink = HashingWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
     let sealed =
         enc::Encryptor::new(sink, pass.expose(), &req.params, req.armor).map_err(io_err)?;
@@ -213,12 +204,12 @@ pub fn pack_signed(
             };
             let text = with
                 .key
-                .sign(File::open(&partial.path).map_err(io_err)?, &facts)?;
+                .sign(File::open(partial.temp_path()).map_err(io_err)?, &facts)?;
             Some((facts, text, with.key.key_id().to_string()))
         }
         None => None,
     };
-    partial.place(req.overwrite)?;
+    place(partial, req.overwrite)?;
     let signature = match signature {
         Some((facts, text, key_id)) => match write_signature(&sig_path, &text, req.overwrite) {
             Ok(()) => Some(Signed {
@@ -256,16 +247,16 @@ pub fn sign_existing(
     version: &str,
     params: &Params,
     overwrite: Overwrite,
-) -> Result<Signed, PublishError> {
+) -> Result<Signed, PackError> {
     let sig_path = sign::sig_path(file);
     if overwrite == Overwrite::Refuse && fs::symlink_metadata(&sig_path).is_ok() {
-        return Err(PublishError::Exists(sig_path));
+        return Err(PackError::Exists(sig_path));
     }
-    let read_err = |source| PublishError::Io {
+    let read_err = |source| PackError::Io {
         path: file.to_path_buf(),
         source,
     };
-    let (sha256, _) = crate::inspect::file_sha256(file).map_err(read_err)?;
+    let (sha256, _) = crate::hashing::file_sha256(file).map_err(read_err)?;
     let facts = TrustedFacts {
         name: name.to_string(),
         version: version.to_string(),
@@ -284,18 +275,14 @@ pub fn sign_existing(
 }
 
 /// Writes `.minisig` text whole: a temp file beside it, then linked or renamed into place.
-fn write_signature(path: &Path, text: &str, overwrite: Overwrite) -> Result<(), PublishError> {
-    let io_err = |source| PublishError::Io {
+fn write_signature(path: &Path, text: &str, overwrite: Overwrite) -> Result<(), PackError> {
+    let io_err = |source| PackError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let mut partial = Partial::create(path).map_err(io_err)?;
-    partial
-        .file
-        .write_all(text.as_bytes())
-        .and_then(|()| partial.file.sync_all())
-        .map_err(io_err)?;
-    partial.place(overwrite)
+    let mut partial = NewFile::create(path, BUNDLE_MODE).map_err(io_err)?;
+    partial.write_all(text.as_bytes()).map_err(io_err)?;
+    place(partial, overwrite)
 }
 
 /// The archive entries of a personality's layout: the top folder, each module tree, the manifest.
@@ -336,85 +323,23 @@ pub fn open_command(
     format!(
         "openssl enc -d {}{armor_flag} -in {} -pass env:{PASSPHRASE_VAR} | {tar}",
         params.openssl_flags(),
-        shell_quote(&file.to_string_lossy())
+        crate::shell::quote(&file.to_string_lossy())
     )
 }
 
-/// Quotes a word for a POSIX shell when it needs it.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:=@%,".contains(&b));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-/// A temp file beside the output, removed unless placed.
-struct Partial {
-    path: PathBuf,
-    target: PathBuf,
-    file: File,
-    placed: bool,
-}
-
-impl Partial {
-    fn create(target: &Path) -> io::Result<Partial> {
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let path = parent.join(format!(".{name}.partial-{}", crate::scratch::random_tag()?));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(BUNDLE_MODE)
-            .open(&path)?;
-        Ok(Partial {
-            path,
-            target: target.to_path_buf(),
-            file,
-            placed: false,
-        })
-    }
-
-    /// Moves the finished file to its name: a hard link refuses an existing target atomically.
-    fn place(mut self, overwrite: Overwrite) -> Result<(), PublishError> {
-        let result = match overwrite {
-            Overwrite::Replace => fs::rename(&self.path, &self.target),
-            Overwrite::Refuse => {
-                fs::hard_link(&self.path, &self.target).and_then(|()| fs::remove_file(&self.path))
-            }
-        };
-        match result {
-            Ok(()) => {
-                self.placed = true;
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                Err(PublishError::Exists(self.target.clone()))
-            }
-            Err(source) => Err(PublishError::Io {
-                path: self.target.clone(),
+/// Places a finished output file, naming an existing one in the error.
+fn place(file: NewFile, overwrite: Overwrite) -> Result<(), PackError> {
+    let target = file.target().to_path_buf();
+    file.place(overwrite).map_err(|source| {
+        if source.kind() == io::ErrorKind::AlreadyExists {
+            PackError::Exists(target)
+        } else {
+            PackError::Io {
+                path: target,
                 source,
-            }),
+            }
         }
-    }
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if !self.placed {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
+    })
 }
 
 /// Counts and hashes what passes through, so the file need not be read back.
@@ -449,18 +374,5 @@ impl<W: Write> Write for HashingWriter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_only_when_needed() {
-        assert_eq!(shell_quote("/tmp/b.enc"), "/tmp/b.enc");
-        assert_eq!(shell_quote("my bundle"), "'my bundle'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -3,8 +3,8 @@
 use std::fs;
 use std::path::Path;
 
-use super::{BUNDLE_SUFFIX, Destination, DistributeError, bundle_key, pointer_key, trusted_facts};
-use crate::inspect::file_sha256;
+use super::{BUNDLE_SUFFIX, Destination, PublishError, bundle_key, pointer_key, trusted_facts};
+use crate::hashing::file_sha256;
 use crate::scratch::ScratchDir;
 use crate::sign::comment::TrustedFacts;
 use crate::sign::create::SigningKey;
@@ -31,21 +31,21 @@ pub struct Release {
 }
 
 /// Publishes a signed bundle file (its `.minisig` beside it): the release first, the pointer last.
-pub fn publish(dest: &dyn Destination, file: &Path) -> Result<Published, DistributeError> {
+pub fn publish(dest: &dyn Destination, file: &Path) -> Result<Published, PublishError> {
     let sig_file = sig_path(file);
-    let sig = fs::read_to_string(&sig_file)
-        .map_err(|_| DistributeError::NotSigned(file.to_path_buf()))?;
-    let facts = trusted_facts(&sig).map_err(|source| DistributeError::Comment {
+    let sig =
+        fs::read_to_string(&sig_file).map_err(|_| PublishError::NotSigned(file.to_path_buf()))?;
+    let facts = trusted_facts(&sig).map_err(|source| PublishError::Comment {
         what: sig_file.display().to_string(),
         source,
     })?;
-    let (actual, _) = file_sha256(file).map_err(|source| DistributeError::Io {
+    let (actual, _) = file_sha256(file).map_err(|source| PublishError::Io {
         op: "read",
         path: file.display().to_string(),
         source,
     })?;
     if actual != facts.sha256 {
-        return Err(DistributeError::Mismatch {
+        return Err(PublishError::Mismatch {
             path: file.to_path_buf(),
             signed: facts.sha256,
             actual,
@@ -54,7 +54,7 @@ pub fn publish(dest: &dyn Destination, file: &Path) -> Result<Published, Distrib
     if let Some(current) = current(dest, &facts.name)?
         && facts.seq < current.seq
     {
-        return Err(DistributeError::Older {
+        return Err(PublishError::Older {
             name: facts.name,
             seq: facts.seq,
             current: current.seq,
@@ -73,21 +73,21 @@ pub fn publish(dest: &dyn Destination, file: &Path) -> Result<Published, Distrib
 }
 
 /// The facts of the release `NAME.latest` designates, if any.
-fn current(dest: &dyn Destination, name: &str) -> Result<Option<TrustedFacts>, DistributeError> {
+fn current(dest: &dyn Destination, name: &str) -> Result<Option<TrustedFacts>, PublishError> {
     let Some(bytes) = dest.get(&pointer_key(name))? else {
         return Ok(None);
     };
     let text = String::from_utf8_lossy(&bytes);
     trusted_facts(&text)
         .map(Some)
-        .map_err(|source| DistributeError::Comment {
+        .map_err(|source| PublishError::Comment {
             what: format!("{}/{}", dest.describe(), pointer_key(name)),
             source,
         })
 }
 
 /// Every release of `name`, oldest sequence first, the current one marked.
-pub fn list_releases(dest: &dyn Destination, name: &str) -> Result<Vec<Release>, DistributeError> {
+pub fn list_releases(dest: &dyn Destination, name: &str) -> Result<Vec<Release>, PublishError> {
     let latest = current(dest, name)?;
     let mut found = Vec::new();
     for key in dest.list(&format!("{name}/"))? {
@@ -98,7 +98,7 @@ pub fn list_releases(dest: &dyn Destination, name: &str) -> Result<Vec<Release>,
             continue;
         };
         let facts = trusted_facts(&String::from_utf8_lossy(&bytes)).map_err(|source| {
-            DistributeError::Comment {
+            PublishError::Comment {
                 what: key.clone(),
                 source,
             }
@@ -114,7 +114,7 @@ pub fn list_releases(dest: &dyn Destination, name: &str) -> Result<Vec<Release>,
 }
 
 /// The names published at a destination (every `NAME.latest`).
-pub fn list_names(dest: &dyn Destination) -> Result<Vec<String>, DistributeError> {
+pub fn list_names(dest: &dyn Destination) -> Result<Vec<String>, PublishError> {
     Ok(dest
         .list("")?
         .into_iter()
@@ -132,10 +132,10 @@ pub fn republish(
     key: &SigningKey,
     seq: u64,
     expires: Option<u64>,
-) -> Result<Published, DistributeError> {
+) -> Result<Published, PublishError> {
     let releases = list_releases(dest, name)?;
     if releases.is_empty() {
-        return Err(DistributeError::NothingPublished {
+        return Err(PublishError::NothingPublished {
             name: name.into(),
             dest: dest.describe(),
         });
@@ -143,17 +143,16 @@ pub fn republish(
     let old = releases
         .into_iter()
         .find(|r| r.facts.seq == from)
-        .ok_or_else(|| DistributeError::NoSuchRelease {
+        .ok_or_else(|| PublishError::NoSuchRelease {
             name: name.into(),
             seq: from,
             dest: dest.describe(),
         })?;
-    let scratch =
-        ScratchDir::create("bundle-republish-").map_err(|source| DistributeError::Io {
-            op: "create",
-            path: "a scratch folder".into(),
-            source,
-        })?;
+    let scratch = ScratchDir::create("bundle-republish-").map_err(|source| PublishError::Io {
+        op: "create",
+        path: "a scratch folder".into(),
+        source,
+    })?;
     let local = scratch
         .path()
         .join(format!("{}{BUNDLE_SUFFIX}", old.facts.sha256));
@@ -163,13 +162,13 @@ pub fn republish(
         expires,
         ..old.facts
     };
-    let open = fs::File::open(&local).map_err(|source| DistributeError::Io {
+    let open = fs::File::open(&local).map_err(|source| PublishError::Io {
         op: "read",
         path: local.display().to_string(),
         source,
     })?;
     let text = key.sign(open, &facts)?;
-    fs::write(sig_path(&local), text).map_err(|source| DistributeError::Io {
+    fs::write(sig_path(&local), text).map_err(|source| PublishError::Io {
         op: "write",
         path: local.display().to_string(),
         source,

@@ -7,7 +7,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Destination, DistributeError};
+use super::{Destination, PublishError};
+use crate::fsutil::{NewFile, Overwrite};
+
+/// Published files are encrypted or signatures, meant to be served: readable by all.
+const PUBLISHED_MODE: u32 = 0o644;
 
 /// Publishes into a folder.
 #[derive(Debug, Clone)]
@@ -28,32 +32,25 @@ impl Folder {
     }
 }
 
-fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DistributeError {
+fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> PublishError {
     let path = path.display().to_string();
-    move |source| DistributeError::Io { op, path, source }
+    move |source| PublishError::Io { op, path, source }
 }
 
 impl Destination for Folder {
-    fn put(&self, key: &str, local: &Path) -> Result<(), DistributeError> {
+    fn put(&self, key: &str, local: &Path) -> Result<(), PublishError> {
         let target = self.path(key);
         let parent = target.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&parent).map_err(io_err("create", &parent))?;
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tag = crate::scratch::random_tag().map_err(io_err("name a temp file in", &parent))?;
-        let staged = parent.join(format!(".{name}.partial-{tag}"));
-        let result = fs::copy(local, &staged)
-            .and_then(|_| fs::File::open(&staged)?.sync_all())
-            .and_then(|()| fs::rename(&staged, &target));
-        if result.is_err() {
-            let _ = fs::remove_file(&staged);
-        }
-        result.map_err(io_err("write", &target))
+        let copied = (|| {
+            let mut staged = NewFile::create(&target, PUBLISHED_MODE)?;
+            io::copy(&mut fs::File::open(local)?, &mut staged)?;
+            staged.place(Overwrite::Replace)
+        })();
+        copied.map_err(io_err("write", &target))
     }
 
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, DistributeError> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PublishError> {
         let path = self.path(key);
         match fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
@@ -62,7 +59,7 @@ impl Destination for Folder {
         }
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<String>, DistributeError> {
+    fn list(&self, prefix: &str) -> Result<Vec<String>, PublishError> {
         let dir = self.path(prefix);
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -84,7 +81,7 @@ impl Destination for Folder {
         Ok(keys)
     }
 
-    fn fetch_to(&self, key: &str, to: &Path) -> Result<(), DistributeError> {
+    fn fetch_to(&self, key: &str, to: &Path) -> Result<(), PublishError> {
         let from = self.path(key);
         fs::copy(&from, to)
             .map(|_| ())
