@@ -6,7 +6,7 @@
 //! Gregorian calendar (Howard Hinnant's "chrono-compatible low-level date algorithms"); no time zone
 //! database, no files.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Days from 0000-03-01 to 1970-01-01 in the March-based era arithmetic below.
 const EPOCH_SHIFT_DAYS: i64 = 719_468;
@@ -146,24 +146,6 @@ pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
     u64::try_from(secs).map_err(|_| bad())
 }
 
-/// `--expires`: an RFC 3339 date, or a duration from `now` (`90d` is not a duration: use `2160h`).
-pub fn parse_expiry(text: &str, now: u64) -> Result<u64, String> {
-    let looks_like_date = text.len() >= 10 && text.as_bytes()[4] == b'-';
-    if looks_like_date {
-        return parse_rfc3339(text);
-    }
-    let dur = crate::duration::parse(text).map_err(|_| {
-        format!(
-            "--expires {text:?}: give a duration from now (720h, 90m) or an RFC 3339 date (2026-12-31)"
-        )
-    })?;
-    Ok(now.saturating_add(round_up(dur)))
-}
-
-fn round_up(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
-
 /// `Z`, `z` or `±HH:MM` as seconds east of UTC.
 fn zone_offset(zone: &[u8]) -> Option<i64> {
     match zone {
@@ -236,6 +218,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn known_instants() {
@@ -288,13 +271,5 @@ mod tests {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
         }
         assert!(parse_rfc3339("2024-02-29").is_ok());
-    }
-
-    #[test]
-    fn expiry_is_a_date_or_a_duration_from_now() {
-        assert_eq!(parse_expiry("1h", 1000), Ok(4600));
-        assert_eq!(parse_expiry("250ms", 1000), Ok(1001));
-        assert_eq!(parse_expiry("2026-12-31", 0), Ok(1_798_675_200));
-        assert!(parse_expiry("soon", 0).is_err());
     }
 }

@@ -4,11 +4,12 @@
 //! print, and map the error to the exit status of the contract ([`exit::Exit`]).
 //!
 //! Data flows one way, as `Read`/`Write` streams: fetch → verify → decrypt → decompress → unpack → run.
-//! Only [`bootstrap`] knows the order of those stages on the instance, and only [`publish`] on the
+//! Only [`boot`] knows the order of those stages on the instance, and only [`pack`] on the
 //! publisher's side.
 
 pub mod archive;
-pub mod bootstrap;
+pub mod boot;
+pub mod cli;
 pub mod date;
 pub mod duration;
 pub mod enc;
@@ -20,6 +21,7 @@ pub mod inspect;
 pub mod open;
 pub mod pack;
 pub mod personality;
+pub mod pointer;
 pub mod publish;
 pub mod runner;
 pub mod scratch;
@@ -28,8 +30,8 @@ pub mod serve;
 pub mod shell;
 pub mod sign;
 pub mod size;
+pub mod state;
 pub mod templates;
 pub mod trial;
 pub mod unpack;
 pub mod userdata;
-pub mod watch;

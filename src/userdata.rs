@@ -16,6 +16,9 @@ use crate::enc::{Kdf, Params};
 use crate::exit::{Classify, Exit};
 use crate::shell::quote as q;
 
+/// Where the user-data script logs on the instance (besides the console), unless told.
+pub const DEFAULT_LOG_FILE: &str = "/var/log/startup-bundle.log";
+
 /// EC2's limit on user-data, in bytes (before base64).
 pub const EC2_USERDATA_LIMIT: usize = 16_384;
 

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use startup_bundle::boot::status;
 use startup_bundle::exit::{Classify, Exit};
 use startup_bundle::runner::{
-    self, Echo, ModuleToRun, Outcome, Phase, RunError, RunOptions, RunResult, RunSpec,
-    ScriptOutcome, StepState,
+    self, ModuleToRun, Outcome, Phase, RunError, RunOptions, RunSpec, ScriptOutcome,
 };
+use startup_bundle::state::{RunKind, RunResult, StateDir, StateError, StepState};
 
 use crate::support::{scratch, write};
 
@@ -38,37 +39,92 @@ fn spec(root: &Path, modules: Vec<ModuleToRun>) -> RunSpec {
     RunSpec {
         bundle_name: "web".into(),
         bundle_version: "1.2.3".into(),
-        bundle_sha256: "ab".repeat(32),
-        source: "https://example.com/web.bundle".into(),
         root: root.to_path_buf(),
         modules,
     }
 }
 
-/// Quiet options with short timeouts, and a parent environment holding the passphrase and a
-/// `--pass env:` variable, as on an instance.
-fn options(state: &Path) -> RunOptions {
-    let mut opts = RunOptions::new(state.to_path_buf());
-    opts.echo = Echo::Quiet;
-    opts.module_timeout = Duration::from_secs(20);
-    opts.kill_grace = Duration::from_millis(500);
-    opts.strip_env.push("MY_PASS".into());
+/// The runner's options and the state folder it runs in.
+struct Opts {
+    run: RunOptions,
+    state: PathBuf,
+}
+
+impl std::ops::Deref for Opts {
+    type Target = RunOptions;
+    fn deref(&self) -> &RunOptions {
+        &self.run
+    }
+}
+
+impl std::ops::DerefMut for Opts {
+    fn deref_mut(&mut self) -> &mut RunOptions {
+        &mut self.run
+    }
+}
+
+/// Short timeouts, and a parent environment holding the passphrase and a `--pass env:` variable,
+/// as on an instance.
+fn options(state: &Path) -> Opts {
+    let mut run = RunOptions {
+        module_timeout: Duration::from_secs(20),
+        kill_grace: Duration::from_millis(500),
+        ..RunOptions::default()
+    };
+    run.strip_env.push("MY_PASS".into());
     let mut base: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     base.push(("BUNDLE_PASSPHRASE".into(), SECRET.into()));
     base.push(("MY_PASS".into(), SECRET.into()));
     base.push(("KEEP_ME".into(), "kept".into()));
-    opts.base_env = Some(base);
-    opts
+    run.base_env = Some(base);
+    Opts {
+        run,
+        state: state.to_path_buf(),
+    }
+}
+
+/// Opens (creating) the state folder.
+fn state_dir(state: &Path) -> StateDir {
+    StateDir::open(state).expect("state folder")
+}
+
+/// What `boot` does around the runner: the lock, a record, the runner, the record finished.
+fn run_to(
+    spec: &RunSpec,
+    opts: &Opts,
+    echo: &mut dyn std::io::Write,
+) -> Result<runner::RunReport, RunError> {
+    let state = state_dir(&opts.state);
+    let lock = state
+        .lock(Duration::from_secs(10), &mut |_| {})
+        .expect("lock");
+    let mut record = state
+        .begin_run(&lock, RunKind::Run, "https://example.com/web.bundle".into())
+        .expect("record");
+    let result = runner::run(spec, &state, &mut record, &opts.run, echo);
+    match &result {
+        Ok(_) => record.finish(RunResult::Ok, 0, None),
+        Err(e) => record.finish(RunResult::Failed, e.exit().code(), Some(e.to_string())),
+    }
+    .expect("finish the record");
+    result
+}
+
+/// Runs quietly.
+fn run(spec: &RunSpec, opts: &Opts) -> Result<runner::RunReport, RunError> {
+    run_to(spec, opts, &mut std::io::sink())
 }
 
 /// Runs, capturing the echoed output.
-fn run_captured(
-    spec: &RunSpec,
-    opts: &RunOptions,
-) -> (Result<runner::RunReport, RunError>, String) {
+fn run_captured(spec: &RunSpec, opts: &Opts) -> (Result<runner::RunReport, RunError>, String) {
     let mut echo = Vec::new();
-    let result = runner::run_to(spec, opts, &mut echo);
+    let result = run_to(spec, opts, &mut echo);
     (result, String::from_utf8_lossy(&echo).into_owned())
+}
+
+/// The due inits, as a dry run sees them.
+fn due_inits(spec: &RunSpec, state: &Path) -> Vec<String> {
+    runner::due_inits(spec, &state_dir(state))
 }
 
 fn read(path: &Path) -> String {
@@ -99,10 +155,10 @@ fn inits_once_per_digest_then_starts_every_time_in_order() {
     let opts = options(&state);
 
     assert_eq!(
-        runner::due_inits(&spec(&root, modules.clone()), &state),
+        due_inits(&spec(&root, modules.clone()), &state),
         ["10-java", "30-app"]
     );
-    let first = runner::run(&spec(&root, modules.clone()), &opts).expect("first run");
+    let first = run(&spec(&root, modules.clone()), &opts).expect("first run");
     assert_eq!(first.inits_run, ["10-java", "30-app"]);
     assert_eq!(first.starts_run, ["10-java", "20-rabbitmq", "30-app"]);
     assert_eq!(
@@ -111,8 +167,8 @@ fn inits_once_per_digest_then_starts_every_time_in_order() {
     );
 
     fs::remove_file(dir.path().join("trace")).unwrap();
-    assert!(runner::due_inits(&spec(&root, modules.clone()), &state).is_empty());
-    let second = runner::run(&spec(&root, modules.clone()), &opts).expect("second run");
+    assert!(due_inits(&spec(&root, modules.clone()), &state).is_empty());
+    let second = run(&spec(&root, modules.clone()), &opts).expect("second run");
     assert!(second.inits_run.is_empty());
     assert_ne!(second.run_id, first.run_id, "run ids are unique");
     assert_ne!(second.log_dir, first.log_dir);
@@ -124,7 +180,7 @@ fn inits_once_per_digest_then_starts_every_time_in_order() {
     // A new content digest is a new module as far as init is concerned.
     fs::remove_file(dir.path().join("trace")).unwrap();
     modules[2].digest = "sha256:two".into();
-    runner::run(&spec(&root, modules), &opts).expect("third run");
+    run(&spec(&root, modules), &opts).expect("third run");
     assert_eq!(
         read(&dir.path().join("trace")),
         "30-app init\n10-java start\n20-rabbitmq start\n30-app start\n"
@@ -136,26 +192,20 @@ fn a_failed_init_is_not_recorded_and_runs_again() {
     let dir = scratch();
     let (root, state) = (dir.path().join("b"), dir.path().join("state"));
     let m = module(&root, "10-db", "true\n", Some("exit 7\n"));
-    let err = runner::run(&spec(&root, vec![m.clone()]), &options(&state)).unwrap_err();
+    let err = run(&spec(&root, vec![m.clone()]), &options(&state)).unwrap_err();
     assert!(
         matches!(
             err,
-            RunError::ModuleFailed {
-                phase: Phase::Init,
-                outcome: ScriptOutcome::Exited(7),
-                ..
-            }
+            RunError::ModuleFailed(ref f)
+                if f.phase == Phase::Init && f.ended.outcome == ScriptOutcome::Exited(7)
         ),
         "{err:?}"
     );
-    assert_eq!(
-        runner::due_inits(&spec(&root, vec![m.clone()]), &state),
-        ["10-db"]
-    );
+    assert_eq!(due_inits(&spec(&root, vec![m.clone()]), &state), ["10-db"]);
     write(&root, "10-db/init", "true\n", false);
-    let report = runner::run(&spec(&root, vec![m.clone()]), &options(&state)).unwrap();
+    let report = run(&spec(&root, vec![m.clone()]), &options(&state)).unwrap();
     assert_eq!(report.inits_run, ["10-db"]);
-    assert!(runner::due_inits(&spec(&root, vec![m]), &state).is_empty());
+    assert!(due_inits(&spec(&root, vec![m]), &state).is_empty());
 }
 
 #[test]
@@ -166,7 +216,7 @@ fn scripts_get_the_bundle_environment_and_never_the_secrets() {
     let m = module(&root, "10-env", script, None);
     let mut opts = options(&state);
     opts.env.push(("ROLE".into(), "web".into()));
-    runner::run(&spec(&root, vec![m]), &opts).expect("run");
+    run(&spec(&root, vec![m]), &opts).expect("run");
 
     let env = read(&root.join("10-env/env.out"));
     for expected in [
@@ -262,20 +312,13 @@ fn the_first_failure_stops_the_run_and_says_everything() {
         &format!("touch '{}'\n", dir.path().join("ran").display()),
         None,
     );
-    let err = runner::run(&spec(&root, vec![a, b, c]), &options(&state)).unwrap_err();
+    let err = run(&spec(&root, vec![a, b, c]), &options(&state)).unwrap_err();
 
-    let RunError::ModuleFailed {
-        module,
-        phase,
-        script,
-        outcome,
-        tail,
-        log,
-        ..
-    } = &err
-    else {
+    let RunError::ModuleFailed(failed) = &err else {
         panic!("expected ModuleFailed, got {err:?}");
     };
+    let (module, phase, script) = (&failed.module, &failed.phase, &failed.script);
+    let (outcome, tail, log) = (&failed.ended.outcome, &failed.ended.tail, &failed.ended.log);
     assert_eq!(
         (module.as_str(), *phase, *outcome),
         ("20-rabbitmq", Phase::Start, ScriptOutcome::Exited(3))
@@ -305,7 +348,7 @@ fn the_first_failure_stops_the_run_and_says_everything() {
         "{text}"
     );
 
-    let status = runner::read_status(&state).expect("status");
+    let status = status::read(&state).expect("status");
     assert_eq!(status.result, RunResult::Failed);
     assert!(status.finished.is_some());
     let states: Vec<_> = status
@@ -322,7 +365,7 @@ fn the_first_failure_stops_the_run_and_says_everything() {
         ]
     );
     assert_eq!(status.failure.as_deref(), Some(text.as_str()));
-    let table = runner::render_status(&status);
+    let table = status::render(&status);
     assert!(
         table.contains("FAILED") && table.contains("failed (status 3)"),
         "{table}"
@@ -335,14 +378,11 @@ fn a_script_killed_by_a_signal_reports_it() {
     let dir = scratch();
     let (root, state) = (dir.path().join("b"), dir.path().join("state"));
     let m = module(&root, "10-crash", "echo going down\nkill -9 $$\n", None);
-    let err = runner::run(&spec(&root, vec![m]), &options(&state)).unwrap_err();
+    let err = run(&spec(&root, vec![m]), &options(&state)).unwrap_err();
     assert!(
         matches!(
             err,
-            RunError::ModuleFailed {
-                outcome: ScriptOutcome::Signaled(9),
-                ..
-            }
+            RunError::ModuleFailed(ref f) if f.ended.outcome == ScriptOutcome::Signaled(9)
         ),
         "{err:?}"
     );
@@ -351,10 +391,7 @@ fn a_script_killed_by_a_signal_reports_it() {
             .contains("start was killed by signal 9 (SIGKILL)"),
         "{err}"
     );
-    assert_eq!(
-        runner::read_status(&state).unwrap().steps[0].signal,
-        Some(9)
-    );
+    assert_eq!(status::read(&state).unwrap().steps[0].signal, Some(9));
 }
 
 /// Whether `pid` has gone (a zombie waiting for a reaper counts: it runs nothing).
@@ -393,7 +430,7 @@ fn a_hanging_script_and_its_children_are_stopped_at_the_timeout() {
     // Long enough for bash to have written child.pid even on two busy cores.
     opts.module_timeout = Duration::from_millis(1500);
     let started = Instant::now();
-    let err = runner::run(&spec(&root, vec![m]), &opts).unwrap_err();
+    let err = run(&spec(&root, vec![m]), &opts).unwrap_err();
     assert!(
         started.elapsed() < Duration::from_secs(8),
         "took {:?}",
@@ -402,10 +439,8 @@ fn a_hanging_script_and_its_children_are_stopped_at_the_timeout() {
     assert!(
         matches!(
             err,
-            RunError::ModuleFailed {
-                outcome: ScriptOutcome::TimedOut { signal: 15, .. },
-                ..
-            }
+            RunError::ModuleFailed(ref f)
+                if matches!(f.ended.outcome, ScriptOutcome::TimedOut { signal: 15, .. })
         ),
         "{err:?}"
     );
@@ -418,7 +453,7 @@ fn a_hanging_script_and_its_children_are_stopped_at_the_timeout() {
         wait_gone(child),
         "the script's background child {child} survived the timeout"
     );
-    assert!(runner::read_status(&state).unwrap().steps[0].timed_out);
+    assert!(status::read(&state).unwrap().steps[0].timed_out);
 }
 
 #[test]
@@ -431,14 +466,12 @@ fn a_script_that_ignores_sigterm_is_killed_after_the_grace() {
     // Long enough for bash to have run `trap` before the TERM arrives, even on two busy cores.
     opts.module_timeout = Duration::from_millis(1500);
     opts.kill_grace = Duration::from_millis(300);
-    let err = runner::run(&spec(&root, vec![m]), &opts).unwrap_err();
+    let err = run(&spec(&root, vec![m]), &opts).unwrap_err();
     assert!(
         matches!(
             err,
-            RunError::ModuleFailed {
-                outcome: ScriptOutcome::TimedOut { signal: 9, .. },
-                ..
-            }
+            RunError::ModuleFailed(ref f)
+                if matches!(f.ended.outcome, ScriptOutcome::TimedOut { signal: 9, .. })
         ),
         "{err:?}"
     );
@@ -484,20 +517,19 @@ fn a_script_that_cannot_start_is_a_module_failure() {
     let (root, state) = (dir.path().join("b"), dir.path().join("state"));
     let m = module(&root, "10-bad", "", None);
     write(&root, "10-bad/start", "#!/nonexistent/interpreter\n", true);
-    let err = runner::run(&spec(&root, vec![m]), &options(&state)).unwrap_err();
+    let err = run(&spec(&root, vec![m]), &options(&state)).unwrap_err();
     assert!(matches!(err, RunError::NotStarted { .. }), "{err:?}");
     assert_eq!(err.exit(), Exit::Module);
-    assert_eq!(
-        runner::read_status(&state).unwrap().result,
-        RunResult::Failed
-    );
+    assert_eq!(status::read(&state).unwrap().result, RunResult::Failed);
 }
 
 #[test]
 fn the_lock_is_exclusive_and_a_second_run_waits_then_gives_up() {
     let dir = scratch();
     let state = dir.path().join("state");
-    let held = runner::lock(&state, Duration::ZERO, &mut |_| {}).expect("lock");
+    let held = state_dir(&state)
+        .lock(Duration::ZERO, &mut |_| {})
+        .expect("lock");
     assert_eq!(
         read(&state.join("lock")).trim(),
         std::process::id().to_string()
@@ -505,13 +537,14 @@ fn the_lock_is_exclusive_and_a_second_run_waits_then_gives_up() {
 
     let mut said = Vec::new();
     let started = Instant::now();
-    let err = runner::lock(&state, Duration::from_millis(300), &mut |m| {
-        said.push(m.to_string())
-    })
-    .unwrap_err();
+    let err = state_dir(&state)
+        .lock(Duration::from_millis(300), &mut |m| {
+            said.push(m.to_string())
+        })
+        .unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(
-        matches!(err, RunError::Locked { pid: Some(p), .. } if p == std::process::id()),
+        matches!(err, StateError::Locked { pid: Some(p), .. } if p == std::process::id()),
         "{err:?}"
     );
     assert_eq!(err.exit(), Exit::Usage);
@@ -526,7 +559,9 @@ fn the_lock_is_exclusive_and_a_second_run_waits_then_gives_up() {
         std::thread::sleep(Duration::from_millis(200));
         drop(held);
     });
-    runner::lock(&state, Duration::from_secs(5), &mut |_| {}).expect("lock after release");
+    state_dir(&state)
+        .lock(Duration::from_secs(5), &mut |_| {})
+        .expect("lock after release");
     releaser.join().unwrap();
 }
 
@@ -540,7 +575,9 @@ fn two_holders_never_overlap() {
             let (state, inside) = (Arc::clone(&state), Arc::clone(&inside));
             std::thread::spawn(move || {
                 for _ in 0..5 {
-                    let _lock = runner::lock(&state, Duration::from_secs(10), &mut |_| {}).unwrap();
+                    let _lock = state_dir(&state)
+                        .lock(Duration::from_secs(10), &mut |_| {})
+                        .unwrap();
                     assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
                     std::thread::sleep(Duration::from_millis(10));
                     inside.store(false, Ordering::SeqCst);
@@ -558,21 +595,20 @@ fn status_is_recorded_and_rendered() {
     let dir = scratch();
     let (root, state) = (dir.path().join("b"), dir.path().join("state"));
     assert!(matches!(
-        runner::read_status(&state),
-        Err(RunError::NoStatus { .. })
+        status::read(&state),
+        Err(StateError::NoStatus { .. })
     ));
     let m = module(&root, "10-java", "echo hi\n", Some("true\n"));
-    let report = runner::run(&spec(&root, vec![m.clone()]), &options(&state)).unwrap();
-    runner::run(&spec(&root, vec![m]), &options(&state)).unwrap();
+    let report = run(&spec(&root, vec![m.clone()]), &options(&state)).unwrap();
+    run(&spec(&root, vec![m]), &options(&state)).unwrap();
 
-    let status = runner::read_status(&state).unwrap();
+    let status = status::read(&state).unwrap();
     assert_eq!(status.result, RunResult::Ok);
-    assert_ne!(
-        status.run_id, report.run_id,
+    assert!(
+        report.starts_run == ["10-java"] && status.steps.len() == 2,
         "the status describes the last run"
     );
-    assert_eq!(status.bundle.name, "web");
-    assert_eq!(status.bundle.source, "https://example.com/web.bundle");
+    assert_eq!(status.source, "https://example.com/web.bundle");
     assert_eq!(status.started.len(), "2024-01-01T00:00:00Z".len());
     assert!(status.started.ends_with('Z') && status.finished.is_some());
     let rows: Vec<_> = status.steps.iter().map(|s| (s.phase, s.status)).collect();
@@ -585,9 +621,9 @@ fn status_is_recorded_and_rendered() {
     );
     assert!(status.steps[1].log.as_ref().is_some_and(|l| l.is_file()));
 
-    let table = runner::render_status(&status);
+    let table = status::render(&status);
     assert!(
-        table.contains(&format!("run {}: ok", status.run_id)),
+        table.contains(&format!("run {} (run): ok", status.run_id)),
         "{table}"
     );
     assert!(
@@ -608,18 +644,17 @@ fn status_is_recorded_and_rendered() {
 fn the_hook_is_told_the_result_without_the_secrets() {
     let dir = scratch();
     let state = dir.path().join("state");
+    let logs = dir.path().join("logs");
+    fs::create_dir(&logs).unwrap();
     let out = dir.path().join("hook.env");
     let opts = options(&state);
+    let sd = state_dir(&state);
     let cmd = format!("env > '{}'; echo notified", out.display());
+    let hook = |cmd: &str, outcome, failed, echo: &mut dyn std::io::Write| {
+        runner::run_hook(cmd, outcome, failed, &sd, &logs, &opts.run, echo)
+    };
     let mut echo = Vec::new();
-    runner::run_hook_to(
-        &cmd,
-        Outcome::Failure,
-        Some("20-rabbitmq"),
-        &opts,
-        &mut echo,
-    )
-    .expect("hook");
+    hook(&cmd, Outcome::Failure, Some("20-rabbitmq"), &mut echo).expect("hook");
     let env = read(&out);
     assert!(env.lines().any(|l| l == "BUNDLE_RESULT=failure"), "{env}");
     assert!(
@@ -628,20 +663,24 @@ fn the_hook_is_told_the_result_without_the_secrets() {
     );
     assert!(!env.contains(SECRET), "{env}");
     assert_eq!(String::from_utf8_lossy(&echo), "[hook] notified\n");
+    assert!(logs.join("hook.log").is_file());
 
-    runner::run_hook(&cmd, Outcome::Success, None, &opts).expect("hook");
+    hook(&cmd, Outcome::Success, None, &mut std::io::sink()).expect("hook");
     let env = read(&out);
     assert!(env.lines().any(|l| l == "BUNDLE_RESULT=success"), "{env}");
     assert!(env.lines().any(|l| l == "BUNDLE_FAILED_MODULE="), "{env}");
 
-    let err = runner::run_hook("echo oops; exit 4", Outcome::Success, None, &opts).unwrap_err();
+    let err = hook(
+        "echo oops; exit 4",
+        Outcome::Success,
+        None,
+        &mut std::io::sink(),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
-            RunError::HookFailed {
-                outcome: ScriptOutcome::Exited(4),
-                ..
-            }
+            RunError::HookFailed { ref ended, .. } if ended.outcome == ScriptOutcome::Exited(4)
         ),
         "{err:?}"
     );

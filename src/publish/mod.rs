@@ -24,15 +24,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::exit::{Classify, Exit};
-use crate::sign::comment::{CommentError, TrustedFacts};
+use crate::sign::comment::CommentError;
 
 pub use folder::Folder;
 pub use release::{Published, Release, list_releases, publish, republish};
 
-/// File name suffix of a release pointer.
-pub const POINTER_SUFFIX: &str = ".latest";
-/// File name suffix of a release in its name's folder.
-pub const BUNDLE_SUFFIX: &str = ".bundle";
+pub use crate::pointer::{
+    BUNDLE_SUFFIX, POINTER_SUFFIX, bundle_key, is_pointer, pointer_key, pointer_name, release_url,
+    trusted_facts,
+};
 
 /// Where releases are published: a folder today, an S3 prefix tomorrow.
 pub trait Destination {
@@ -56,53 +56,6 @@ pub fn open(spec: &str, s3: &s3::S3Config) -> Result<Box<dyn Destination>, Publi
     } else {
         Ok(Box::new(Folder::new(Path::new(spec))))
     }
-}
-
-/// The key of a release's bundle file.
-pub fn bundle_key(name: &str, sha256: &str) -> String {
-    format!("{name}/{sha256}{BUNDLE_SUFFIX}")
-}
-
-/// The key of a name's pointer.
-pub fn pointer_key(name: &str) -> String {
-    format!("{name}{POINTER_SUFFIX}")
-}
-
-/// True when `url` names a pointer (`…/NAME.latest`, query ignored).
-pub fn is_pointer(url: &str) -> bool {
-    strip_query(url).ends_with(POINTER_SUFFIX)
-}
-
-/// The bundle name a pointer URL stands for: `…/web.latest?…` → `web`.
-pub fn pointer_name(pointer_url: &str) -> &str {
-    let plain = strip_query(pointer_url);
-    let file = plain.rsplit('/').next().unwrap_or(plain);
-    file.strip_suffix(POINTER_SUFFIX).unwrap_or(file)
-}
-
-/// The URL of the release a pointer at `pointer_url` designates, by its signed facts.
-pub fn release_url(pointer_url: &str, facts: &TrustedFacts) -> String {
-    let plain = strip_query(pointer_url);
-    let base = match plain.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/"),
-        None => String::new(),
-    };
-    format!("{base}{}", bundle_key(&facts.name, &facts.sha256))
-}
-
-fn strip_query(url: &str) -> &str {
-    url.split(['?', '#']).next().unwrap_or(url)
-}
-
-/// The trusted comment of a `.minisig` text (unverified: the caller verifies it with the bundle).
-pub fn trusted_facts(minisig: &str) -> Result<TrustedFacts, CommentError> {
-    let comment = minisig
-        .lines()
-        .find_map(|l| l.strip_prefix("trusted comment: "))
-        .ok_or_else(|| CommentError::Malformed {
-            reason: "no trusted comment line".into(),
-        })?;
-    TrustedFacts::parse(comment.trim_end())
 }
 
 /// Why publishing or listing failed.
@@ -202,41 +155,5 @@ impl Classify for PublishError {
             PublishError::S3(e) => return e.hint(),
             PublishError::Io { .. } => "check the destination path and its permissions".into(),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pointers_name_their_release_beside_them() {
-        let facts = TrustedFacts {
-            name: "shop".into(),
-            version: "1".into(),
-            seq: 3,
-            sha256: "ab".repeat(32),
-            params: crate::enc::Params::default(),
-            expires: None,
-        };
-        let sha = "ab".repeat(32);
-        assert!(is_pointer("http://h/x/shop.latest?sig=1"));
-        assert!(!is_pointer("http://h/x/shop.bundle"));
-        assert_eq!(
-            release_url("http://h/x/shop.latest?q", &facts),
-            format!("http://h/x/shop/{sha}.bundle")
-        );
-        assert_eq!(
-            release_url("s3://b/p/shop.latest", &facts),
-            format!("s3://b/p/shop/{sha}.bundle")
-        );
-        assert_eq!(
-            release_url("/srv/shop.latest", &facts),
-            format!("/srv/shop/{sha}.bundle")
-        );
-        assert_eq!(
-            release_url("shop.latest", &facts),
-            format!("shop/{sha}.bundle")
-        );
     }
 }

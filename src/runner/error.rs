@@ -98,23 +98,8 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A module's script exited non-zero, was killed, or timed out. The run stopped there.
-    #[error("{}", failure_text(.module, *.phase, .script, *.outcome, *.duration, .tail, .log))]
-    ModuleFailed {
-        /// The module's name.
-        module: String,
-        /// Which script: init or start.
-        phase: Phase,
-        /// The script that failed.
-        script: PathBuf,
-        /// How it ended.
-        outcome: ScriptOutcome,
-        /// How long it ran.
-        duration: Duration,
-        /// Its last lines of output (at most 20).
-        tail: Vec<String>,
-        /// The full log of its output.
-        log: PathBuf,
-    },
+    #[error("{}", failure_text(.0))]
+    ModuleFailed(Box<ModuleFailure>),
     /// A module's script could not be started at all (missing file, bad interpreter line, ...).
     #[error("module {module} failed: could not start its {phase} script {}", script.display())]
     NotStarted {
@@ -128,22 +113,7 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    /// Another run holds the state dir's lock and did not let go within the wait.
-    #[error(
-        "another run holds {} ({}) and did not finish within {}",
-        path.display(),
-        pid.map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}")),
-        human(*waited)
-    )]
-    Locked {
-        /// The lock file.
-        path: PathBuf,
-        /// The pid written in it by the holder, when readable.
-        pid: Option<u32>,
-        /// How long we waited.
-        waited: Duration,
-    },
-    /// Reading or writing the state dir failed.
+    /// A log file could not be created.
     #[error("cannot {op} {}", path.display())]
     Io {
         /// What we were doing: "write", "create", "read", "lock", ...
@@ -154,21 +124,9 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    /// `status` was asked for before any run wrote one.
-    #[error("no run recorded in {} yet", state_dir.display())]
-    NoStatus {
-        /// The state dir that was looked in.
-        state_dir: PathBuf,
-    },
-    /// The status file exists but is not ours or is damaged.
-    #[error("{} is not a status file this version understands", path.display())]
-    BadStatus {
-        /// The status file.
-        path: PathBuf,
-        /// Why it could not be read.
-        #[source]
-        source: serde_json::Error,
-    },
+    /// The state folder could not be read or written.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     /// The after-run hook could not be started.
     #[error("the hook `{cmd}` could not be started")]
     HookNotStarted {
@@ -179,28 +137,58 @@ pub enum RunError {
         source: std::io::Error,
     },
     /// The after-run hook failed. The run's own result stands; this is only reported.
-    #[error("the hook `{cmd}` {outcome} after {}{}", human(*duration), tail_text(.tail, .log))]
+    #[error("the hook `{cmd}` {} after {}{}", ended.outcome, human(ended.duration), tail_text(&ended.tail, &ended.log))]
     HookFailed {
         /// The hook's command line.
         cmd: String,
         /// How it ended.
-        outcome: ScriptOutcome,
-        /// How long it ran.
-        duration: Duration,
-        /// Its last lines of output.
-        tail: Vec<String>,
-        /// The full log of its output.
-        log: PathBuf,
+        ended: Box<Ended>,
     },
+}
+
+/// How a script that failed ended, with what an operator reads.
+#[derive(Debug, Clone)]
+pub struct Ended {
+    /// How it ended.
+    pub outcome: ScriptOutcome,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Its last lines of output (at most 20).
+    pub tail: Vec<String>,
+    /// The full log of its output.
+    pub log: PathBuf,
+}
+
+/// Which module's script failed, and how.
+#[derive(Debug, Clone)]
+pub struct ModuleFailure {
+    /// The module's name.
+    pub module: String,
+    /// Which script: init or start.
+    pub phase: Phase,
+    /// The script that failed.
+    pub script: PathBuf,
+    /// How it ended.
+    pub ended: Ended,
+}
+
+impl RunError {
+    /// How the failed script ended, when a script (module or hook) failed.
+    pub fn ended(&self) -> Option<&Ended> {
+        match self {
+            RunError::ModuleFailed(f) => Some(&f.ended),
+            RunError::HookFailed { ended, .. } => Some(ended),
+            _ => None,
+        }
+    }
 }
 
 impl RunError {
     /// The module whose script failed, when a module failed (for `BUNDLE_FAILED_MODULE`).
     pub fn failed_module(&self) -> Option<&str> {
         match self {
-            RunError::ModuleFailed { module, .. } | RunError::NotStarted { module, .. } => {
-                Some(module)
-            }
+            RunError::ModuleFailed(f) => Some(&f.module),
+            RunError::NotStarted { module, .. } => Some(module),
             _ => None,
         }
     }
@@ -216,24 +204,19 @@ impl RunError {
 }
 
 /// The multi-line message of [`RunError::ModuleFailed`], read by an operator at a glance.
-fn failure_text(
-    module: &str,
-    phase: Phase,
-    script: &std::path::Path,
-    outcome: ScriptOutcome,
-    duration: Duration,
-    tail: &[String],
-    log: &std::path::Path,
-) -> String {
-    let after = match outcome {
+fn failure_text(f: &ModuleFailure) -> String {
+    let after = match f.ended.outcome {
         // The timeout message already says how long.
         ScriptOutcome::TimedOut { .. } => String::new(),
-        _ => format!(" after {}", human(duration)),
+        _ => format!(" after {}", human(f.ended.duration)),
     };
     format!(
-        "module {module} failed: {phase} {outcome}{after}\nscript: {}{}",
-        script.display(),
-        tail_text(tail, log)
+        "module {} failed: {} {}{after}\nscript: {}{}",
+        f.module,
+        f.phase,
+        f.ended.outcome,
+        f.script.display(),
+        tail_text(&f.ended.tail, &f.ended.log)
     )
 }
 
@@ -255,35 +238,30 @@ fn tail_text(tail: &[String], log: &std::path::Path) -> String {
 impl Classify for RunError {
     fn exit(&self) -> Exit {
         match self {
-            RunError::ModuleFailed { .. } | RunError::NotStarted { .. } => Exit::Module,
-            RunError::Locked { .. }
-            | RunError::Io { .. }
-            | RunError::NoStatus { .. }
-            | RunError::BadStatus { .. }
-            | RunError::HookNotStarted { .. }
-            | RunError::HookFailed { .. } => Exit::Usage,
+            RunError::ModuleFailed(_) | RunError::NotStarted { .. } => Exit::Module,
+            RunError::State(e) => e.exit(),
+            RunError::Io { .. } | RunError::HookNotStarted { .. } | RunError::HookFailed { .. } => {
+                Exit::Usage
+            }
         }
     }
 
     fn hint(&self) -> Option<String> {
         match self {
-            RunError::ModuleFailed { module, .. } => Some(format!(
-                "fix module {module} and apply the bundle again; modules after it did not run"
+            RunError::ModuleFailed(f) => Some(format!(
+                "fix module {} and apply the bundle again; modules after it did not run",
+                f.module
             )),
             RunError::NotStarted { .. } => Some(
                 "check the script's first line (#!) names an installed interpreter, or make it \
                  non-executable to run it with bash"
                     .to_string(),
             ),
-            RunError::Locked { .. } => Some(
-                "wait for the other run to finish, or give it longer with --lock-wait".to_string(),
-            ),
-            RunError::Io { .. } => {
-                Some("check that the state dir (--state-dir) is writable by this user".to_string())
-            }
-            RunError::NoStatus { .. } => Some(
-                "run `bundle-bootstrap run URL` first, or pass the right --state-dir".to_string(),
-            ),
+            RunError::State(e) => e.hint(),
+            RunError::Io { path, .. } => Some(format!(
+                "check that {} is writable by this user and its disk has room",
+                path.display()
+            )),
             _ => None,
         }
     }
@@ -295,15 +273,17 @@ mod tests {
 
     #[test]
     fn failure_reads_at_a_glance() {
-        let err = RunError::ModuleFailed {
+        let err = RunError::ModuleFailed(Box::new(ModuleFailure {
             module: "20-rabbitmq".into(),
             phase: Phase::Start,
             script: "/b/20-rabbitmq/start".into(),
-            outcome: ScriptOutcome::Exited(3),
-            duration: Duration::from_millis(4200),
-            tail: vec!["one".into(), "two".into()],
-            log: "/var/lib/startup-bundle/logs/r/20-rabbitmq.start.log".into(),
-        };
+            ended: Ended {
+                outcome: ScriptOutcome::Exited(3),
+                duration: Duration::from_millis(4200),
+                tail: vec!["one".into(), "two".into()],
+                log: "/var/lib/startup-bundle/logs/r/20-rabbitmq.start.log".into(),
+            },
+        }));
         assert_eq!(
             err.to_string(),
             "module 20-rabbitmq failed: start exited with status 3 after 4.2s\n\

@@ -5,19 +5,19 @@
 //! beyond the failed one's name.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Command;
 
+use crate::state::StateDir;
+
+use super::RunOptions;
 use super::error::RunError;
 use super::script::{self, Job, JobError};
-use super::state::LOGS_DIR;
-use super::status::read_status;
-use super::{Echo, RunOptions};
 
 /// The prefix of the hook's echoed output: `[hook] `.
 const HOOK_LABEL: &str = "hook";
 
-/// The hook's log file name, in the last run's log folder.
+/// The hook's log file name, in the run's log folder.
 const HOOK_LOG: &str = "hook.log";
 
 /// How the run ended, as told to the hook in `BUNDLE_RESULT`.
@@ -39,28 +39,18 @@ impl Outcome {
 }
 
 /// Runs `sh -c CMD` with `BUNDLE_RESULT` and `BUNDLE_FAILED_MODULE` (empty on success), echoing its
-/// output prefixed `[hook] ` as `opts.echo` says. An error only reports the hook's own failure.
+/// output prefixed `[hook] ` to `echo` and logging it to `log_dir/hook.log`. `log_dir` is the log
+/// folder of the run that holds the lock — never a path read back from a state file. An error only
+/// reports the hook's own failure.
 pub fn run_hook(
     cmd: &str,
     outcome: Outcome,
     failed_module: Option<&str>,
-    opts: &RunOptions,
-) -> Result<(), RunError> {
-    match opts.echo {
-        Echo::Stdout => run_hook_to(cmd, outcome, failed_module, opts, &mut std::io::stdout()),
-        Echo::Quiet => run_hook_to(cmd, outcome, failed_module, opts, &mut std::io::sink()),
-    }
-}
-
-/// [`run_hook`], echoing to `echo` whatever `opts.echo` says.
-pub fn run_hook_to(
-    cmd: &str,
-    outcome: Outcome,
-    failed_module: Option<&str>,
+    state: &StateDir,
+    log_dir: &Path,
     opts: &RunOptions,
     echo: &mut dyn Write,
 ) -> Result<(), RunError> {
-    let log_dir = hook_log_dir(opts)?;
     let log = log_dir.join(HOOK_LOG);
     let mut command = Command::new("sh");
     command.arg("-c").arg(cmd);
@@ -73,9 +63,7 @@ pub fn run_hook_to(
         ),
         (
             "BUNDLE_STATE_DIR".into(),
-            super::absolute(&opts.state_dir)
-                .to_string_lossy()
-                .into_owned(),
+            state.path().to_string_lossy().into_owned(),
         ),
     ]);
     script::set_env(
@@ -106,22 +94,12 @@ pub fn run_hook_to(
     } else {
         Err(RunError::HookFailed {
             cmd: cmd.to_string(),
-            outcome: finished.outcome,
-            duration: finished.duration,
-            tail: finished.tail,
-            log,
+            ended: Box::new(super::Ended {
+                outcome: finished.outcome,
+                duration: finished.duration,
+                tail: finished.tail,
+                log,
+            }),
         })
     }
-}
-
-/// The last run's log folder when the status file names one that exists, else `STATE/logs/`.
-fn hook_log_dir(opts: &RunOptions) -> Result<PathBuf, RunError> {
-    if let Ok(status) = read_status(&opts.state_dir)
-        && status.log_dir.is_dir()
-    {
-        return Ok(status.log_dir);
-    }
-    let dir = opts.state_dir.join(LOGS_DIR);
-    std::fs::create_dir_all(&dir).map_err(RunError::io("create", &dir))?;
-    Ok(dir)
 }

@@ -1,43 +1,29 @@
-//! Runs a bundle's modules on the instance and keeps the state dir (DESIGN.md, "Modules and run
-//! order" and "bundle-bootstrap"): every due `init` first, then every `start`, in run order; the first
-//! failure stops the run, loudly.
+//! Runs a bundle's modules on the instance (DESIGN.md, "Modules and run order"): every due `init`
+//! first, then every `start`, in run order; the first failure stops the run, loudly.
 //!
-//! Given a ready list of modules, already unpacked and ordered. It knows nothing of encryption,
-//! fetching, archives or module discovery, and never reads a passphrase: it only keeps them out of
-//! the scripts' environment.
-//!
-//! State dir layout: `lock` (one run at a time), `status.json` (the last run), `init/` (one record
-//! per module and content digest whose init succeeded), `logs/<run-id>/<module>.<phase>.log`.
-
-// `RunError::ModuleFailed` carries everything the operator reads (paths, outcome, last lines), so it
-// is large; it is returned at most once per run, where its size costs nothing worth boxing for.
-#![allow(clippy::result_large_err)]
+//! Given a ready list of modules, already unpacked and ordered, an opened state folder and the
+//! run's record. It knows nothing of encryption, fetching, archives or module discovery, and never
+//! reads a passphrase: it only keeps them out of the scripts' environment. Where things live in the
+//! state folder is [`crate::state`]'s business.
 
 mod error;
 mod hooks;
-mod lock;
 mod output;
 mod script;
-mod state;
-mod status;
 mod timeout;
 
 use std::ffi::OsString;
-use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-pub use error::{RunError, ScriptOutcome};
-pub use hooks::{Outcome, run_hook, run_hook_to};
-pub use lock::{LOCK_FILE, StateLock, lock};
+pub use error::{Ended, ModuleFailure, RunError, ScriptOutcome};
+pub use hooks::{Outcome, run_hook};
 pub use output::{MAX_LINE, TAIL_LINES};
 pub use script::ALWAYS_STRIPPED;
-pub use status::{
-    BundleInfo, RunResult, STATUS_FILE, Status, Step, StepState, read_status, render_status,
-};
+
+pub use crate::state::Phase;
+use crate::state::{RunRecord, StateDir, Step, StepState};
 
 use script::{Job, JobError};
 
@@ -63,38 +49,22 @@ pub struct ModuleToRun {
     pub digest: String,
 }
 
-/// What to run: the bundle's facts (for the environment and the status file) and its modules in
-/// run order.
+/// What to run: the bundle's facts (for the environment) and its modules in run order.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
     /// `BUNDLE_NAME`.
     pub bundle_name: String,
     /// `BUNDLE_VERSION`.
     pub bundle_version: String,
-    /// SHA-256 of the bundle file, hex (recorded in the status file).
-    pub bundle_sha256: String,
-    /// Where the bundle came from (recorded in the status file).
-    pub source: String,
     /// The unpacked folder holding the module folders: `BUNDLE_ROOT`.
     pub root: PathBuf,
     /// The modules, in run order.
     pub modules: Vec<ModuleToRun>,
 }
 
-/// Whether scripts' output is echoed to our stdout (it always goes to the log files).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Echo {
-    /// Echo each line, prefixed `[module] `.
-    Stdout,
-    /// Only the log files.
-    Quiet,
-}
-
-/// How to run: the state dir, the scripts' environment, timeouts.
+/// How to run: the scripts' environment and timeouts.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
-    /// The state dir (init records, logs, status).
-    pub state_dir: PathBuf,
     /// Extra variables for every script (`--env K=V`), set in order.
     pub env: Vec<(String, String)>,
     /// Variables removed from the scripts' environment: the passphrase's (`--pass env:VAR`).
@@ -108,43 +78,19 @@ pub struct RunOptions {
     pub kill_grace: Duration,
     /// Timeout of the after-run hook ([`run_hook`]).
     pub hook_timeout: Duration,
-    /// Whether output is echoed to stdout.
-    pub echo: Echo,
 }
 
-impl RunOptions {
-    /// Defaults: 30 min per script, 10 s grace, echo to stdout, strip `BUNDLE_PASSPHRASE`, inherit the
-    /// environment, 5 min for the hook.
-    pub fn new(state_dir: PathBuf) -> Self {
+impl Default for RunOptions {
+    /// 30 min per script, 10 s grace, inherit the environment, 5 min for the hook.
+    fn default() -> Self {
         RunOptions {
-            state_dir,
             env: Vec::new(),
             strip_env: Vec::new(),
             base_env: None,
             module_timeout: DEFAULT_MODULE_TIMEOUT,
             kill_grace: DEFAULT_KILL_GRACE,
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
-            echo: Echo::Stdout,
         }
-    }
-}
-
-/// Which of a module's scripts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    /// Once per module and content digest on a machine.
-    Init,
-    /// Every time the bundle is applied.
-    Start,
-}
-
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Phase::Init => "init",
-            Phase::Start => "start",
-        })
     }
 }
 
@@ -159,36 +105,28 @@ pub struct RunReport {
     pub inits_run: Vec<String>,
     /// Modules whose start ran, in order.
     pub starts_run: Vec<String>,
-    /// How long the whole run took.
+    /// How long the scripts took.
     pub duration: Duration,
 }
 
-/// Runs every due init, then every start, echoing output as `opts.echo` says. Does not take the
-/// lock: hold [`lock`] around it.
-pub fn run(spec: &RunSpec, opts: &RunOptions) -> Result<RunReport, RunError> {
-    match opts.echo {
-        Echo::Stdout => run_to(spec, opts, &mut std::io::stdout()),
-        Echo::Quiet => run_to(spec, opts, &mut std::io::sink()),
-    }
-}
-
-/// [`run`], echoing output to `echo` whatever `opts.echo` says.
-pub fn run_to(
+/// Runs every due init, then every start, echoing each output line to `echo` (prefixed
+/// `[module] `) and recording every step in `record`. The caller holds the lock and finishes the
+/// record; on failure the failed step is recorded here.
+pub fn run(
     spec: &RunSpec,
+    state: &StateDir,
+    record: &mut RunRecord,
     opts: &RunOptions,
     echo: &mut dyn Write,
 ) -> Result<RunReport, RunError> {
     let clock = Instant::now();
-    let state_dir = absolute(&opts.state_dir);
-    state::prepare(&state_dir)?;
-    let (run_id, log_dir) = state::new_run(&state_dir, SystemTime::now())?;
-
+    let inits = state.init_records();
     // The plan: (module, phase, index of its row in the status) for every script that will run.
     let mut plan = Vec::new();
     let mut steps = Vec::new();
     for (i, m) in spec.modules.iter().enumerate() {
         if m.init.is_some() {
-            let due = !state::init_done(&state_dir, &m.name, &m.digest);
+            let due = !inits.done(&m.name, &m.digest);
             if due {
                 plan.push((i, Phase::Init, steps.len()));
             }
@@ -204,91 +142,71 @@ pub fn run_to(
         plan.push((i, Phase::Start, steps.len()));
         steps.push(new_step(&m.name, Phase::Start, StepState::Pending));
     }
-    let mut status = Status {
-        format: status::STATUS_FORMAT,
-        run_id: run_id.clone(),
-        pid: std::process::id(),
-        started: state::rfc3339(SystemTime::now()),
-        finished: None,
-        result: RunResult::Running,
-        bundle: BundleInfo {
-            name: spec.bundle_name.clone(),
-            version: spec.bundle_version.clone(),
-            sha256: spec.bundle_sha256.clone(),
-            source: spec.source.clone(),
-        },
-        log_dir: log_dir.clone(),
-        steps,
-        failure: None,
-    };
-    status::write_status(&state_dir, &status)?;
+    record.status_mut().steps = steps;
+    record.save()?;
 
     let mut report = RunReport {
-        run_id,
-        log_dir,
+        run_id: record.run_id().to_string(),
+        log_dir: record.log_dir().to_path_buf(),
         inits_run: Vec::new(),
         starts_run: Vec::new(),
         duration: Duration::ZERO,
     };
     for (i, phase, row) in plan {
         let module = &spec.modules[i];
-        status.steps[row].status = StepState::Running;
-        status::write_status(&state_dir, &status)?;
-        let ran = run_one(spec, opts, &state_dir, &report, module, phase, echo);
-        let step = &mut status.steps[row];
-        match ran {
-            Ok((finished, log)) => {
-                step.exit_code = finished.outcome.code();
-                step.signal = finished.outcome.signal();
-                step.timed_out = matches!(finished.outcome, ScriptOutcome::TimedOut { .. });
-                step.duration_secs = Some(finished.duration.as_secs_f64());
-                step.log = Some(log.clone());
-                if !finished.outcome.success() {
-                    step.status = StepState::Failed;
-                    let err = RunError::ModuleFailed {
-                        module: module.name.clone(),
-                        phase,
-                        script: script_path(module, phase),
-                        outcome: finished.outcome,
-                        duration: finished.duration,
-                        tail: finished.tail,
-                        log,
-                    };
-                    return Err(fail(&state_dir, &mut status, err));
-                }
-                if phase == Phase::Init {
-                    // Recorded only now that it succeeded, so a failed init runs again next time.
-                    if let Err(err) =
-                        state::record_init(&state_dir, &module.name, &module.digest, &report.run_id)
-                    {
-                        step.status = StepState::Failed;
-                        return Err(fail(&state_dir, &mut status, err));
-                    }
-                    report.inits_run.push(module.name.clone());
-                } else {
-                    report.starts_run.push(module.name.clone());
-                }
-                step.status = StepState::Ok;
-                status::write_status(&state_dir, &status)?;
-            }
+        record.status_mut().steps[row].status = StepState::Running;
+        record.save()?;
+        let ran = run_one(spec, state, record.log_dir(), opts, module, phase, echo);
+        let step = &mut record.status_mut().steps[row];
+        let (finished, log) = match ran {
+            Ok(done) => done,
             Err(err) => {
                 step.status = StepState::Failed;
-                return Err(fail(&state_dir, &mut status, err));
+                return Err(err);
             }
+        };
+        step.exit_code = finished.outcome.code();
+        step.signal = finished.outcome.signal();
+        step.timed_out = matches!(finished.outcome, ScriptOutcome::TimedOut { .. });
+        step.duration_secs = Some(finished.duration.as_secs_f64());
+        step.log = Some(log.clone());
+        if !finished.outcome.success() {
+            step.status = StepState::Failed;
+            return Err(RunError::ModuleFailed(Box::new(ModuleFailure {
+                module: module.name.clone(),
+                phase,
+                script: script_path(module, phase),
+                ended: Ended {
+                    outcome: finished.outcome,
+                    duration: finished.duration,
+                    tail: finished.tail,
+                    log,
+                },
+            })));
         }
+        if phase == Phase::Init {
+            // Recorded only now that it succeeded, so a failed init runs again next time.
+            if let Err(err) = inits.record(&module.name, &module.digest, record.run_id()) {
+                record.status_mut().steps[row].status = StepState::Failed;
+                return Err(err.into());
+            }
+            report.inits_run.push(module.name.clone());
+        } else {
+            report.starts_run.push(module.name.clone());
+        }
+        record.status_mut().steps[row].status = StepState::Ok;
+        record.save()?;
     }
-    status.result = RunResult::Ok;
-    status.finished = Some(state::rfc3339(SystemTime::now()));
-    status::write_status(&state_dir, &status)?;
     report.duration = clock.elapsed();
     Ok(report)
 }
 
 /// The modules whose init is due (no record for their name and digest), in run order: for dry runs.
-pub fn due_inits(spec: &RunSpec, state_dir: &Path) -> Vec<String> {
+pub fn due_inits(spec: &RunSpec, state: &StateDir) -> Vec<String> {
+    let inits = state.init_records();
     spec.modules
         .iter()
-        .filter(|m| m.init.is_some() && !state::init_done(state_dir, &m.name, &m.digest))
+        .filter(|m| m.init.is_some() && !inits.done(&m.name, &m.digest))
         .map(|m| m.name.clone())
         .collect()
 }
@@ -304,16 +222,6 @@ fn new_step(module: &str, phase: Phase, status: StepState) -> Step {
         duration_secs: None,
         log: None,
     }
-}
-
-/// Marks the run failed in the status file and hands back `err`. A status write that fails here is
-/// not reported: the module's failure is what the operator needs to see.
-fn fail(state_dir: &Path, status: &mut Status, err: RunError) -> RunError {
-    status.result = RunResult::Failed;
-    status.finished = Some(state::rfc3339(SystemTime::now()));
-    status.failure = Some(err.to_string());
-    let _ = status::write_status(state_dir, status);
-    err
 }
 
 /// The absolute path of a module's script for `phase`: as given when absolute or already under the
@@ -333,9 +241,9 @@ fn script_path(module: &ModuleToRun, phase: Phase) -> PathBuf {
 /// Runs one script of `module`; gives back how it ended and its log file.
 fn run_one(
     spec: &RunSpec,
+    state: &StateDir,
+    log_dir: &Path,
     opts: &RunOptions,
-    state_dir: &Path,
-    report: &RunReport,
     module: &ModuleToRun,
     phase: Phase,
     echo: &mut dyn Write,
@@ -347,6 +255,7 @@ fn run_one(
         script: script.clone(),
         source,
     };
+    let module_state = state.module_dir(&module.name)?;
     let mut command = script::script_command(&script).map_err(not_started)?;
     let mut extra = opts.env.clone();
     // Ours come last so that `--env` cannot make a script lie about where it runs.
@@ -359,7 +268,11 @@ fn run_one(
         ("BUNDLE_VERSION".into(), spec.bundle_version.clone()),
         (
             "BUNDLE_STATE_DIR".into(),
-            state_dir.to_string_lossy().into_owned(),
+            state.path().to_string_lossy().into_owned(),
+        ),
+        (
+            "BUNDLE_MODULE_STATE_DIR".into(),
+            module_state.to_string_lossy().into_owned(),
         ),
     ]);
     script::set_env(
@@ -369,9 +282,7 @@ fn run_one(
         &extra,
     );
     command.current_dir(absolute(&module.dir));
-    let log = report
-        .log_dir
-        .join(format!("{}.{phase}.log", state::file_safe(&module.name)));
+    let log = log_dir.join(format!("{}.{phase}.log", file_safe(&module.name)));
     let job = Job {
         label: &module.name,
         command,
@@ -384,6 +295,19 @@ fn run_one(
         Err(JobError::Log(e)) => Err(RunError::io("create", log)(e)),
         Err(JobError::Spawn(e)) => Err(not_started(e)),
     }
+}
+
+/// `name` as one file name: anything but ASCII letters, digits and `-_.+` becomes `_`.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// `path` made absolute against our working directory (as is when that cannot be read).

@@ -7,19 +7,22 @@
 //! parameters, expiry. Files interoperate with the reference `minisign` tool both ways.
 //!
 //! Two halves that must stay apart: [`verify`] (bootstrap; only the small `minisign-verify` crate)
-//! and [`create`] (publisher; the `minisign` crate with scrypt). [`seq`] keeps the rollback floor,
-//! `crate::date` reads and writes dates. This part reads no passphrase itself (key passwords come through
+//! and [`create`] (publisher; the `minisign` crate with scrypt). [`policy`] judges a good signature
+//! (keys, expiry, name, rollback floor); `crate::state` keeps the floor, `crate::date` the dates. This part reads no passphrase itself (key passwords come through
 //! `crate::secret`), fetches nothing, and decrypts nothing.
 
 pub mod comment;
 pub mod create;
-pub mod seq;
+pub mod policy;
 pub mod verify;
 
 pub use comment::{CommentError, TrustedFacts};
 pub use create::{KeyFiles, KeyProtection, NewKey, SignError, SigningKey};
-pub use seq::SeqStore;
+pub use policy::{Accepted, Expected, Policy, Rollback};
 pub use verify::{ExpiryPolicy, TrustedKey, Verified, VerifyError};
+
+/// A `.minisig` (or a release pointer, which is one) is under 1 KiB; anything larger is not one.
+pub const MAX_SIGNATURE_SIZE: u64 = 16 * 1024;
 
 /// What minisign appends to a file's name for its signature.
 pub const SIG_SUFFIX: &str = ".minisig";

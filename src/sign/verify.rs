@@ -3,7 +3,7 @@
 //!
 //! Uses only the small `minisign-verify` crate (never `minisign`, which brings key generation and
 //! scrypt into the static `bundle-bootstrap`). Reads public keys (not secrets) and signature text;
-//! decides nothing about rollback state (see `bootstrap.rs`). Formats are the minisign ones
+//! judges nothing (that is [`super::policy`]). Formats are the minisign ones
 //! (<https://jedisct1.github.io/minisign/>): a public key is base64 of `Ed` ‖ key id (8) ‖ Ed25519 key
 //! (32); a signature line is base64 of `ED` (prehashed, BLAKE2b-512) ‖ key id ‖ signature (64).
 
@@ -18,6 +18,7 @@ use crate::date as time;
 use crate::exit::{Classify, Exit};
 use crate::sign::comment::{CommentError, TrustedFacts};
 use crate::sign::key_id_hex as id_hex;
+use crate::sign::policy::{self, Expected, Policy};
 
 /// Signature algorithm bytes of a public key and of a legacy (whole-file) signature.
 const ALG_ED25519: [u8; 2] = *b"Ed";
@@ -33,8 +34,6 @@ const KEY_ID: std::ops::Range<usize> = 2..10;
 const UNTRUSTED_PREFIX: &str = "untrusted comment:";
 /// A public key file larger than this is not a minisign public key.
 const MAX_KEY_FILE: u64 = 4096;
-/// A `.minisig` larger than this is not one (they are under 1 KiB).
-const MAX_SIG_FILE: u64 = 16 * 1024;
 /// Read buffer while hashing the file.
 const CHUNK: usize = 256 * 1024;
 
@@ -142,6 +141,26 @@ pub enum VerifyError {
         /// What the file has.
         actual: String,
     },
+    /// The signature names another bundle than the one this instance asked for.
+    #[error("the signature is for the bundle {signed:?}, but this instance boots {expected:?}")]
+    NameMismatch {
+        /// The name the signature vouches for.
+        signed: String,
+        /// The name the URL, the pointer or `--name` gives.
+        expected: String,
+    },
+    /// The signed sequence number is lower than one this machine already applied.
+    #[error(
+        "refusing {name} seq {seq}: this machine already applied seq {highest} of {name} (an older bundle served again?)"
+    )]
+    Rollback {
+        /// Bundle name (signed).
+        name: String,
+        /// Its sequence number (signed).
+        seq: u64,
+        /// The highest applied here.
+        highest: u64,
+    },
     /// The signature's expiry date has passed.
     #[error("the signature of {name} {version} expired at {}", time::format_rfc3339(*expires))]
     Expired {
@@ -183,6 +202,12 @@ impl Classify for VerifyError {
             VerifyError::Sha256Mismatch { .. } => "re-sign the file with `bundle sign`",
             VerifyError::Expired { .. } => {
                 "publish a fresh signature (bundle sign --expires …), or pass --allow-expired on purpose"
+            }
+            VerifyError::NameMismatch { .. } => {
+                "someone put another bundle signed by the same key at this URL: check who can write there (or pass --name if the bundle is published under another file name)"
+            }
+            VerifyError::Rollback { .. } => {
+                "publish it again signed with a higher --seq, or pass --allow-downgrade to go back on purpose"
             }
         };
         Some(text.to_string())
@@ -344,29 +369,6 @@ pub fn verify_file(
     })
 }
 
-/// Reads the facts from a good signature's trusted comment and judges them: the signed sha256 must be
-/// the file's, and the signature must not have expired at `now` unless `expiry` allows it.
-pub fn judge(v: &Verified, now: u64, expiry: ExpiryPolicy) -> Result<TrustedFacts, VerifyError> {
-    let facts = TrustedFacts::parse(&v.trusted_comment).map_err(|source| VerifyError::Comment {
-        key_id: v.key_id.clone(),
-        source,
-    })?;
-    if facts.sha256 != v.sha256 {
-        return Err(VerifyError::Sha256Mismatch {
-            signed: facts.sha256,
-            actual: v.sha256.clone(),
-        });
-    }
-    if expiry == ExpiryPolicy::Enforce && is_expired(&facts, now) {
-        return Err(VerifyError::Expired {
-            name: facts.name,
-            version: facts.version,
-            expires: facts.expires.unwrap_or_default(),
-        });
-    }
-    Ok(facts)
-}
-
 /// What `bundle verify` found: a good signature, and its facts when the comment is one of ours.
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -375,19 +377,21 @@ pub struct Checked {
     /// The judged facts; `None` when the trusted comment is someone else's (`minisign -S`'s own
     /// `timestamp:… file:…`): good for minisign, refused by the bootstrap.
     pub facts: Option<TrustedFacts>,
+    /// What was accepted only because a flag allowed it.
+    pub allowed: Vec<String>,
 }
 
-/// Checks a local file against its `.minisig` (`bundle verify`), as the bootstrap would, minus the
-/// rollback floor (which belongs to each machine).
+/// Checks a local file against its `.minisig` (`bundle verify`) with the bootstrap's own policy,
+/// minus the rollback floor (which belongs to each machine).
 pub fn check_local(
     file: &Path,
     sig: &Path,
-    keys: &[TrustedKey],
-    now: u64,
-    expiry: ExpiryPolicy,
+    policy: &Policy<'_>,
+    expected: &Expected<'_>,
 ) -> Result<Checked, VerifyError> {
     let mut text = String::new();
-    let read = File::open(sig).and_then(|f| f.take(MAX_SIG_FILE).read_to_string(&mut text));
+    let read =
+        File::open(sig).and_then(|f| f.take(super::MAX_SIGNATURE_SIZE).read_to_string(&mut text));
     match read {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -409,21 +413,23 @@ pub fn check_local(
             });
         }
     }
-    let verified = verify_file(file, &text, &sig.display().to_string(), keys)?;
-    let facts = match judge(&verified, now, expiry) {
-        Ok(facts) => Some(facts),
+    let verified = verify_file(file, &text, &sig.display().to_string(), policy.keys)?;
+    match policy::accept_verified(verified.clone(), policy, expected) {
+        Ok(accepted) => Ok(Checked {
+            verified,
+            facts: Some(accepted.facts),
+            allowed: accepted.allowed,
+        }),
         Err(VerifyError::Comment {
             source: CommentError::NotOurs { .. },
             ..
-        }) => None,
-        Err(e) => return Err(e),
-    };
-    Ok(Checked { verified, facts })
-}
-
-/// True when the facts carry an expiry that is not after `now`.
-pub fn is_expired(facts: &TrustedFacts, now: u64) -> bool {
-    facts.expires.is_some_and(|t| t <= now)
+        }) => Ok(Checked {
+            verified,
+            facts: None,
+            allowed: Vec::new(),
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

@@ -1,33 +1,28 @@
 //! The rollback floor: the highest signed sequence number applied on this machine, per bundle name,
 //! kept as `STATE/seq/<name>` (one decimal number).
 //!
-//! Written atomically (temp file + rename) and only ever raised, so a crash leaves the old floor or
-//! the new one, never a torn number. Knows no signatures and no policy: `bootstrap.rs` decides.
+//! Written through the one atomic-write helper (synced file and folder) and only ever raised, so a
+//! power cut leaves the old floor or the new one, never a torn or lost number. Knows no signatures
+//! and no policy: `sign::policy` judges, `boot` decides when to raise it.
 
-use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
 
-/// Folder under the state folder.
-pub const SEQ_DIR: &str = "seq";
-/// The state folder is private; so are these files.
-const PRIVATE_FILE_MODE: u32 = 0o600;
-/// And the folder.
-const PRIVATE_DIR_MODE: u32 = 0o700;
+use crate::fsutil::{self, PRIVATE_FILE_MODE};
+
+/// A floor file holds one number; anything larger is not one.
+const MAX_FLOOR_FILE: u64 = 64;
 
 /// The per-name floors inside one state folder.
 #[derive(Debug, Clone)]
-pub struct SeqStore {
+pub struct Floor {
     dir: PathBuf,
 }
 
-impl SeqStore {
-    /// The store inside `state_dir`.
-    pub fn new(state_dir: &Path) -> SeqStore {
-        SeqStore {
-            dir: state_dir.join(SEQ_DIR),
-        }
+impl Floor {
+    pub(super) fn new(dir: PathBuf) -> Floor {
+        Floor { dir }
     }
 
     /// The file that holds `name`'s floor.
@@ -38,8 +33,11 @@ impl SeqStore {
     /// The highest sequence number applied for `name`, if any. A file that does not hold one number
     /// is an error (`InvalidData`), never a silent zero.
     pub fn highest(&self, name: &str) -> io::Result<Option<u64>> {
-        let text = match fs::read_to_string(self.path(name)) {
-            Ok(text) => text,
+        let mut text = String::new();
+        match File::open(self.path(name))
+            .and_then(|f| f.take(MAX_FLOOR_FILE).read_to_string(&mut text))
+        {
+            Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
@@ -61,29 +59,15 @@ impl SeqStore {
         if self.highest(name)?.is_some_and(|h| h >= seq) {
             return Ok(());
         }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(PRIVATE_DIR_MODE)
-            .create(&self.dir)?;
-        let target = self.path(name);
-        let staged = self
-            .dir
-            .join(format!(".{}.{}", file_name(name), std::process::id()));
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(PRIVATE_FILE_MODE)
-            .open(&staged)
-            .and_then(|mut f| {
-                writeln!(f, "{seq}")?;
-                f.sync_all()
-            })
-            .and_then(|()| fs::rename(&staged, &target));
-        if written.is_err() {
-            let _ = fs::remove_file(&staged);
-        }
-        written
+        fsutil::create_private_dir(&self.dir).map_err(|e| match e {
+            fsutil::DirError::Io(e) => e,
+            fsutil::DirError::Unsafe(u) => io::Error::new(io::ErrorKind::PermissionDenied, u),
+        })?;
+        fsutil::atomic_write(
+            &self.path(name),
+            format!("{seq}\n").as_bytes(),
+            PRIVATE_FILE_MODE,
+        )
     }
 }
 
@@ -115,19 +99,18 @@ mod tests {
 
     #[test]
     fn only_raises_and_refuses_garbage() {
-        let tmp = std::env::temp_dir().join(format!("sb-seq-{}", std::process::id()));
-        let store = SeqStore::new(&tmp);
+        let tmp = crate::scratch::ScratchDir::create("sb-seq-").unwrap();
+        let store = Floor::new(tmp.path().join("seq"));
         assert_eq!(store.highest("shop").unwrap(), None);
         store.record("shop", 7).unwrap();
         store.record("shop", 3).unwrap();
         assert_eq!(store.highest("shop").unwrap(), Some(7));
         store.record("shop", 9).unwrap();
         assert_eq!(store.highest("shop").unwrap(), Some(9));
-        fs::write(store.path("shop"), "nine\n").unwrap();
+        std::fs::write(store.path("shop"), "nine\n").unwrap();
         assert_eq!(
             store.highest("shop").unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
-        fs::remove_dir_all(tmp).unwrap();
     }
 }

@@ -1,0 +1,81 @@
+//! `bundle keygen` (a minisign key pair) and `bundle keygen --passphrase`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use startup_bundle::cli::Failure;
+use startup_bundle::fsutil::Overwrite;
+use startup_bundle::secret::{self, PassSpec, Prompt};
+use startup_bundle::sign::{self, KeyFiles, KeyProtection};
+
+use super::sign::DEFAULT_SECRET_KEY;
+use super::{Ctx, done, println};
+
+/// Where `bundle keygen` writes the public key, unless told.
+const DEFAULT_PUBLIC_KEY: &str = "bundle.pub";
+
+/// `keygen`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Print a new random 256-bit passphrase instead of making a key pair
+    #[arg(long, conflicts_with_all = ["key_pass", "unencrypted", "force"])]
+    pub passphrase: bool,
+    /// The public key file to write
+    #[arg(short = 'p', long, value_name = "FILE", default_value = DEFAULT_PUBLIC_KEY)]
+    pub public_key: PathBuf,
+    /// The secret key file to write (mode 0600)
+    #[arg(short = 's', long, value_name = "FILE", default_value = DEFAULT_SECRET_KEY)]
+    pub secret_key: PathBuf,
+    /// Password source for the secret key: pass:TEXT, env:VAR, file:PATH, fd:N or stdin [default: ask twice]
+    #[arg(long, value_name = "SPEC")]
+    pub key_pass: Option<PassSpec>,
+    /// Leave the secret key without a password (anyone who can read it can sign)
+    #[arg(long, conflicts_with = "key_pass")]
+    pub unencrypted: bool,
+    /// Replace existing key files
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl KeygenArgs {
+    /// Makes a key pair, or prints a passphrase.
+    pub fn run(self, ctx: &Ctx) -> Result<ExitCode, Failure> {
+        if self.passphrase {
+            let p = secret::generate_passphrase()
+                .map_err(|e| Failure::usage(format!("the system's random source failed: {e}")))?;
+            println(p.as_str())?;
+            return done();
+        }
+        let files = KeyFiles {
+            public: self.public_key,
+            secret: self.secret_key,
+        };
+        let protection = if self.unencrypted {
+            KeyProtection::Unencrypted
+        } else {
+            if self.key_pass.is_none() {
+                ctx.say(&format!(
+                    "choose a password for the new secret key {}:",
+                    files.secret.display()
+                ));
+            }
+            KeyProtection::Password(sign::create::key_password(
+                self.key_pass.as_ref(),
+                Prompt::Twice,
+            )?)
+        };
+        let key = sign::create::keygen(&files, protection, Overwrite::from_force(self.force))?;
+        println(&key.public_key)?;
+        ctx.say(&format!(
+            "wrote key {} to {} (secret: keep it) and {} (public)",
+            key.key_id,
+            files.secret.display(),
+            files.public.display()
+        ));
+        ctx.say(&format!(
+            "boot with: bundle-bootstrap run URL --pubkey {}",
+            key.public_key
+        ));
+        done()
+    }
+}

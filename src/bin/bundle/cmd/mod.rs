@@ -1,0 +1,101 @@
+//! One file per subcommand (its flags and its `run`), and what several of them share.
+
+pub mod check;
+pub mod inspect;
+pub mod keygen;
+pub mod new;
+pub mod pack;
+pub mod publish;
+pub mod sign;
+pub mod trial;
+pub mod unpack;
+pub mod userdata;
+pub mod verify;
+
+use std::io::{IsTerminal as _, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use startup_bundle::cli::Failure;
+use startup_bundle::personality;
+
+/// What every command gets besides its flags.
+pub struct Ctx<'a> {
+    /// The name this program was started as, for its messages.
+    pub program: &'a str,
+}
+
+impl Ctx<'_> {
+    /// A message on stderr, prefixed with the program's name.
+    pub fn say(&self, line: &str) {
+        eprintln!("{}: {line}", self.program);
+    }
+}
+
+/// What a command that finished prints on stdout; a closed pipe ends quietly.
+pub fn print(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Failure::output)
+}
+
+/// [`print`] with a newline.
+pub fn println(line: &str) -> Result<(), Failure> {
+    print(&format!("{line}\n"))
+}
+
+/// Success.
+pub fn done() -> Result<ExitCode, Failure> {
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--modules-path`, for the commands that read a personality.
+#[derive(Debug, clap::Args)]
+pub struct LibraryFlags {
+    /// Module library folders, searched in order [default: $BUNDLE_MODULES_PATH, else ./modules]
+    #[arg(long = "modules-path", value_name = "DIR")]
+    pub modules_path: Vec<PathBuf>,
+}
+
+impl LibraryFlags {
+    /// The libraries to search, in order.
+    pub fn libraries(&self) -> Vec<PathBuf> {
+        personality::library_paths(&self.modules_path)
+    }
+}
+
+/// A byte counter on a terminal; nothing when stderr is piped.
+pub struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    /// Starts a counter labelled `what` when stderr is a terminal.
+    pub fn start(what: &str) -> Progress {
+        if !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} {bytes} ({binary_bytes_per_sec})",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Progress(Some(bar))
+    }
+
+    /// Reports bytes done so far.
+    pub fn set(&self, bytes: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(bytes);
+        }
+    }
+
+    /// Removes the counter from the terminal.
+    pub fn done(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

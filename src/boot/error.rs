@@ -1,0 +1,121 @@
+//! Why a boot failed, by stage, with the exit status of the contract and what to do next.
+
+use crate::archive::ArchiveError;
+use crate::exit::{Classify, Exit};
+use crate::fetch::FetchError;
+use crate::open::OpenError;
+use crate::personality::PlanError;
+use crate::runner::RunError;
+use crate::secret::SecretError;
+use crate::sign::VerifyError;
+use crate::state::StateError;
+
+/// Why a boot failed, by stage.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// The state folder is unsafe, unwritable, or held by another run.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// No passphrase.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The download failed.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// A release pointer (`NAME.latest`) was given without `--pubkey`: it is only a signature.
+    #[error("{url} is a release pointer; it can only be followed with --pubkey")]
+    UnsignedPointer {
+        /// The (redacted) pointer URL.
+        url: String,
+    },
+    /// The downloaded file is not the one pinned with `--sha256`.
+    #[error("the bundle from {url} has sha256 {actual}, not the pinned {expected}")]
+    Checksum {
+        /// The (redacted) URL.
+        url: String,
+        /// What `--sha256` said.
+        expected: String,
+        /// What was downloaded.
+        actual: String,
+    },
+    /// The signature is missing, bad, from an unknown key, expired, for another bundle, or older
+    /// than the floor.
+    #[error(transparent)]
+    Signature(#[from] VerifyError),
+    /// Decryption or unpacking failed.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The unpacked bundle has no runnable plan.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A module failed (boxed: it carries the output tail).
+    #[error(transparent)]
+    Run(Box<RunError>),
+}
+
+impl Classify for BootError {
+    fn exit(&self) -> Exit {
+        match self {
+            BootError::State(e) => e.exit(),
+            BootError::Secret(e) => e.exit(),
+            BootError::Fetch(e) => e.exit(),
+            BootError::Checksum { .. } => Exit::Verify,
+            BootError::UnsignedPointer { .. } => Exit::Usage,
+            BootError::Signature(e) => e.exit(),
+            BootError::Open(e) => e.exit(),
+            BootError::Plan(e) => e.exit(),
+            BootError::Run(e) => e.exit(),
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            BootError::State(e) => e.hint(),
+            BootError::Secret(e) => e.hint(),
+            BootError::Fetch(e) => e.hint(),
+            BootError::UnsignedPointer { .. } => Some(
+                "pass --pubkey with the publisher's public key (repeatable during a key rotation)"
+                    .into(),
+            ),
+            BootError::Checksum { .. } => Some(
+                "the file changed since it was pinned: republish and update --sha256, or check who can write to it"
+                    .into(),
+            ),
+            BootError::Signature(e) => e.hint(),
+            BootError::Open(e) => e.hint(),
+            BootError::Plan(e) => e.hint(),
+            BootError::Run(e) => e.hint(),
+        }
+    }
+}
+
+impl BootError {
+    /// The module that failed, when a module failed.
+    pub fn failed_module(&self) -> Option<&str> {
+        match self {
+            BootError::Run(e) => e.failed_module(),
+            _ => None,
+        }
+    }
+
+    /// Whether another run holds the state folder: that run's result is what hooks and status
+    /// report, not this one's.
+    pub fn is_locked(&self) -> bool {
+        matches!(self, BootError::State(e) if e.is_locked())
+    }
+}
+
+impl From<RunError> for BootError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::State(e) => BootError::State(e),
+            e => BootError::Run(Box::new(e)),
+        }
+    }
+}
+
+impl From<ArchiveError> for BootError {
+    fn from(e: ArchiveError) -> Self {
+        BootError::Open(OpenError::Archive(e))
+    }
+}

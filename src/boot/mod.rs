@@ -1,0 +1,227 @@
+//! What an instance does at boot: state → lock → record → passphrase → fetch → verify → unpack →
+//! plan → run → current → hooks.
+//!
+//! The only place that knows the order of those stages; each is another file's or part's job
+//! (`source` fetches, `release` verifies and unpacks, the runner runs, the state folder keeps).
+//! Until the state folder passed its checks and the lock is held, a failure is only printed: no
+//! file is written and no hook runs. From then on every run's outcome, whatever stage it failed at,
+//! is in `status.json`, and the hooks run under the lock once it is recorded.
+
+mod error;
+mod options;
+mod release;
+mod report;
+pub mod source;
+pub mod status;
+pub mod watch;
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+pub use error::BootError;
+pub use options::{BootOptions, DEFAULT_LOCK_WAIT, Mode, ParamsGiven, SignaturePolicy};
+pub use report::{BootReport, first_line, summary};
+
+use crate::exit::Classify;
+use crate::fetch;
+use crate::runner::{self, ModuleToRun, Outcome, RunSpec};
+use crate::secret::{self, Prompt};
+use crate::state::{
+    BundleInfo, DEFAULT_KEEP_RUNS, RunKind, RunRecord, RunResult, Stage, StateDir, StateLock,
+};
+
+pub use crate::state::{DEFAULT_STATE_DIR, default_state_dir};
+
+/// Boots the bundle: the whole of `bundle-bootstrap run`.
+pub fn boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<BootReport, BootError> {
+    let started = Instant::now();
+    let state = StateDir::open(&opts.state_dir)?;
+    let lock = state.lock(opts.lock_wait, log)?;
+    let mut result = match opts.mode {
+        Mode::DryRun => fetch_and_apply(opts, &state, &lock, None, log),
+        Mode::Run => {
+            let mut record = state.begin_run(&lock, RunKind::Run, fetch::redact(&opts.url))?;
+            let result = fetch_and_apply(opts, &state, &lock, Some(&mut record), log);
+            finish(opts, &state, &mut record, &result, log);
+            result
+        }
+    };
+    if let Ok(report) = &mut result {
+        report.duration = started.elapsed();
+    }
+    drop(lock);
+    result
+}
+
+/// The passphrase, the fetch, and everything after.
+fn fetch_and_apply(
+    opts: &BootOptions,
+    state: &StateDir,
+    lock: &StateLock,
+    mut record: Option<&mut RunRecord>,
+    log: &mut dyn FnMut(&str),
+) -> Result<BootReport, BootError> {
+    let pass = secret::read_passphrase(opts.pass.as_ref(), Prompt::Never)?;
+    set_stage(&mut record, Stage::Fetch)?;
+    let downloads = state.downloads(lock)?;
+    let designated = source::designated(opts, &downloads, log)?;
+    let source = source::fetch_designated(opts, designated, &downloads, log)?;
+    apply(opts, state, record, &pass, source, log)
+}
+
+fn set_stage(record: &mut Option<&mut RunRecord>, stage: Stage) -> Result<(), BootError> {
+    match record {
+        Some(r) => Ok(r.stage(stage)?),
+        None => Ok(()),
+    }
+}
+
+/// Every stage once the bytes are here: the signature, verify, unpack, plan, run. `record` is
+/// `None` for a dry run, which records nothing in the status.
+fn apply(
+    opts: &BootOptions,
+    state: &StateDir,
+    mut record: Option<&mut RunRecord>,
+    pass: &secret::Passphrase,
+    mut source: source::Source,
+    log: &mut dyn FnMut(&str),
+) -> Result<BootReport, BootError> {
+    source::attach_signature(opts, &mut source, log)?;
+
+    set_stage(&mut record, Stage::Verify)?;
+    let accepted = release::verify(opts, state, &source, log)?;
+    if let (Some(r), Some(a)) = (record.as_deref_mut(), &accepted) {
+        r.status_mut().notes.extend(a.allowed.iter().cloned());
+    }
+
+    set_stage(&mut record, Stage::Unpack)?;
+    let releases = state.releases()?;
+    let opened = release::open(opts, &releases, &source, pass, accepted.as_ref(), log)?;
+    let sha256 = opened.record.sha256.clone();
+    drop(source);
+    // Raised only now that the release decrypted and unpacked: a signed file with wrong
+    // parameters cannot lock out every earlier good release.
+    if let (Some(_), Some(a)) = (&record, &accepted) {
+        let floor = state.floor();
+        floor
+            .record(&a.facts.name, a.facts.seq)
+            .map_err(crate::state::StateError::io(
+                "write",
+                floor.path(&a.facts.name),
+            ))?;
+    }
+    releases.touch(&sha256);
+
+    set_stage(&mut record, Stage::Plan)?;
+    let plan = opened.plan;
+    let spec = RunSpec {
+        bundle_name: plan.name.clone(),
+        bundle_version: plan.version.clone(),
+        root: plan.root.clone(),
+        modules: plan.modules.iter().map(ModuleToRun::from).collect(),
+    };
+    let mut report = BootReport {
+        name: plan.name.clone(),
+        version: plan.version.clone(),
+        sha256: sha256.clone(),
+        signed: opened.record.signed.clone(),
+        inits: runner::due_inits(&spec, state),
+        plan,
+        log_dir: None,
+        duration: Duration::ZERO,
+    };
+    let Some(record) = record else {
+        prune(state, &releases, &sha256, None, log);
+        return Ok(report);
+    };
+    {
+        let status = record.status_mut();
+        status.bundle = Some(BundleInfo {
+            name: report.name.clone(),
+            version: report.version.clone(),
+            sha256: sha256.clone(),
+            source: String::new(),
+        });
+        status.signed = report.signed.clone();
+    }
+    record.stage(Stage::Run)?;
+    let ran = runner::run(
+        &spec,
+        state,
+        record,
+        &opts.run_options(),
+        &mut std::io::stdout(),
+    )?;
+    releases.set_current(&sha256)?;
+    prune(state, &releases, &sha256, Some(record), log);
+    report.inits = ran.inits_run;
+    report.log_dir = Some(record.log_dir().to_path_buf());
+    Ok(report)
+}
+
+/// Removes old releases (never `current`, never the one just used) and old run logs.
+fn prune(
+    state: &StateDir,
+    releases: &crate::state::Releases,
+    in_use: &str,
+    record: Option<&RunRecord>,
+    log: &mut dyn FnMut(&str),
+) {
+    for sha in releases.prune(&[in_use]) {
+        log(&format!(
+            "removed the old release {}",
+            releases.dir(&sha).display()
+        ));
+    }
+    if let Some(record) = record {
+        state.logs().prune(DEFAULT_KEEP_RUNS, record.log_dir());
+    }
+}
+
+/// Records how the run ended, then runs the hook that applies — under the lock, after the status
+/// says how it ended, so a hook that reads the status sees this run.
+fn finish(
+    opts: &BootOptions,
+    state: &StateDir,
+    record: &mut RunRecord,
+    result: &Result<BootReport, BootError>,
+    log: &mut dyn FnMut(&str),
+) {
+    let (hook, outcome, failed) = match result {
+        Ok(_) => (&opts.on_success, Outcome::Success, None),
+        Err(e) => (&opts.on_failure, Outcome::Failure, e.failed_module()),
+    };
+    let saved = match result {
+        Ok(_) => record.finish(RunResult::Ok, 0, None),
+        Err(e) => record.finish(RunResult::Failed, e.exit().code(), Some(e.to_string())),
+    };
+    if let Err(e) = saved {
+        log(&format!("could not record the run's outcome: {e}"));
+    }
+    if let Some(cmd) = hook
+        && let Err(e) = runner::run_hook(
+            cmd,
+            outcome,
+            failed,
+            state,
+            record.log_dir(),
+            &opts.run_options(),
+            &mut std::io::stdout(),
+        )
+    {
+        log(&format!("hook failed: {e}"));
+    }
+    let _ = std::io::stdout().flush();
+}
+
+impl From<&crate::personality::PlannedModule> for ModuleToRun {
+    fn from(m: &crate::personality::PlannedModule) -> Self {
+        ModuleToRun {
+            name: m.name.clone(),
+            dir: m.dir.clone(),
+            start: m.start.clone(),
+            init: m.init.clone(),
+            digest: m.digest.clone(),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The command line, shared by `bundle` and `bundle-bootstrap`: flag groups both take
+//! ([`flags`]), the value types every flag is parsed into once ([`values`]), and how a program
+//! reports an error and ends ([`report`]). The binaries in `src/bin/` hold one `Args` struct per
+//! subcommand with a `run` method that calls the library; nothing here decides what a command does.
+
+pub mod flags;
+pub mod report;
+pub mod values;
+
+pub use flags::{CipherFlags, DecryptFlags, LITERAL_PASS_WARNING};
+pub use report::{Failure, parse, program_name, report};
+pub use values::{Dur, EnvVar, Expiry, Sha256Hex, Size};
