@@ -11,7 +11,7 @@ use startup_bundle::archive::{
 };
 use startup_bundle::exit::{Classify, Exit};
 
-use crate::support::{run, scratch, tool, write};
+use crate::support::{Mode, run, scratch, tool, write};
 
 const TOP: &str = "start-up-bundle";
 const EPOCH: u64 = 1_700_000_000;
@@ -27,9 +27,9 @@ fn opts(compression: Compression, threads: usize) -> PackOptions {
 /// A personality-like tree: scripts, a setuid file, a nested folder, a symlink, a big file of
 /// `big` bytes (compressible but not trivially).
 fn make_tree(dir: &Path, big: usize) {
-    write(dir, "10-java/start", "#!/bin/sh\necho java\n", true);
-    write(dir, "10-java/conf/java.conf", "heap=1g\n", false);
-    write(dir, "20-rabbitmq/start.sh", "echo rabbit\n", false);
+    write(dir, "10-java/start", "#!/bin/sh\necho java\n", Mode::Exec);
+    write(dir, "10-java/conf/java.conf", "heap=1g\n", Mode::Plain);
+    write(dir, "20-rabbitmq/start.sh", "echo rabbit\n", Mode::Plain);
     fs::set_permissions(
         dir.join("20-rabbitmq/start.sh"),
         fs::Permissions::from_mode(0o4755),
@@ -179,8 +179,8 @@ fn we_unpack_what_gnu_tar_writes() {
     let s = scratch();
     let src = s.path().join("src");
     let long = format!("{}/{}/file.txt", "d".repeat(60), "e".repeat(60));
-    write(&src, &format!("{TOP}/10-a/start"), "echo a\n", true);
-    write(&src, &format!("{TOP}/10-a/{long}"), "long\n", false);
+    write(&src, &format!("{TOP}/10-a/start"), "echo a\n", Mode::Exec);
+    write(&src, &format!("{TOP}/10-a/{long}"), "long\n", Mode::Plain);
     std::os::unix::fs::symlink("start", src.join(TOP).join("10-a/run")).unwrap();
     fs::hard_link(
         src.join(TOP).join("10-a/start"),
@@ -496,7 +496,7 @@ fn broken_streams_are_verification_failures_and_leave_nothing_behind() {
 #[test]
 fn pack_refuses_what_unpack_would_refuse_and_special_files() {
     let s = scratch();
-    write(s.path(), "m/start", "echo\n", true);
+    write(s.path(), "m/start", "echo\n", Mode::Exec);
     std::os::unix::fs::symlink("/etc/passwd", s.path().join("m/pw")).unwrap();
     let entries = archive::collect_tree(s.path(), TOP).unwrap();
     let err = archive::pack(entries, &opts(Compression::Gzip, 1), Vec::new(), &|_| {}).unwrap_err();

@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 use crate::cli_pack::{ITER, PASS, pack, seed_bundle};
 use crate::support::http::{Behaviour, Server, make_certs};
-use crate::support::{bootstrap, bundle, run, scratch, tool, write};
+use crate::support::{Mode, bootstrap, bundle, run, scratch, tool, write};
 
 /// A personality whose modules append `NAME PHASE` to `$BUNDLE_STATE_DIR/trace` and dump their
 /// environment to `$BUNDLE_STATE_DIR/env.NAME`.
@@ -14,14 +14,14 @@ fn tracing_personality(root: &Path, modules: &[(&str, &str)]) -> PathBuf {
     let dir = root.join("p");
     for (name, requires) in modules {
         let body = "echo \"$BUNDLE_MODULE $BUNDLE_PHASE\" >> \"$BUNDLE_STATE_DIR/trace\"\nenv > \"$BUNDLE_STATE_DIR/env.$BUNDLE_MODULE\"\necho \"hello from $BUNDLE_MODULE\"\n";
-        write(&dir, &format!("{name}/start"), body, false);
-        write(&dir, &format!("{name}/init"), body, false);
+        write(&dir, &format!("{name}/start"), body, Mode::Plain);
+        write(&dir, &format!("{name}/init"), body, Mode::Plain);
         if !requires.is_empty() {
             write(
                 &dir,
                 &format!("{name}/module.toml"),
                 &format!("requires = [\"{requires}\"]\n"),
-                false,
+                Mode::Plain,
             );
         }
     }
@@ -132,7 +132,7 @@ fn a_failing_module_stops_the_run_loudly_with_exit_5() {
         &dir,
         "20-broken/start",
         "#!/bin/bash\nfor i in $(seq 1 30); do echo \"line $i\"; done\necho 'disk full' >&2\nexit 7\n",
-        true,
+        Mode::Exec,
     );
     let file = tmp.path().join("p.bundle");
     pack(&dir, &file, &[]);
@@ -181,7 +181,7 @@ fn a_seed_style_bundle_from_tar_and_openssl_md5_runs_in_name_order() {
             &src,
             &format!("start-up-bundle/{m}/start"),
             &format!("echo {m} >> \"$BUNDLE_STATE_DIR/trace\"\n"),
-            false,
+            Mode::Plain,
         );
     }
     let file = seed_bundle(&src, &tmp.path().join("seed.enc"));
@@ -265,7 +265,7 @@ fn a_hanging_module_is_killed_at_the_timeout() {
         &dir,
         "hang/start",
         "sleep 300 &\necho $! > \"$BUNDLE_STATE_DIR/child\"\nsleep 300\n",
-        false,
+        Mode::Plain,
     );
     let file = tmp.path().join("p.bundle");
     pack(&dir, &file, &[]);
@@ -297,7 +297,7 @@ fn two_runs_on_one_state_dir_never_overlap() {
     let tmp = scratch();
     let dir = tmp.path().join("p");
     let body = "echo \"begin $$\" >> \"$BUNDLE_STATE_DIR/trace\"\nsleep 1\necho \"end $$\" >> \"$BUNDLE_STATE_DIR/trace\"\n";
-    write(&dir, "slow/start", body, false);
+    write(&dir, "slow/start", body, Mode::Plain);
     let file = tmp.path().join("p.bundle");
     pack(&dir, &file, &[]);
     let state = tmp.path().join("state");
@@ -337,7 +337,7 @@ fn bundle_try_boots_the_hello_template_on_loopback() {
 fn https_with_a_private_ca_and_a_cut_body_resumed_with_a_range_request() {
     let tmp = scratch();
     let dir = tracing_personality(tmp.path(), &[("m", "")]);
-    write(&dir, "m/blob", &"x".repeat(300_000), false);
+    write(&dir, "m/blob", &"x".repeat(300_000), Mode::Plain);
     let file = tmp.path().join("p.bundle");
     pack(&dir, &file, &["--compression", "none"]);
     let certs = make_certs(tmp.path());
@@ -389,13 +389,13 @@ fn watch_applies_a_change_once_and_leaves_an_unchanged_bundle_alone() {
             &dir,
             "bundle.toml",
             &format!("name = \"p\"\nversion = \"{version}\"\n"),
-            false,
+            Mode::Plain,
         );
         write(
             &dir,
             "m/start",
             &format!("echo running {version} >> \"$BUNDLE_STATE_DIR/trace\"\n"),
-            false,
+            Mode::Plain,
         );
         let file = tmp.path().join(format!("{version}.bundle"));
         pack(&dir, &file, &[]);

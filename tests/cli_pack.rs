@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::support::{bundle, run, scratch, tool, write};
+use crate::support::{Mode, bundle, run, scratch, tool, write};
 
 /// Passphrase used by these tests; passed through the environment, as users should.
 pub const PASS: &str = "stirring dull roots";
@@ -14,21 +14,36 @@ pub const ITER: &str = "1000";
 /// A two-module personality: `20-web` requires `10-db`, so requires and name order agree.
 pub fn personality(root: &Path) -> PathBuf {
     let dir = root.join("shop");
-    write(&dir, "10-db/start", "#!/bin/sh\necho db started\n", true);
-    write(&dir, "10-db/init", "echo db init\n", false);
-    write(&dir, "20-web/start", "#!/bin/sh\necho web started\n", true);
+    write(
+        &dir,
+        "10-db/start",
+        "#!/bin/sh\necho db started\n",
+        Mode::Exec,
+    );
+    write(&dir, "10-db/init", "echo db init\n", Mode::Plain);
+    write(
+        &dir,
+        "20-web/start",
+        "#!/bin/sh\necho web started\n",
+        Mode::Exec,
+    );
     write(
         &dir,
         "20-web/module.toml",
         "requires = [\"10-db\"]\n",
-        false,
+        Mode::Plain,
     );
-    write(&dir, "20-web/public/index.html", "<h1>hello</h1>\n", false);
+    write(
+        &dir,
+        "20-web/public/index.html",
+        "<h1>hello</h1>\n",
+        Mode::Plain,
+    );
     write(
         &dir,
         "bundle.toml",
         "name = \"shop\"\nversion = \"1.2.3\"\n",
-        false,
+        Mode::Plain,
     );
     dir
 }
@@ -192,12 +207,17 @@ fn two_packs_decrypt_to_identical_payloads() {
 fn unpack_and_inspect_a_bundle_made_with_tar_and_openssl() {
     let tmp = scratch();
     let src = tmp.path().join("src");
-    write(&src, "start-up-bundle/10-java/start", "echo java\n", false);
+    write(
+        &src,
+        "start-up-bundle/10-java/start",
+        "echo java\n",
+        Mode::Plain,
+    );
     write(
         &src,
         "start-up-bundle/20-rabbitmq/start",
         "echo rabbit\n",
-        false,
+        Mode::Plain,
     );
     let file = seed_bundle(&src, &tmp.path().join("seed.enc"));
     let legacy = ["--legacy-kdf", "--md", "md5", "--pass", "env:SB_PASS"];
@@ -303,13 +323,18 @@ fn pack_never_overwrites_without_force_and_leaves_no_partial_file() {
     assert_ne!(fs::read(&file).unwrap(), b"precious");
 
     // A personality with problems: exit 1, every problem listed, no output at all.
-    write(&dir, "30-bad/start", "#!/bin/sh\r\necho crlf\r\n", true);
-    write(&dir, "40-orphan/start", "echo x\n", false);
+    write(
+        &dir,
+        "30-bad/start",
+        "#!/bin/sh\r\necho crlf\r\n",
+        Mode::Exec,
+    );
+    write(&dir, "40-orphan/start", "echo x\n", Mode::Plain);
     write(
         &dir,
         "40-orphan/module.toml",
         "requires = [\"nowhere\"]\n",
-        false,
+        Mode::Plain,
     );
     let bad_out = tmp.path().join("bad");
     let ran = run(bundle()
@@ -338,7 +363,7 @@ fn check_lists_problems_and_usage_errors_exit_1() {
         &dir,
         "10-db/module.toml",
         "requires = [\"20-web\"]\n",
-        false,
+        Mode::Plain,
     );
     run(bundle().arg("check").arg(&dir))
         .code(1)

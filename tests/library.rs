@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::cli_pack::{ITER, PASS};
-use crate::support::{bootstrap, bundle, run, scratch, tool, write};
+use crate::support::{Mode, bootstrap, bundle, run, scratch, tool, write};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -101,7 +101,7 @@ fn base_and_perl_run_for_real_twice_and_the_second_run_changes_nothing() {
         &dir,
         "bundle.toml",
         "name = \"perl-box\"\nversion = \"1\"\nmodules = [\"base\", \"perl\"]\n",
-        false,
+        Mode::Plain,
     );
     let file = tmp.path().join("p.bundle");
     run(bundle()

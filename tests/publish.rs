@@ -10,7 +10,7 @@ use startup_bundle::serve::Server;
 
 use crate::cli_pack::PASS;
 use crate::sign::{Key, keygen, pack_signed};
-use crate::support::{bootstrap, bundle, run, scratch, write};
+use crate::support::{Mode, bootstrap, bundle, run, scratch, write};
 
 /// A one-module personality whose module prints its version.
 fn versioned(root: &Path, version: &str) -> std::path::PathBuf {
@@ -19,13 +19,13 @@ fn versioned(root: &Path, version: &str) -> std::path::PathBuf {
         &dir,
         "bundle.toml",
         &format!("name = \"shop\"\nversion = \"{version}\"\n"),
-        false,
+        Mode::Plain,
     );
     write(
         &dir,
         "web/start",
         &format!("echo \"running {version}\" >> \"$BUNDLE_STATE_DIR/trace\"\n"),
-        false,
+        Mode::Plain,
     );
     dir
 }
@@ -220,13 +220,13 @@ fn a_pointer_swapped_for_another_bundle_signed_by_the_same_key_is_refused() {
             &dir,
             "bundle.toml",
             &format!("name = \"{name}\"\nversion = \"1\"\n"),
-            false,
+            Mode::Plain,
         );
         write(
             &dir,
             "m/start",
             &format!("echo {name} >> \"$BUNDLE_STATE_DIR/trace\"\n"),
-            false,
+            Mode::Plain,
         );
         let file = tmp.path().join(format!("{name}.bundle"));
         pack_signed(&dir, &file, &key, &[]).ok();

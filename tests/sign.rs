@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::cli_pack::{ITER, PASS, personality};
 use crate::support::http::Server;
-use crate::support::{Ran, bootstrap, bundle, run, scratch, tool, write};
+use crate::support::{Mode, Ran, bootstrap, bundle, run, scratch, tool, write};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -81,13 +81,13 @@ fn marker_personality(root: &Path, version: &str) -> PathBuf {
         &dir,
         "10-mark/start",
         "touch \"$BUNDLE_STATE_DIR/ran\"\n",
-        false,
+        Mode::Plain,
     );
     write(
         &dir,
         "bundle.toml",
         &format!("name = \"marked\"\nversion = \"{version}\"\n"),
-        false,
+        Mode::Plain,
     );
     dir
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::cli_pack::{ITER, PASS, pack};
 use crate::support::http::Server;
-use crate::support::{Ran, bundle, run, scratch, tool, write};
+use crate::support::{Mode, Ran, bundle, run, scratch, tool, write};
 
 fn sha256_hex(path: &Path) -> String {
     let out = run(tool("sha256sum").arg(path));
@@ -26,14 +26,14 @@ fn setup() -> Setup {
     let dir = tmp.path().join("p");
     for (name, requires) in [("web", "db"), ("db", "")] {
         let body = "echo \"$BUNDLE_MODULE $BUNDLE_PHASE $GREETING\" >> \"$BUNDLE_STATE_DIR/trace\"\necho \"$BUNDLE_PHASE done\"\n";
-        write(&dir, &format!("{name}/start"), body, false);
-        write(&dir, &format!("{name}/init"), body, false);
+        write(&dir, &format!("{name}/start"), body, Mode::Plain);
+        write(&dir, &format!("{name}/init"), body, Mode::Plain);
         if !requires.is_empty() {
             write(
                 &dir,
                 &format!("{name}/module.toml"),
                 &format!("requires = [\"{requires}\"]\n"),
-                false,
+                Mode::Plain,
             );
         }
     }
@@ -223,7 +223,7 @@ fn the_ssm_passphrase_is_read_with_the_aws_cli() {
         &format!(
             "#!/bin/sh\ncase \"$*\" in *'ssm get-parameter --name /p'*) echo '{PASS}';; *) exit 2;; esac\n"
         ),
-        true,
+        Mode::Exec,
     );
     let rendered = run(bundle()
         .args([

@@ -133,14 +133,26 @@ fn describe(cmd: &Command) -> String {
     parts.join(" ")
 }
 
-/// Writes `text` to `dir/rel`, creating parents; `executable` sets mode 0755.
-pub fn write(dir: &Path, rel: &str, text: &str, executable: bool) {
+/// How [`write`] leaves a file's permission bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// 0644: data, or a script the runner must hand to `bash`.
+    Plain,
+    /// 0755: a script the kernel runs through its `#!` line.
+    Exec,
+}
+
+/// Writes `text` to `dir/rel`, creating parents, with `mode`'s permission bits.
+pub fn write(dir: &Path, rel: &str, text: &str, mode: Mode) {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, text).unwrap();
-    let mode = if executable { 0o755 } else { 0o644 };
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    let bits = match mode {
+        Mode::Plain => 0o644,
+        Mode::Exec => 0o755,
+    };
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(bits)).unwrap();
 }
 
 /// The fault-injecting HTTP(S) server on 127.0.0.1.
