@@ -2,11 +2,10 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use crate::cli_pack::{ITER, PASS, pack, seed_bundle};
 use crate::support::http::{Behaviour, Server, make_certs};
-use crate::support::{Mode, bootstrap, bundle, run, scratch, tool, write};
+use crate::support::{Mode, bootstrap, bundle, run, scratch, start, tool, write};
 
 /// A personality whose modules append `NAME PHASE` to `$BUNDLE_STATE_DIR/trace` and dump their
 /// environment to `$BUNDLE_STATE_DIR/env.NAME`.
@@ -302,17 +301,9 @@ fn two_runs_on_one_state_dir_never_overlap() {
     pack(&dir, &file, &[]);
     let state = tmp.path().join("state");
     let url = file.to_string_lossy().into_owned();
-    let children: Vec<_> = (0..2)
-        .map(|_| {
-            boot(&url, &state)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for mut c in children {
-        assert!(c.wait().unwrap().success());
+    let runs: Vec<_> = (0..2).map(|_| start(&mut boot(&url, &state))).collect();
+    for running in runs {
+        running.finish().ok();
     }
     let lines = trace(&state);
     assert_eq!(lines.len(), 4, "{lines:?}");
@@ -405,23 +396,21 @@ fn watch_applies_a_change_once_and_leaves_an_unchanged_bundle_alone() {
     let served = tmp.path().join("served.bundle");
     fs::copy(&v1, &served).unwrap();
     let state = tmp.path().join("state");
-    let mut watcher = bootstrap()
-        .args([
-            "watch",
-            &served.to_string_lossy(),
-            "--iter",
-            ITER,
-            "--pass",
-            "env:SB_PASS",
-        ])
-        .args(["--interval", "300ms", "--polls", "20"])
-        .arg("--state-dir")
-        .arg(&state)
-        .env("SB_PASS", PASS)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let watcher = start(
+        bootstrap()
+            .args([
+                "watch",
+                &served.to_string_lossy(),
+                "--iter",
+                ITER,
+                "--pass",
+                "env:SB_PASS",
+            ])
+            .args(["--interval", "300ms", "--polls", "20"])
+            .arg("--state-dir")
+            .arg(&state)
+            .env("SB_PASS", PASS),
+    );
     let wait_for = |line: &str| {
         for _ in 0..100 {
             if trace(&state).iter().any(|l| l == line) {
@@ -436,7 +425,7 @@ fn watch_applies_a_change_once_and_leaves_an_unchanged_bundle_alone() {
     fs::copy(&v2, &staged).unwrap();
     fs::rename(&staged, &served).unwrap();
     wait_for("running 2");
-    assert!(watcher.wait().unwrap().success());
+    watcher.finish().ok();
     assert_eq!(
         trace(&state),
         ["running 1", "running 2"],

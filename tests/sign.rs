@@ -4,14 +4,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::cli_pack::{ITER, PASS, personality};
 use crate::support::http::Server;
-use crate::support::{Mode, Ran, bootstrap, bundle, run, scratch, tool, write};
+use crate::support::{Mode, Ran, bootstrap, bundle, run, run_with_stdin, scratch, tool, write};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -163,19 +162,17 @@ fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
             "startup-bundle v1 name=shop version=1.2.3 seq=42 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER}",
             sha256_hex(&file)
         ));
-    let mut sign = tool("minisign");
-    sign.args(["-S", "-s"])
-        .arg(&secret)
-        .arg("-m")
-        .arg(&file)
-        .args(["-x"])
-        .arg(tmp.path().join("by-minisign.minisig"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = sign.spawn().unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"key password\n").unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    run_with_stdin(
+        tool("minisign")
+            .args(["-S", "-s"])
+            .arg(&secret)
+            .arg("-m")
+            .arg(&file)
+            .args(["-x"])
+            .arg(tmp.path().join("by-minisign.minisig")),
+        b"key password\n",
+    )
+    .ok();
 
     // minisign's own key and signature: good for `bundle verify`, but its trusted comment
     // (`timestamp:… file:…`) carries none of our facts, so the bootstrap refuses it.

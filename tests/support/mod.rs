@@ -1,10 +1,9 @@
-//! Shared test helpers: the built binaries, scratch folders, outside tools, and readable failures.
+//! Shared test helpers: the built binaries, scratch folders, outside tools, files written into them,
+//! and the one way to run a command (and see everything when it fails).
 #![allow(dead_code)]
 
-use std::ffi::OsStr;
-use std::fmt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 /// Our test servers live here: never through a proxy a CI machine may set.
 const LOOPBACK: &str = "127.0.0.1,localhost";
@@ -49,90 +48,6 @@ pub fn tool(name: &str) -> Command {
     cmd
 }
 
-/// What a finished command did, printed in full when an assertion fails.
-pub struct Ran {
-    /// The command line, for the failure message.
-    pub command: String,
-    /// Exit code, or None when killed by a signal.
-    pub code: Option<i32>,
-    /// Captured standard output.
-    pub stdout: String,
-    /// Captured standard error.
-    pub stderr: String,
-}
-
-impl fmt::Display for Ran {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "\n--- command: {}\n--- exit: {:?}\n--- stdout:\n{}\n--- stderr:\n{}\n---",
-            self.command, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Ran {
-    /// Asserts the exit code, printing everything when it differs.
-    #[track_caller]
-    pub fn code(&self, expected: i32) -> &Self {
-        assert_eq!(self.code, Some(expected), "unexpected exit status{self}");
-        self
-    }
-
-    /// Asserts success.
-    #[track_caller]
-    pub fn ok(&self) -> &Self {
-        self.code(0)
-    }
-
-    /// Asserts that stderr contains `needle`.
-    #[track_caller]
-    pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}{self}"
-        );
-        self
-    }
-
-    /// Asserts that stdout contains `needle`.
-    #[track_caller]
-    pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}{self}"
-        );
-        self
-    }
-}
-
-/// Runs a command to completion, capturing its output.
-pub fn run(cmd: &mut Command) -> Ran {
-    let command = describe(cmd);
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("could not start {command}: {e}"));
-    Ran {
-        command,
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-fn describe(cmd: &Command) -> String {
-    let mut parts = vec![cmd.get_program().to_string_lossy().into_owned()];
-    parts.extend(
-        cmd.get_args()
-            .map(|a: &OsStr| a.to_string_lossy().into_owned()),
-    );
-    parts.join(" ")
-}
-
 /// How [`write`] leaves a file's permission bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -154,6 +69,10 @@ pub fn write(dir: &Path, rel: &str, text: &str, mode: Mode) {
     };
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(bits)).unwrap();
 }
+
+/// Running commands: [`run`], [`start`], [`run_with_stdin`], [`child_test`], and [`Ran`]'s dump.
+mod process;
+pub use process::{Ran, run, run_with_stdin, start};
 
 /// The fault-injecting HTTP(S) server on 127.0.0.1.
 pub mod http;
