@@ -6,11 +6,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use sha2::{Digest as _, Sha256};
 
 use crate::cli_pack::{ITER, PASS, personality};
 use crate::support::http::Server;
-use crate::support::{Mode, Ran, bootstrap, bundle, run, run_with_stdin, scratch, tool, write};
+use crate::support::{
+    Mode, Ran, bootstrap, bundle, run, run_with_stdin, scratch, sha256_hex, tool, write,
+};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -91,11 +92,6 @@ fn marker_personality(root: &Path, version: &str) -> PathBuf {
     dir
 }
 
-fn sha256_hex(path: &Path) -> String {
-    let digest = Sha256::digest(fs::read(path).unwrap());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn sig_of(file: &Path) -> PathBuf {
     PathBuf::from(format!("{}.minisig", file.display()))
 }
@@ -160,7 +156,7 @@ fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
         .ok()
         .stdout_has(&format!(
             "startup-bundle v1 name=shop version=1.2.3 seq=42 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER}",
-            sha256_hex(&file)
+            sha256_hex(&fs::read(&file).unwrap())
         ));
     run_with_stdin(
         tool("minisign")
@@ -209,7 +205,7 @@ fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
     // bootstrap take it, with the decryption parameters it names.
     let comment = format!(
         "startup-bundle v1 name=shop version=1.2.3 seq=1 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER}",
-        sha256_hex(&theirs)
+        sha256_hex(&fs::read(&theirs).unwrap())
     );
     run(tool("minisign")
         .args(["-S", "-s"])
@@ -437,7 +433,7 @@ fn rollback_and_expiry_are_refused_unless_allowed() {
     // (ours refuses to write an expiry in the past).
     let comment = format!(
         "startup-bundle v1 name=marked version=2.0 seq=11 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER} expires=2001-01-01T00:00:00Z",
-        sha256_hex(&newer)
+        sha256_hex(&fs::read(&newer).unwrap())
     );
     run(tool("minisign")
         .args(["-S", "-s"])
@@ -519,7 +515,10 @@ fn signatures_are_never_silently_replaced_and_unknown_formats_are_refused() {
         .stderr_has("already exists");
 
     // A signed comment of a future format is refused by name.
-    let comment = format!("startup-bundle v2 name=shop sha256={}", sha256_hex(&file));
+    let comment = format!(
+        "startup-bundle v2 name=shop sha256={}",
+        sha256_hex(&fs::read(&file).unwrap())
+    );
     run(tool("minisign")
         .args(["-S", "-s"])
         .arg(&key.secret)

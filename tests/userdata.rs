@@ -6,13 +6,7 @@ use std::path::Path;
 
 use crate::cli_pack::{ITER, PASS, pack};
 use crate::support::http::Server;
-use crate::support::{Mode, Ran, bundle, run, scratch, tool, write};
-
-fn sha256_hex(path: &Path) -> String {
-    let out = run(tool("sha256sum").arg(path));
-    out.ok();
-    out.stdout.split_whitespace().next().unwrap().to_string()
-}
+use crate::support::{Mode, Ran, bundle, run, scratch, sha256_hex, tool, write};
 
 struct Setup {
     tmp: tempfile::TempDir,
@@ -41,12 +35,12 @@ fn setup() -> Setup {
     pack(&dir, &file, &[]);
     let server = Server::start();
     server.put("/p.bundle", fs::read(&file).unwrap());
-    let bootstrap = Path::new(env!("CARGO_BIN_EXE_bundle-bootstrap"));
-    server.put("/bundle-bootstrap", fs::read(bootstrap).unwrap());
+    let bootstrap = fs::read(env!("CARGO_BIN_EXE_bundle-bootstrap")).unwrap();
+    server.put("/bundle-bootstrap", bootstrap.clone());
     fs::write(tmp.path().join("pass"), format!("{PASS}\n")).unwrap();
     Setup {
-        bundle_sha: sha256_hex(&file),
-        bootstrap_sha: sha256_hex(bootstrap),
+        bundle_sha: sha256_hex(&fs::read(&file).unwrap()),
+        bootstrap_sha: sha256_hex(&bootstrap),
         tmp,
         server,
     }

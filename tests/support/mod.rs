@@ -1,9 +1,11 @@
 //! Shared test helpers: the built binaries, scratch folders, outside tools, files written into them,
-//! and the one way to run a command (and see everything when it fails).
+//! one sha256, and the one way to run a command (and see everything when it fails).
 #![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+use sha2::{Digest as _, Sha256};
 
 /// Our test servers live here: never through a proxy a CI machine may set.
 const LOOPBACK: &str = "127.0.0.1,localhost";
@@ -68,6 +70,16 @@ pub fn write(dir: &Path, rel: &str, text: &str, mode: Mode) {
         Mode::Exec => 0o755,
     };
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(bits)).unwrap();
+}
+
+/// The sha256 of `bytes` as 64 lower-case hex digits, as `sha256sum` and `--sha256` write it.
+/// Computed here, not with the library's own helper, so a test checks the product against
+/// something it did not write.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Running commands: [`run`], [`start`], [`run_with_stdin`], [`child_test`], and [`Ran`]'s dump.
