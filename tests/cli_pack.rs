@@ -2,76 +2,12 @@
 //! `tar`, both ways.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::support::{Mode, bundle, run, scratch, tool, write};
-
-/// Passphrase used by these tests; passed through the environment, as users should.
-pub const PASS: &str = "stirring dull roots";
-/// Small PBKDF2 count: these tests are about formats, not key stretching.
-pub const ITER: &str = "1000";
-
-/// A two-module personality: `20-web` requires `10-db`, so requires and name order agree.
-pub fn personality(root: &Path) -> PathBuf {
-    let dir = root.join("shop");
-    write(
-        &dir,
-        "10-db/start",
-        "#!/bin/sh\necho db started\n",
-        Mode::Exec,
-    );
-    write(&dir, "10-db/init", "echo db init\n", Mode::Plain);
-    write(
-        &dir,
-        "20-web/start",
-        "#!/bin/sh\necho web started\n",
-        Mode::Exec,
-    );
-    write(
-        &dir,
-        "20-web/module.toml",
-        "requires = [\"10-db\"]\n",
-        Mode::Plain,
-    );
-    write(
-        &dir,
-        "20-web/public/index.html",
-        "<h1>hello</h1>\n",
-        Mode::Plain,
-    );
-    write(
-        &dir,
-        "bundle.toml",
-        "name = \"shop\"\nversion = \"1.2.3\"\n",
-        Mode::Plain,
-    );
-    dir
-}
-
-/// Packs `dir` into `out` with the test passphrase and iteration count, plus `extra` flags.
-pub fn pack(dir: &Path, out: &Path, extra: &[&str]) {
-    run(bundle()
-        .arg("pack")
-        .arg(dir)
-        .arg("-o")
-        .arg(out)
-        .args(["--iter", ITER, "--pass", "env:SB_PASS"])
-        .args(extra)
-        .env("SB_PASS", PASS))
-    .ok();
-}
-
-/// Makes a bundle the 2009 seed's way from `src/start-up-bundle`: `tar -cz | openssl enc -md md5`
-/// (legacy key derivation, no manifest).
-pub fn seed_bundle(src: &Path, file: &Path) -> PathBuf {
-    let line = format!(
-        "set -o pipefail; tar -C {} -cz start-up-bundle | openssl enc -aes-256-cbc -md md5 -pass env:SB_PASS -out {}",
-        src.display(),
-        file.display()
-    );
-    run(tool("bash").arg("-c").arg(line).env("SB_PASS", PASS)).ok();
-    file.to_path_buf()
-}
+use crate::support::{
+    ITER, Mode, PASS, bundle, pack, pack_command, personality, run, scratch, seed_bundle, tool,
+    write,
+};
 
 /// `openssl enc -d` with the test passphrase: the plaintext payload, written next to `file`.
 fn openssl_decrypt(file: &Path, flags: &[&str]) -> Vec<u8> {
@@ -94,13 +30,7 @@ fn openssl_and_tar_open_what_pack_writes() {
     let tmp = scratch();
     let dir = personality(tmp.path());
     let file = tmp.path().join("shop.bundle");
-    let ran = run(bundle()
-        .arg("pack")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&file)
-        .args(["--iter", ITER, "--pass", "env:SB_PASS"])
-        .env("SB_PASS", PASS));
+    let ran = run(&mut pack_command(&dir, &file));
     ran.ok()
         .stdout_has("openssl enc -d -aes-256-cbc -pbkdf2 -iter 1000 -md sha256");
     assert!(
@@ -306,15 +236,9 @@ fn pack_never_overwrites_without_force_and_leaves_no_partial_file() {
     let dir = personality(tmp.path());
     let file = tmp.path().join("b");
     fs::write(&file, "precious").unwrap();
-    run(bundle()
-        .arg("pack")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&file)
-        .args(["--iter", ITER, "--pass", "env:P"])
-        .env("P", PASS))
-    .code(1)
-    .stderr_has("--force");
+    run(&mut pack_command(&dir, &file))
+        .code(1)
+        .stderr_has("--force");
     assert_eq!(fs::read_to_string(&file).unwrap(), "precious");
     pack(&dir, &file, &["--force"]);
     assert_ne!(fs::read(&file).unwrap(), b"precious");
@@ -334,13 +258,7 @@ fn pack_never_overwrites_without_force_and_leaves_no_partial_file() {
         Mode::Plain,
     );
     let bad_out = tmp.path().join("bad");
-    let ran = run(bundle()
-        .arg("pack")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&bad_out)
-        .args(["--iter", ITER, "--pass", "env:P"])
-        .env("P", PASS));
+    let ran = run(&mut pack_command(&dir, &bad_out));
     ran.code(1).stderr_has("30-bad").stderr_has("nowhere");
     let names: Vec<_> = fs::read_dir(tmp.path())
         .unwrap()

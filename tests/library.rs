@@ -4,8 +4,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::cli_pack::{ITER, PASS};
-use crate::support::{Mode, bootstrap, bundle, run, scratch, tool, write};
+use crate::support::{
+    ITER, Mode, PASS, Pass, boot, bundle, pack_command, run, scratch, tool, write,
+};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -104,34 +105,23 @@ fn base_and_perl_run_for_real_twice_and_the_second_run_changes_nothing() {
         Mode::Plain,
     );
     let file = tmp.path().join("p.bundle");
-    run(bundle()
-        .arg("pack")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&file)
-        .args(["--iter", ITER, "--pass", "env:P", "--modules-path"])
-        .arg(repo().join("modules"))
-        .env("P", PASS))
+    run(pack_command(&dir, &file)
+        .arg("--modules-path")
+        .arg(repo().join("modules")))
+    .in_dir(tmp.path())
     .ok();
     let state = tmp.path().join("state");
-    let boot = || {
-        run(bootstrap()
-            .args([
-                "run",
-                &file.to_string_lossy(),
-                "--iter",
-                ITER,
-                "--pass",
-                "env:P",
-            ])
-            .arg("--state-dir")
-            .arg(&state)
+    let apply = || {
+        boot(&file)
+            .iter(ITER)
+            .pass(Pass::Env(PASS))
+            .state_dir(&state)
             .args(["--env", "PERL_PACKAGES=libjson-perl"])
-            .env("P", PASS))
+            .run()
     };
-    boot().ok();
+    apply().ok();
     let dpkg_before = fs::read("/var/lib/dpkg/status").unwrap();
-    let second = boot();
+    let second = apply();
     second
         .ok()
         .stdout_has("[base] base: no changes")

@@ -4,9 +4,8 @@
 use std::fs;
 use std::path::Path;
 
-use crate::cli_pack::{ITER, PASS, pack};
 use crate::support::http::Server;
-use crate::support::{Mode, Ran, bundle, run, scratch, sha256_hex, tool, write};
+use crate::support::{ITER, Mode, PASS, Ran, bundle, pack, run, scratch, sha256_hex, tool, write};
 
 struct Setup {
     tmp: tempfile::TempDir,

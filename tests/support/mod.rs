@@ -1,5 +1,6 @@
 //! Shared test helpers: the built binaries, scratch folders, outside tools, files written into them,
-//! one sha256, and the one way to run a command (and see everything when it fails).
+//! the one way to run a command (and see everything when it fails), the one `bundle-bootstrap run`
+//! builder, and the fixtures more than one test file packs.
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -19,7 +20,8 @@ pub fn bundle() -> Command {
     cmd
 }
 
-/// `bundle-bootstrap`, as built by cargo for this test run.
+/// `bundle-bootstrap`, as built by cargo for this test run. For `run` and `watch`, [`boot`] and
+/// [`watch`] add the flags every boot needs.
 pub fn bootstrap() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundle-bootstrap"));
     cmd.env_remove("BUNDLE_PASSPHRASE")
@@ -84,7 +86,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Running commands: [`run`], [`start`], [`run_with_stdin`], [`child_test`], and [`Ran`]'s dump.
 mod process;
-pub use process::{Ran, run, run_with_stdin, start};
+pub use process::{Ran, run, run_with_stdin};
+
+/// `bundle-bootstrap run|watch URL …`: the one builder.
+mod boot;
+pub use boot::{Boot, Pass, boot, watch};
+
+/// What more than one test file packs: the test passphrase, a personality, `bundle pack`, the
+/// seed's `tar | openssl enc`, minisign key pairs.
+mod fixtures;
+pub use fixtures::{
+    ITER, Key, PASS, keygen, pack, pack_command, pack_signed, personality, seed_bundle,
+};
 
 /// The fault-injecting HTTP(S) server on 127.0.0.1.
 pub mod http;
