@@ -233,10 +233,9 @@ fn listing(dir: &Path) -> String {
                 ('?', "-".to_string(), String::new())
             };
             let mode = meta.permissions().mode() & 0o7777;
-            rows.push((
-                rel.clone(),
-                format!("{tag}{mode:04o} {size:>10} {rel}{suffix}"),
-            ));
+            // Keyed by path so the listing reads as a tree (`p/m/start` before `p.bundle`).
+            let line = format!("{tag}{mode:04o} {size:>10} {rel}{suffix}");
+            rows.push((PathBuf::from(rel), line));
         }
     }
     if rows.is_empty() {
