@@ -283,7 +283,13 @@ fn check_lists_problems_and_usage_errors_exit_1() {
     run(bundle().arg("check").arg(&dir))
         .code(1)
         .stderr_has("10-db → 20-web → 10-db");
-    run(bundle().arg("pack").arg(&dir)).code(1);
+    // Pack refuses the cycle with the same message, and writes nothing.
+    let out = tmp.path().join("cycle.bundle");
+    run(&mut pack_command(&dir, &out))
+        .in_dir(tmp.path())
+        .code(1)
+        .stderr_has("10-db → 20-web → 10-db");
+    assert!(!out.exists(), "pack wrote a bundle with a requires cycle");
     run(bundle().arg("no-such-command")).code(1);
     run(bundle().args(["pack", "x", "-o", "y", "--legacy-kdf", "--iter", "5"]))
         .code(1)
