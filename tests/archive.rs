@@ -11,7 +11,7 @@ use startup_bundle::archive::{
 };
 use startup_bundle::exit::{Classify, Exit};
 
-use crate::support::{Mode, run, scratch, tool, write};
+use crate::support::{Mode, child_test, only_as_child, run, scratch, tool, write};
 
 const TOP: &str = "start-up-bundle";
 const EPOCH: u64 = 1_700_000_000;
@@ -155,23 +155,40 @@ fn gnu_tar_and_gzip_read_our_multi_member_output_with_fixed_owner_mtime_and_mode
     );
 }
 
+const PARENT: &str = "archive::source_date_epoch_is_read_from_the_environment";
+
 #[test]
 fn source_date_epoch_is_read_from_the_environment() {
-    let ran = run(std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["source_date_epoch_child", "--ignored"])
-        .env("SOURCE_DATE_EPOCH", "1234"));
-    ran.ok().stdout_has("1 passed");
-    let bad = run(std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["source_date_epoch_child", "--ignored"])
-        .env("SOURCE_DATE_EPOCH", "yesterday"));
-    bad.stdout_has("FAILED");
+    // Each child passes only when the library does what it checks: takes 1234, refuses
+    // `yesterday` by name. A refusal taken silently as 0, or a panic, fails the child.
+    run(child_test("archive::source_date_epoch_child").env("SOURCE_DATE_EPOCH", "1234"))
+        .ok()
+        .stdout_has("1 passed");
+    run(child_test("archive::source_date_epoch_refused_child")
+        .env("SOURCE_DATE_EPOCH", "yesterday"))
+    .ok()
+    .stdout_has("1 passed");
 }
 
-/// Run by `source_date_epoch_is_read_from_the_environment` in a child with the variable set.
+/// Run by [`source_date_epoch_is_read_from_the_environment`] with `SOURCE_DATE_EPOCH=1234`.
 #[test]
 #[ignore = "run as a child process with SOURCE_DATE_EPOCH set"]
 fn source_date_epoch_child() {
+    only_as_child(PARENT);
     assert_eq!(PackOptions::mtime_from_env().unwrap(), 1234);
+}
+
+/// Run by [`source_date_epoch_is_read_from_the_environment`] with `SOURCE_DATE_EPOCH=yesterday`.
+#[test]
+#[ignore = "run as a child process with SOURCE_DATE_EPOCH set"]
+fn source_date_epoch_refused_child() {
+    only_as_child(PARENT);
+    let err = PackOptions::mtime_from_env().expect_err("`yesterday` is not a time: refused");
+    assert!(
+        matches!(&err, ArchiveError::SourceDateEpoch { value } if value == "yesterday"),
+        "{err:?}"
+    );
+    assert_eq!(err.exit(), Exit::Usage, "{err}");
 }
 
 #[test]

@@ -86,7 +86,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Running commands: [`run`], [`start`], [`run_with_stdin`], [`child_test`], and [`Ran`]'s dump.
 mod process;
-pub use process::{Ran, run, run_with_stdin};
+pub use process::{Ran, child_test, only_as_child, run, run_with_stdin};
 
 /// `bundle-bootstrap run|watch URL …`: the one builder.
 mod boot;
