@@ -10,7 +10,7 @@ use startup_bundle::personality::{
     library_paths, load, module_digest, plan_unpacked,
 };
 
-use crate::support::{Mode, run, scratch, tool, write};
+use crate::support::{Mode, child_test, only_as_child, run, scratch, tool, write};
 
 const SCRIPT: &str = "#!/bin/bash\necho hello\n";
 
@@ -231,21 +231,17 @@ fn flag_beats_bundle_modules_path() {
     let flag = [PathBuf::from("/from/flag")];
     assert_eq!(library_paths(&flag), flag);
     // The environment is process-wide (and set_var is unsafe), so read it in a child process.
-    let ran = run(std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "personality::library_paths_child", "--nocapture"])
-        .env("BUNDLE_MODULES_PATH", "/lib/one:/lib/two")
-        .env(CHILD, "1"));
-    ran.ok().stdout_has("1 passed");
+    run(child_test("personality::library_paths_child")
+        .env("BUNDLE_MODULES_PATH", "/lib/one:/lib/two"))
+    .ok()
+    .stdout_has("1 passed");
 }
 
-const CHILD: &str = "SB_TEST_LIBRARY_PATHS_CHILD";
-
-/// Runs only inside [`flag_beats_bundle_modules_path`]'s child process.
+/// Run by [`flag_beats_bundle_modules_path`] with `BUNDLE_MODULES_PATH=/lib/one:/lib/two`.
 #[test]
+#[ignore = "run as a child process with BUNDLE_MODULES_PATH set"]
 fn library_paths_child() {
-    if std::env::var_os(CHILD).is_none() {
-        return;
-    }
+    only_as_child("personality::flag_beats_bundle_modules_path");
     assert_eq!(
         library_paths(&[]),
         [PathBuf::from("/lib/one"), PathBuf::from("/lib/two")]
