@@ -11,7 +11,7 @@ use startup_bundle::archive::{
 };
 use startup_bundle::exit::{Classify, Exit};
 
-use crate::support::{run, scratch, tool, write};
+use crate::support::{Mode, child_test, only_as_child, run, scratch, tool, write};
 
 const TOP: &str = "start-up-bundle";
 const EPOCH: u64 = 1_700_000_000;
@@ -27,9 +27,9 @@ fn opts(compression: Compression, threads: usize) -> PackOptions {
 /// A personality-like tree: scripts, a setuid file, a nested folder, a symlink, a big file of
 /// `big` bytes (compressible but not trivially).
 fn make_tree(dir: &Path, big: usize) {
-    write(dir, "10-java/start", "#!/bin/sh\necho java\n", true);
-    write(dir, "10-java/conf/java.conf", "heap=1g\n", false);
-    write(dir, "20-rabbitmq/start.sh", "echo rabbit\n", false);
+    write(dir, "10-java/start", "#!/bin/sh\necho java\n", Mode::Exec);
+    write(dir, "10-java/conf/java.conf", "heap=1g\n", Mode::Plain);
+    write(dir, "20-rabbitmq/start.sh", "echo rabbit\n", Mode::Plain);
     fs::set_permissions(
         dir.join("20-rabbitmq/start.sh"),
         fs::Permissions::from_mode(0o4755),
@@ -155,23 +155,40 @@ fn gnu_tar_and_gzip_read_our_multi_member_output_with_fixed_owner_mtime_and_mode
     );
 }
 
+const PARENT: &str = "archive::source_date_epoch_is_read_from_the_environment";
+
 #[test]
 fn source_date_epoch_is_read_from_the_environment() {
-    let ran = run(std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["source_date_epoch_child", "--ignored"])
-        .env("SOURCE_DATE_EPOCH", "1234"));
-    ran.ok().stdout_has("1 passed");
-    let bad = run(std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["source_date_epoch_child", "--ignored"])
-        .env("SOURCE_DATE_EPOCH", "yesterday"));
-    bad.stdout_has("FAILED");
+    // Each child passes only when the library does what it checks: takes 1234, refuses
+    // `yesterday` by name. A refusal taken silently as 0, or a panic, fails the child.
+    run(child_test("archive::source_date_epoch_child").env("SOURCE_DATE_EPOCH", "1234"))
+        .ok()
+        .stdout_has("1 passed");
+    run(child_test("archive::source_date_epoch_refused_child")
+        .env("SOURCE_DATE_EPOCH", "yesterday"))
+    .ok()
+    .stdout_has("1 passed");
 }
 
-/// Run by `source_date_epoch_is_read_from_the_environment` in a child with the variable set.
+/// Run by [`source_date_epoch_is_read_from_the_environment`] with `SOURCE_DATE_EPOCH=1234`.
 #[test]
 #[ignore = "run as a child process with SOURCE_DATE_EPOCH set"]
 fn source_date_epoch_child() {
+    only_as_child(PARENT);
     assert_eq!(PackOptions::mtime_from_env().unwrap(), 1234);
+}
+
+/// Run by [`source_date_epoch_is_read_from_the_environment`] with `SOURCE_DATE_EPOCH=yesterday`.
+#[test]
+#[ignore = "run as a child process with SOURCE_DATE_EPOCH set"]
+fn source_date_epoch_refused_child() {
+    only_as_child(PARENT);
+    let err = PackOptions::mtime_from_env().expect_err("`yesterday` is not a time: refused");
+    assert!(
+        matches!(&err, ArchiveError::SourceDateEpoch { value } if value == "yesterday"),
+        "{err:?}"
+    );
+    assert_eq!(err.exit(), Exit::Usage, "{err}");
 }
 
 #[test]
@@ -179,8 +196,8 @@ fn we_unpack_what_gnu_tar_writes() {
     let s = scratch();
     let src = s.path().join("src");
     let long = format!("{}/{}/file.txt", "d".repeat(60), "e".repeat(60));
-    write(&src, &format!("{TOP}/10-a/start"), "echo a\n", true);
-    write(&src, &format!("{TOP}/10-a/{long}"), "long\n", false);
+    write(&src, &format!("{TOP}/10-a/start"), "echo a\n", Mode::Exec);
+    write(&src, &format!("{TOP}/10-a/{long}"), "long\n", Mode::Plain);
     std::os::unix::fs::symlink("start", src.join(TOP).join("10-a/run")).unwrap();
     fs::hard_link(
         src.join(TOP).join("10-a/start"),
@@ -496,7 +513,7 @@ fn broken_streams_are_verification_failures_and_leave_nothing_behind() {
 #[test]
 fn pack_refuses_what_unpack_would_refuse_and_special_files() {
     let s = scratch();
-    write(s.path(), "m/start", "echo\n", true);
+    write(s.path(), "m/start", "echo\n", Mode::Exec);
     std::os::unix::fs::symlink("/etc/passwd", s.path().join("m/pw")).unwrap();
     let entries = archive::collect_tree(s.path(), TOP).unwrap();
     let err = archive::pack(entries, &opts(Compression::Gzip, 1), Vec::new(), &|_| {}).unwrap_err();

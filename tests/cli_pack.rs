@@ -2,79 +2,27 @@
 //! `tar`, both ways.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::support::{bundle, run, scratch, tool, write};
+use crate::support::{
+    ITER, Mode, PASS, bundle, pack, pack_command, personality, run, scratch, seed_bundle, tool,
+    write,
+};
 
-/// Passphrase used by these tests; passed through the environment, as users should.
-pub const PASS: &str = "stirring dull roots";
-/// Small PBKDF2 count: these tests are about formats, not key stretching.
-pub const ITER: &str = "1000";
-
-/// A two-module personality: `20-web` requires `10-db`, so requires and name order agree.
-pub fn personality(root: &Path) -> PathBuf {
-    let dir = root.join("shop");
-    write(&dir, "10-db/start", "#!/bin/sh\necho db started\n", true);
-    write(&dir, "10-db/init", "echo db init\n", false);
-    write(&dir, "20-web/start", "#!/bin/sh\necho web started\n", true);
-    write(
-        &dir,
-        "20-web/module.toml",
-        "requires = [\"10-db\"]\n",
-        false,
-    );
-    write(&dir, "20-web/public/index.html", "<h1>hello</h1>\n", false);
-    write(
-        &dir,
-        "bundle.toml",
-        "name = \"shop\"\nversion = \"1.2.3\"\n",
-        false,
-    );
-    dir
-}
-
-/// Packs `dir` into `out` with the test passphrase and iteration count, plus `extra` flags.
-pub fn pack(dir: &Path, out: &Path, extra: &[&str]) {
-    run(bundle()
-        .arg("pack")
-        .arg(dir)
-        .arg("-o")
-        .arg(out)
-        .args(["--iter", ITER, "--pass", "env:SB_PASS"])
-        .args(extra)
-        .env("SB_PASS", PASS))
-    .ok();
-}
-
-/// Makes a bundle the 2009 seed's way from `src/start-up-bundle`: `tar -cz | openssl enc -md md5`
-/// (legacy key derivation, no manifest).
-pub fn seed_bundle(src: &Path, file: &Path) -> PathBuf {
-    let line = format!(
-        "set -o pipefail; tar -C {} -cz start-up-bundle | openssl enc -aes-256-cbc -md md5 -pass env:SB_PASS -out {}",
-        src.display(),
-        file.display()
-    );
-    run(tool("bash").arg("-c").arg(line).env("SB_PASS", PASS)).ok();
-    file.to_path_buf()
-}
-
-/// `openssl enc -d` with the test passphrase: the plaintext payload.
+/// `openssl enc -d` with the test passphrase: the plaintext payload, written next to `file`.
 fn openssl_decrypt(file: &Path, flags: &[&str]) -> Vec<u8> {
-    let out = tool("openssl")
+    let plain = file.with_extension("plain");
+    run(tool("openssl")
         .args(["enc", "-d"])
         .args(flags)
         .arg("-in")
         .arg(file)
+        .arg("-out")
+        .arg(&plain)
         .args(["-pass", "env:SB_PASS"])
-        .env("SB_PASS", PASS)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl enc -d failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+        .env("SB_PASS", PASS))
+    .ok();
+    fs::read(&plain).unwrap()
 }
 
 #[test]
@@ -82,13 +30,7 @@ fn openssl_and_tar_open_what_pack_writes() {
     let tmp = scratch();
     let dir = personality(tmp.path());
     let file = tmp.path().join("shop.bundle");
-    let ran = run(bundle()
-        .arg("pack")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&file)
-        .args(["--iter", ITER, "--pass", "env:SB_PASS"])
-        .env("SB_PASS", PASS));
+    let ran = run(&mut pack_command(&dir, &file));
     ran.ok()
         .stdout_has("openssl enc -d -aes-256-cbc -pbkdf2 -iter 1000 -md sha256");
     assert!(
@@ -192,12 +134,17 @@ fn two_packs_decrypt_to_identical_payloads() {
 fn unpack_and_inspect_a_bundle_made_with_tar_and_openssl() {
     let tmp = scratch();
     let src = tmp.path().join("src");
-    write(&src, "start-up-bundle/10-java/start", "echo java\n", false);
+    write(
+        &src,
+        "start-up-bundle/10-java/start",
+        "echo java\n",
+        Mode::Plain,
+    );
     write(
         &src,
         "start-up-bundle/20-rabbitmq/start",
         "echo rabbit\n",
-        false,
+        Mode::Plain,
     );
     let file = seed_bundle(&src, &tmp.path().join("seed.enc"));
     let legacy = ["--legacy-kdf", "--md", "md5", "--pass", "env:SB_PASS"];
@@ -289,36 +236,29 @@ fn pack_never_overwrites_without_force_and_leaves_no_partial_file() {
     let dir = personality(tmp.path());
     let file = tmp.path().join("b");
     fs::write(&file, "precious").unwrap();
-    run(bundle()
-        .arg("pack")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&file)
-        .args(["--iter", ITER, "--pass", "env:P"])
-        .env("P", PASS))
-    .code(1)
-    .stderr_has("--force");
+    run(&mut pack_command(&dir, &file))
+        .code(1)
+        .stderr_has("--force");
     assert_eq!(fs::read_to_string(&file).unwrap(), "precious");
     pack(&dir, &file, &["--force"]);
     assert_ne!(fs::read(&file).unwrap(), b"precious");
 
     // A personality with problems: exit 1, every problem listed, no output at all.
-    write(&dir, "30-bad/start", "#!/bin/sh\r\necho crlf\r\n", true);
-    write(&dir, "40-orphan/start", "echo x\n", false);
+    write(
+        &dir,
+        "30-bad/start",
+        "#!/bin/sh\r\necho crlf\r\n",
+        Mode::Exec,
+    );
+    write(&dir, "40-orphan/start", "echo x\n", Mode::Plain);
     write(
         &dir,
         "40-orphan/module.toml",
         "requires = [\"nowhere\"]\n",
-        false,
+        Mode::Plain,
     );
     let bad_out = tmp.path().join("bad");
-    let ran = run(bundle()
-        .arg("pack")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&bad_out)
-        .args(["--iter", ITER, "--pass", "env:P"])
-        .env("P", PASS));
+    let ran = run(&mut pack_command(&dir, &bad_out));
     ran.code(1).stderr_has("30-bad").stderr_has("nowhere");
     let names: Vec<_> = fs::read_dir(tmp.path())
         .unwrap()
@@ -338,12 +278,18 @@ fn check_lists_problems_and_usage_errors_exit_1() {
         &dir,
         "10-db/module.toml",
         "requires = [\"20-web\"]\n",
-        false,
+        Mode::Plain,
     );
     run(bundle().arg("check").arg(&dir))
         .code(1)
         .stderr_has("10-db → 20-web → 10-db");
-    run(bundle().arg("pack").arg(&dir)).code(1);
+    // Pack refuses the cycle with the same message, and writes nothing.
+    let out = tmp.path().join("cycle.bundle");
+    run(&mut pack_command(&dir, &out))
+        .in_dir(tmp.path())
+        .code(1)
+        .stderr_has("10-db → 20-web → 10-db");
+    assert!(!out.exists(), "pack wrote a bundle with a requires cycle");
     run(bundle().arg("no-such-command")).code(1);
     run(bundle().args(["pack", "x", "-o", "y", "--legacy-kdf", "--iter", "5"]))
         .code(1)

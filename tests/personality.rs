@@ -10,15 +10,15 @@ use startup_bundle::personality::{
     library_paths, load, module_digest, plan_unpacked,
 };
 
-use crate::support::{run, scratch, tool, write};
+use crate::support::{Mode, child_test, only_as_child, run, scratch, tool, write};
 
 const SCRIPT: &str = "#!/bin/bash\necho hello\n";
 
 /// A module folder with an executable start script, and optionally a module.toml.
 fn module(dir: &Path, name: &str, toml: Option<&str>) {
-    write(dir, &format!("{name}/start"), SCRIPT, true);
+    write(dir, &format!("{name}/start"), SCRIPT, Mode::Exec);
     if let Some(t) = toml {
-        write(dir, &format!("{name}/module.toml"), t, false);
+        write(dir, &format!("{name}/module.toml"), t, Mode::Plain);
     }
 }
 
@@ -53,12 +53,17 @@ fn check_reports_every_problem_in_one_run() {
     let d = s.path().join("web");
     let lib = s.path().join("lib");
     module(&d, "10-java", None);
-    write(&d, "20-nostart/init", SCRIPT, true);
+    write(&d, "20-nostart/init", SCRIPT, Mode::Exec);
     module(&d, "30-both", None);
-    write(&d, "30-both/start.sh", SCRIPT, false);
-    write(&d, "40-noshebang/start", "echo no shebang\n", true);
-    write(&d, "50-crlf/start", "echo one\r\necho two\r\n", false);
-    write(&d, "50-crlf/lib/helper.sh", "#!/bin/sh\r\ntrue\r\n", false);
+    write(&d, "30-both/start.sh", SCRIPT, Mode::Plain);
+    write(&d, "40-noshebang/start", "echo no shebang\n", Mode::Exec);
+    write(&d, "50-crlf/start", "echo one\r\necho two\r\n", Mode::Plain);
+    write(
+        &d,
+        "50-crlf/lib/helper.sh",
+        "#!/bin/sh\r\ntrue\r\n",
+        Mode::Plain,
+    );
     module(&d, "bad name", None);
     module(&d, "60-toml", Some("requires = [erlang\n"));
     module(
@@ -66,7 +71,7 @@ fn check_reports_every_problem_in_one_run() {
         "61-unknown",
         Some("name = \"other\"\ncolour = \"red\"\n"),
     );
-    write(&d, "docs/README", "notes\n", false);
+    write(&d, "docs/README", "notes\n", Mode::Plain);
     module(&d, "70-req", Some("requires = [\"ghost\", \"erlang\"]\n"));
     module(&d, "80-a", Some("requires = [\"81-b\"]\n"));
     module(&d, "81-b", Some("requires = [\"80-a\"]\n"));
@@ -81,7 +86,7 @@ fn check_reports_every_problem_in_one_run() {
         &d,
         "bundle.toml",
         "name = \"web\"\ncolour = \"blue\"\nmodules = [\"nowhere\"]\n",
-        false,
+        Mode::Plain,
     );
     module(&lib, "erlang", None);
 
@@ -146,9 +151,14 @@ fn a_clean_personality_loads_in_run_order() {
     let d = s.path().join("clean");
     module(&d, "20-rabbitmq", None);
     module(&d, "10-java", None);
-    write(&d, "10-java/init.sh", "apt-get install -y openjdk\n", false);
-    write(&d, "README.md", "not a module, and fine\n", false);
-    write(&d, ".git/config", "[core]\n", false);
+    write(
+        &d,
+        "10-java/init.sh",
+        "apt-get install -y openjdk\n",
+        Mode::Plain,
+    );
+    write(&d, "README.md", "not a module, and fine\n", Mode::Plain);
+    write(&d, ".git/config", "[core]\n", Mode::Plain);
     let p = load(&d, &[]).unwrap();
     let names: Vec<&str> = p.modules.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["10-java", "20-rabbitmq"]);
@@ -171,7 +181,7 @@ fn local_module_wins_over_library_and_libraries_are_searched_in_order() {
         &d,
         "bundle.toml",
         "modules = [\"rabbitmq\", \"java\", \"erlang\"]\n",
-        false,
+        Mode::Plain,
     );
     let p = load(&d, &[lib1.clone(), lib2.clone()]).unwrap();
     let got: Vec<(&str, &Path, &Origin)> = p
@@ -204,7 +214,7 @@ fn a_requirement_is_never_pulled_in_implicitly() {
     let lib = s.path().join("lib");
     module(&lib, "erlang", None);
     module(&lib, "rabbitmq", Some("requires = [\"erlang\"]\n"));
-    write(&d, "bundle.toml", "modules = [\"rabbitmq\"]\n", false);
+    write(&d, "bundle.toml", "modules = [\"rabbitmq\"]\n", Mode::Plain);
     let p = problems_of(&d, std::slice::from_ref(&lib));
     assert_eq!(p.0.len(), 1, "{p}");
     assert_eq!(p.0[0].path, lib.join("rabbitmq/module.toml"));
@@ -221,21 +231,17 @@ fn flag_beats_bundle_modules_path() {
     let flag = [PathBuf::from("/from/flag")];
     assert_eq!(library_paths(&flag), flag);
     // The environment is process-wide (and set_var is unsafe), so read it in a child process.
-    let ran = run(std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "personality::library_paths_child", "--nocapture"])
-        .env("BUNDLE_MODULES_PATH", "/lib/one:/lib/two")
-        .env(CHILD, "1"));
-    ran.ok().stdout_has("1 passed");
+    run(child_test("personality::library_paths_child")
+        .env("BUNDLE_MODULES_PATH", "/lib/one:/lib/two"))
+    .ok()
+    .stdout_has("1 passed");
 }
 
-const CHILD: &str = "SB_TEST_LIBRARY_PATHS_CHILD";
-
-/// Runs only inside [`flag_beats_bundle_modules_path`]'s child process.
+/// Run by [`flag_beats_bundle_modules_path`] with `BUNDLE_MODULES_PATH=/lib/one:/lib/two`.
 #[test]
+#[ignore = "run as a child process with BUNDLE_MODULES_PATH set"]
 fn library_paths_child() {
-    if std::env::var_os(CHILD).is_none() {
-        return;
-    }
+    only_as_child("personality::flag_beats_bundle_modules_path");
     assert_eq!(
         library_paths(&[]),
         [PathBuf::from("/lib/one"), PathBuf::from("/lib/two")]
@@ -252,14 +258,14 @@ fn sample(s: &Path) -> (PathBuf, PathBuf) {
         "app",
         Some("requires = [\"java\"]\ndescription = \"the app\"\n"),
     );
-    write(&d, "app/conf/app.properties", "port=8080\n", false);
+    write(&d, "app/conf/app.properties", "port=8080\n", Mode::Plain);
     module(&lib, "java", Some("name = \"java\"\nversion = \"21\"\n"));
-    write(&lib, "java/init", "#!/bin/sh\necho install\n", true);
+    write(&lib, "java/init", "#!/bin/sh\necho install\n", Mode::Exec);
     write(
         &d,
         "bundle.toml",
         "name = \"web-tier\"\nversion = \"2024.1\"\nmodules = [\"java\"]\n",
-        false,
+        Mode::Plain,
     );
     (d, lib)
 }
@@ -324,9 +330,9 @@ fn manifest_lists_modules_in_run_order_with_digests() {
 fn digest_survives_a_gnu_tar_round_trip() {
     let s = scratch();
     let src = s.path().join("src");
-    write(&src, "java/start", SCRIPT, true);
-    write(&src, "java/lib/a.jar", "PK\u{3}\u{4}binary", false);
-    write(&src, "java/lib/deep/b.txt", "b", false);
+    write(&src, "java/start", SCRIPT, Mode::Exec);
+    write(&src, "java/lib/a.jar", "PK\u{3}\u{4}binary", Mode::Plain);
+    write(&src, "java/lib/deep/b.txt", "b", Mode::Plain);
     std::fs::create_dir_all(src.join("java/empty")).unwrap();
     symlink("lib/a.jar", src.join("java/current.jar")).unwrap();
     let before = module_digest(&src.join("java")).unwrap();
@@ -349,7 +355,7 @@ fn digest_survives_a_gnu_tar_round_trip() {
         .arg(dst.join("java/start")))
     .ok();
     assert_eq!(module_digest(&dst.join("java")).unwrap().0, before.0);
-    write(&dst, "java/lib/deep/b.txt", "c", false);
+    write(&dst, "java/lib/deep/b.txt", "c", Mode::Plain);
     assert_ne!(module_digest(&dst.join("java")).unwrap().0, before.0);
 }
 
@@ -405,7 +411,7 @@ fn plan_follows_bundle_json_and_checks_digests() {
         &unpacked,
         "start-up-bundle/app/conf/app.properties",
         "port=6666\n",
-        false,
+        Mode::Plain,
     );
     let err = plan_unpacked(&unpacked, "x", "0").unwrap_err();
     assert!(
@@ -427,13 +433,13 @@ fn plan_follows_bundle_json_and_checks_digests() {
 fn plan_refuses_a_manifest_naming_a_path_outside() {
     let s = scratch();
     let u = s.path();
-    write(u, "start-up-bundle/java/start", SCRIPT, true);
+    write(u, "start-up-bundle/java/start", SCRIPT, Mode::Exec);
     write(
         u,
         "start-up-bundle/bundle.json",
         r#"{"format":1,"name":"x","version":"1","modules":[{"name":"../java","requires":[],
         "digest":"sha256:00","files":1,"bytes":1,"start":"start","init":null,"origin":"local"}]}"#,
-        false,
+        Mode::Plain,
     );
     let err = plan_unpacked(u, "x", "0").unwrap_err();
     assert!(matches!(err, PlanError::BadName { .. }), "{err}");
@@ -448,11 +454,26 @@ fn plan_without_manifest_uses_the_seed_layout() {
         u,
         "start-up-bundle/20-rabbitmq/start",
         "echo rabbit\n",
-        false,
+        Mode::Plain,
     );
-    write(u, "start-up-bundle/10-java/start", "echo java\n", false);
-    write(u, "start-up-bundle/10-java/init.sh", "echo once\n", false);
-    write(u, "start-up-bundle/notes/README", "not a module\n", false);
+    write(
+        u,
+        "start-up-bundle/10-java/start",
+        "echo java\n",
+        Mode::Plain,
+    );
+    write(
+        u,
+        "start-up-bundle/10-java/init.sh",
+        "echo once\n",
+        Mode::Plain,
+    );
+    write(
+        u,
+        "start-up-bundle/notes/README",
+        "not a module\n",
+        Mode::Plain,
+    );
     let plan = plan_unpacked(u, "bundle.enc", "0123456789ab").unwrap();
     assert!(!plan.from_manifest);
     assert_eq!(plan.root, u.join(ARCHIVE_TOP));
@@ -478,7 +499,7 @@ fn plan_without_manifest_uses_the_seed_layout() {
 #[test]
 fn single_top_folder_with_a_start_script_is_itself_the_module() {
     let s = scratch();
-    write(s.path(), "java/start", "echo java\n", false);
+    write(s.path(), "java/start", "echo java\n", Mode::Plain);
     let plan = plan_unpacked(s.path(), "b", "v").unwrap();
     assert_eq!(plan.root, s.path());
     assert_eq!(plan.modules.len(), 1);
@@ -486,8 +507,8 @@ fn single_top_folder_with_a_start_script_is_itself_the_module() {
 
     // Two top-level folders: they are the modules, whatever their names.
     let s = scratch();
-    write(s.path(), "b/start", "echo b\n", false);
-    write(s.path(), "a/start", "echo a\n", false);
+    write(s.path(), "b/start", "echo b\n", Mode::Plain);
+    write(s.path(), "a/start", "echo a\n", Mode::Plain);
     let plan = plan_unpacked(s.path(), "b", "v").unwrap();
     let names: Vec<&str> = plan.modules.iter().map(|m| m.name.as_str()).collect();
     assert_eq!((plan.root.as_path(), names), (s.path(), vec!["a", "b"]));
@@ -497,14 +518,14 @@ fn single_top_folder_with_a_start_script_is_itself_the_module() {
 fn hand_made_bundle_orders_by_requires_and_refuses_cycles() {
     let s = scratch();
     let u = s.path();
-    write(u, "top/10-app/start", "echo app\n", false);
+    write(u, "top/10-app/start", "echo app\n", Mode::Plain);
     write(
         u,
         "top/10-app/module.toml",
         "requires = [\"20-db\"]\n",
-        false,
+        Mode::Plain,
     );
-    write(u, "top/20-db/start", "echo db\n", false);
+    write(u, "top/20-db/start", "echo db\n", Mode::Plain);
     let plan = plan_unpacked(u, "b", "v").unwrap();
     let names: Vec<&str> = plan.modules.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["20-db", "10-app"]);
@@ -513,7 +534,7 @@ fn hand_made_bundle_orders_by_requires_and_refuses_cycles() {
         u,
         "top/20-db/module.toml",
         "requires = [\"10-app\"]\n",
-        false,
+        Mode::Plain,
     );
     let err = plan_unpacked(u, "b", "v").unwrap_err();
     assert_eq!(err.exit(), Exit::Archive);
@@ -530,7 +551,7 @@ fn hand_made_bundle_orders_by_requires_and_refuses_cycles() {
 #[test]
 fn hand_made_bundle_without_any_module_is_refused() {
     let s = scratch();
-    write(s.path(), "stuff/README", "hello\n", false);
+    write(s.path(), "stuff/README", "hello\n", Mode::Plain);
     let err = plan_unpacked(s.path(), "b", "v").unwrap_err();
     assert!(matches!(err, PlanError::NoModules { .. }), "{err}");
     assert_eq!(err.exit(), Exit::Archive);

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use startup_bundle::serve::Server;
 
-use crate::cli_pack::PASS;
-use crate::sign::{Key, keygen, pack_signed};
-use crate::support::{bootstrap, bundle, run, scratch, write};
+use crate::support::{
+    Key, Mode, PASS, Pass, Ran, boot, bundle, keygen, pack_signed, run, scratch, write,
+};
 
 /// A one-module personality whose module prints its version.
 fn versioned(root: &Path, version: &str) -> std::path::PathBuf {
@@ -19,13 +19,13 @@ fn versioned(root: &Path, version: &str) -> std::path::PathBuf {
         &dir,
         "bundle.toml",
         &format!("name = \"shop\"\nversion = \"{version}\"\n"),
-        false,
+        Mode::Plain,
     );
     write(
         &dir,
         "web/start",
         &format!("echo \"running {version}\" >> \"$BUNDLE_STATE_DIR/trace\"\n"),
-        false,
+        Mode::Plain,
     );
     dir
 }
@@ -43,17 +43,17 @@ fn release(root: &Path, key: &Key, version: &str, seq: u64) -> std::path::PathBu
     out
 }
 
-fn publish(file: &Path, dest: &Path) -> crate::support::Ran {
+fn publish(file: &Path, dest: &Path) -> Ran {
     run(bundle().arg("publish").arg(file).arg("--to").arg(dest))
 }
 
-fn boot(url: &str, state: &Path, key: &Key, extra: &[&str]) -> crate::support::Ran {
-    run(bootstrap()
-        .args(["run", url, "--pass", "env:SB_PASS", "--pubkey", &key.b64])
-        .arg("--state-dir")
-        .arg(state)
-        .args(extra)
-        .env("SB_PASS", PASS))
+/// `bundle-bootstrap run URL` with the test passphrase and `key`: no --iter, the signature says.
+fn signed_boot(url: &str, state: &Path, key: &Key) -> Ran {
+    boot(url)
+        .pass(Pass::Env(PASS))
+        .pubkey(&key.b64)
+        .state_dir(state)
+        .run()
 }
 
 #[test]
@@ -70,7 +70,7 @@ fn publish_boot_from_the_pointer_refuse_older_and_roll_back_under_a_new_seq() {
 
     let server = Server::start(&dest).unwrap();
     let state = tmp.path().join("state");
-    boot(&server.url("shop.latest"), &state, &key, &[])
+    signed_boot(&server.url("shop.latest"), &state, &key)
         .ok()
         .stderr_has("seq 20");
     assert_eq!(
@@ -79,12 +79,12 @@ fn publish_boot_from_the_pointer_refuse_older_and_roll_back_under_a_new_seq() {
     );
 
     // A pointer needs a key: it is nothing but a signature.
-    run(bootstrap()
-        .args(["run", &server.url("shop.latest"), "--pass", "pass:x"])
-        .arg("--state-dir")
-        .arg(&state))
-    .code(1)
-    .stderr_has("--pubkey");
+    boot(server.url("shop.latest"))
+        .pass(Pass::Spec("pass:x"))
+        .state_dir(&state)
+        .run()
+        .code(1)
+        .stderr_has("--pubkey");
 
     let listed = run(bundle().arg("releases").arg("--from").arg(&dest));
     listed.ok().stdout_has("seq 10").stdout_has("seq 20\t2.0");
@@ -106,7 +106,7 @@ fn publish_boot_from_the_pointer_refuse_older_and_roll_back_under_a_new_seq() {
         .arg(&dest))
     .ok()
     .stdout_has("seq 30");
-    boot(&server.url("shop.latest"), &state, &key, &[])
+    signed_boot(&server.url("shop.latest"), &state, &key)
         .ok()
         .stderr_has("seq 30");
     assert_eq!(
@@ -158,19 +158,12 @@ fn two_hundred_boots_during_twenty_publishes_never_see_a_mix() {
                         return;
                     }
                     let state = root.join(format!("boot{n}"));
-                    let ran = run(bootstrap()
-                        .args([
-                            "run",
-                            &url,
-                            "--pass",
-                            "env:SB_PASS",
-                            "--pubkey",
-                            &b64,
-                            "--dry-run",
-                        ])
-                        .arg("--state-dir")
-                        .arg(&state)
-                        .env("SB_PASS", PASS));
+                    let ran = boot(&url)
+                        .pass(Pass::Env(PASS))
+                        .pubkey(&b64)
+                        .arg("--dry-run")
+                        .state_dir(&state)
+                        .run();
                     // The plan names the version the manifest inside the bytes says; the pointer line
                     // names the version the signature says: the two must agree.
                     let planned = ran.stdout.lines().next().unwrap_or_default().to_string();
@@ -220,13 +213,13 @@ fn a_pointer_swapped_for_another_bundle_signed_by_the_same_key_is_refused() {
             &dir,
             "bundle.toml",
             &format!("name = \"{name}\"\nversion = \"1\"\n"),
-            false,
+            Mode::Plain,
         );
         write(
             &dir,
             "m/start",
             &format!("echo {name} >> \"$BUNDLE_STATE_DIR/trace\"\n"),
-            false,
+            Mode::Plain,
         );
         let file = tmp.path().join(format!("{name}.bundle"));
         pack_signed(&dir, &file, &key, &[]).ok();
@@ -236,7 +229,7 @@ fn a_pointer_swapped_for_another_bundle_signed_by_the_same_key_is_refused() {
     fs::copy(dest.join("db.latest"), dest.join("web.latest")).unwrap();
     let server = Server::start(&dest).unwrap();
     let state = tmp.path().join("state");
-    boot(&server.url("web.latest"), &state, &key, &[])
+    signed_boot(&server.url("web.latest"), &state, &key)
         .code(3)
         .stderr_has("the signature is for the bundle \"db\"");
     assert!(!state.join("trace").exists(), "a swapped bundle ran");

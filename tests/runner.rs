@@ -15,16 +15,16 @@ use startup_bundle::runner::{
 };
 use startup_bundle::state::{RunKind, RunResult, StateDir, StateError, StepState};
 
-use crate::support::{scratch, write};
+use crate::support::{Mode, scratch, write};
 
 /// A secret in the parent's environment that no script may see.
 const SECRET: &str = "hunter2-do-not-leak";
 
 /// A module folder `root/name` with a `start` script and maybe an `init`, both non-executable.
 fn module(root: &Path, name: &str, start: &str, init: Option<&str>) -> ModuleToRun {
-    write(root, &format!("{name}/start"), start, false);
+    write(root, &format!("{name}/start"), start, Mode::Plain);
     if let Some(init) = init {
-        write(root, &format!("{name}/init"), init, false);
+        write(root, &format!("{name}/init"), init, Mode::Plain);
     }
     ModuleToRun {
         name: name.to_string(),
@@ -202,7 +202,7 @@ fn a_failed_init_is_not_recorded_and_runs_again() {
         "{err:?}"
     );
     assert_eq!(due_inits(&spec(&root, vec![m.clone()]), &state), ["10-db"]);
-    write(&root, "10-db/init", "true\n", false);
+    write(&root, "10-db/init", "true\n", Mode::Plain);
     let report = run(&spec(&root, vec![m.clone()]), &options(&state)).unwrap();
     assert_eq!(report.inits_run, ["10-db"]);
     assert!(due_inits(&spec(&root, vec![m]), &state).is_empty());
@@ -258,7 +258,12 @@ fn executable_scripts_use_their_shebang_others_run_with_bash() {
         None,
     );
     let exe = module(&root, "20-exe", "", None);
-    write(&root, "20-exe/start", "#!/bin/cat\nprinted by cat\n", true);
+    write(
+        &root,
+        "20-exe/start",
+        "#!/bin/cat\nprinted by cat\n",
+        Mode::Exec,
+    );
     let (result, echo) = run_captured(&spec(&root, vec![plain, exe]), &options(&state));
     result.expect("run");
     assert!(echo.contains("[10-plain] bash here\n"), "{echo}");
@@ -516,7 +521,12 @@ fn a_script_that_cannot_start_is_a_module_failure() {
     let dir = scratch();
     let (root, state) = (dir.path().join("b"), dir.path().join("state"));
     let m = module(&root, "10-bad", "", None);
-    write(&root, "10-bad/start", "#!/nonexistent/interpreter\n", true);
+    write(
+        &root,
+        "10-bad/start",
+        "#!/nonexistent/interpreter\n",
+        Mode::Exec,
+    );
     let err = run(&spec(&root, vec![m]), &options(&state)).unwrap_err();
     assert!(matches!(err, RunError::NotStarted { .. }), "{err:?}");
     assert_eq!(err.exit(), Exit::Module);

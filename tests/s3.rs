@@ -5,16 +5,16 @@
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use startup_bundle::fetch::credentials::{CredentialSource, Credentials};
 use startup_bundle::publish::s3::{S3Config, S3Destination, S3Error};
 
-use crate::cli_pack::{ITER, PASS, pack, personality};
 use crate::support::http::{Behaviour, Server};
 use crate::support::imds::{Imds, Instance};
 use crate::support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
-use crate::support::{bootstrap, run, scratch};
+use crate::support::{
+    Boot, ITER, PASS, Pass, boot, bundle, keygen, pack, pack_signed, personality, run, scratch,
+};
 
 const BUCKET: &str = "bundles";
 const KEY: &str = "releases/shop 1.bundle";
@@ -57,18 +57,15 @@ fn destination(server: &S3Server, secret: &str) -> S3Destination {
 
 /// `bundle-bootstrap run URL` into `state`, with no AWS variables from the outside and IMDS at
 /// `imds` (a closed port when the test has none), never at 169.254.169.254.
-fn boot(url: &str, endpoint: &str, imds: &str, state: &Path) -> Command {
-    let mut cmd = bootstrap();
-    for var in AWS_VARS {
-        cmd.env_remove(var);
-    }
-    cmd.args(["run", url, "--iter", ITER, "--pass", "env:SB_PASS"])
+fn s3_boot(url: &str, endpoint: &str, imds: &str, state: &Path) -> Boot {
+    AWS_VARS
+        .iter()
+        .fold(boot(url), |b, var| b.env_remove(var))
+        .iter(ITER)
+        .pass(Pass::Env(PASS))
         .args(["--endpoint-url", endpoint, "--imds-endpoint", imds])
         .args(["--retry-for", "3s"])
-        .arg("--state-dir")
-        .arg(state)
-        .env("SB_PASS", PASS);
-    cmd
+        .state_dir(state)
 }
 
 /// An IMDS endpoint nobody listens on.
@@ -95,14 +92,15 @@ fn publisher_puts_lists_and_gets_then_bootstrap_boots_with_env_keys() {
     assert_eq!(dest.get(KEY).unwrap(), fs::read(&file).unwrap());
 
     let state = tmp.path().join("state");
-    run(boot(&s3_url(KEY), &server.endpoint(), &no_imds(), &state)
+    s3_boot(&s3_url(KEY), &server.endpoint(), &no_imds(), &state)
         .args(["--region", "eu-west-1"])
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY))
-    .ok()
-    .stdout_has("[20-web] web started")
-    .stderr_has("signed with AKIA… from the environment")
-    .stderr_has("ok:");
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .run()
+        .ok()
+        .stdout_has("[20-web] web started")
+        .stderr_has("signed with AKIA… from the environment")
+        .stderr_has("ok:");
 }
 
 #[test]
@@ -119,12 +117,7 @@ fn boots_with_instance_role_credentials_and_region_from_imdsv2() {
         region: "eu-central-1".into(),
     });
     let state = tmp.path().join("state");
-    let ran = run(&mut boot(
-        &s3_url(KEY),
-        &server.endpoint(),
-        &imds.endpoint(),
-        &state,
-    ));
+    let ran = s3_boot(&s3_url(KEY), &server.endpoint(), &imds.endpoint(), &state).run();
     ran.ok()
         .stdout_has("[10-db] db started")
         .stderr_has("in eu-central-1, signed with AKIA… from the instance role `boot-role`");
@@ -154,10 +147,11 @@ fn a_wrong_secret_gets_403_and_exit_2_with_a_hint() {
     );
 
     let state = tmp.path().join("state");
-    let ran = run(boot(&s3_url(KEY), &server.endpoint(), &no_imds(), &state)
+    let ran = s3_boot(&s3_url(KEY), &server.endpoint(), &no_imds(), &state)
         .args(["--region", "us-east-1"])
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret"));
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+        .run();
     ran.code(2)
         .stderr_has("S3 refused s3://bundles/releases/shop 1.bundle (HTTP 403")
         .stderr_has("hint: check the credentials");
@@ -170,7 +164,7 @@ fn a_missing_key_is_exit_2() {
     let tmp = scratch();
     let server = S3Server::start(&[BUCKET]);
     let state = tmp.path().join("state");
-    run(boot(
+    s3_boot(
         &s3_url("releases/absent.bundle"),
         &server.endpoint(),
         &no_imds(),
@@ -178,7 +172,8 @@ fn a_missing_key_is_exit_2() {
     )
     .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    .env("AWS_REGION", "us-east-1"))
+    .env("AWS_REGION", "us-east-1")
+    .run()
     .code(2)
     .stderr_has("S3 has no s3://bundles/releases/absent.bundle (HTTP 404")
     .stderr_has("hint: check the bucket and key");
@@ -199,16 +194,12 @@ fn an_anonymous_read_of_a_private_object_is_refused() {
         region: "us-east-1".into(),
     });
     let state = tmp.path().join("state");
-    run(&mut boot(
-        &s3_url(KEY),
-        &server.endpoint(),
-        &imds.endpoint(),
-        &state,
-    ))
-    .code(2)
-    .stderr_has("no credentials found, reading anonymously")
-    .stderr_has("signed with no credentials (anonymous)")
-    .stderr_has("hint: the object is private and no credentials were found");
+    s3_boot(&s3_url(KEY), &server.endpoint(), &imds.endpoint(), &state)
+        .run()
+        .code(2)
+        .stderr_has("no credentials found, reading anonymously")
+        .stderr_has("signed with no credentials (anonymous)")
+        .stderr_has("hint: the object is private and no credentials were found");
 }
 
 #[test]
@@ -222,12 +213,13 @@ fn a_public_object_is_read_anonymously_and_resumed() {
     server.put(&path, bytes.clone());
     server.script(&path, vec![Behaviour::CutAfter(bytes.len() / 2)]);
     let state = tmp.path().join("state");
-    run(boot(&s3_url(KEY), &server.url(""), &no_imds(), &state)
+    s3_boot(&s3_url(KEY), &server.url(""), &no_imds(), &state)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .args(["--region", "us-east-1"]))
-    .ok()
-    .stderr_has("reading anonymously")
-    .stderr_has("cut after");
+        .args(["--region", "us-east-1"])
+        .run()
+        .ok()
+        .stderr_has("reading anonymously")
+        .stderr_has("cut after");
     let ranges: Vec<_> = server
         .requests()
         .into_iter()
@@ -239,11 +231,11 @@ fn a_public_object_is_read_anonymously_and_resumed() {
 #[test]
 fn bundle_publish_to_s3_then_a_signed_boot_from_the_pointer() {
     let tmp = scratch();
-    let key = crate::sign::keygen(tmp.path(), "team");
+    let key = keygen(tmp.path(), "team");
     let file = tmp.path().join("shop.bundle");
-    crate::sign::pack_signed(&personality(tmp.path()), &file, &key, &["--seq", "5"]).ok();
+    pack_signed(&personality(tmp.path()), &file, &key, &["--seq", "5"]).ok();
     let server = S3Server::start(&[BUCKET]);
-    let mut publish = crate::support::bundle();
+    let mut publish = bundle();
     for var in AWS_VARS {
         publish.env_remove(var);
     }
@@ -269,15 +261,17 @@ fn bundle_publish_to_s3_then_a_signed_boot_from_the_pointer() {
     );
 
     let state = tmp.path().join("state");
-    run(boot(
+    s3_boot(
         "s3://bundles/prod/shop.latest",
         &server.endpoint(),
         &no_imds(),
         &state,
     )
-    .args(["--pubkey", &key.b64, "--region", "us-east-1"])
+    .pubkey(&key.b64)
+    .args(["--region", "us-east-1"])
     .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY))
+    .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    .run()
     .ok()
     .stderr_has("points at shop")
     .stderr_has("signature good")

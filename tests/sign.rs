@@ -4,54 +4,16 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use base64::Engine as _;
-use sha2::{Digest as _, Sha256};
 
-use crate::cli_pack::{ITER, PASS, personality};
 use crate::support::http::Server;
-use crate::support::{Ran, bootstrap, bundle, run, scratch, tool, write};
+use crate::support::{
+    ITER, Mode, PASS, Pass, Ran, boot, bundle, keygen, pack_command, pack_signed, personality, run,
+    run_with_stdin, scratch, sha256_hex, tool, write,
+};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-/// A key pair made by `bundle keygen`.
-pub struct Key {
-    pub public: PathBuf,
-    pub secret: PathBuf,
-    /// The base64 line, as `--pubkey` and `minisign -P` take it.
-    pub b64: String,
-}
-
-/// `bundle keygen --unencrypted` into `dir/NAME.pub` and `dir/NAME.key`.
-pub fn keygen(dir: &Path, name: &str) -> Key {
-    let public = dir.join(format!("{name}.pub"));
-    let secret = dir.join(format!("{name}.key"));
-    let ran = run(bundle()
-        .args(["keygen", "--unencrypted", "-p"])
-        .arg(&public)
-        .arg("-s")
-        .arg(&secret));
-    ran.ok();
-    Key {
-        public,
-        secret,
-        b64: ran.stdout.trim().to_string(),
-    }
-}
-
-/// `bundle pack DIR -o OUT --sign KEY` with the test passphrase and small iteration count.
-pub fn pack_signed(dir: &Path, out: &Path, key: &Key, extra: &[&str]) -> Ran {
-    run(bundle()
-        .arg("pack")
-        .arg(dir)
-        .arg("-o")
-        .arg(out)
-        .args(["--iter", ITER, "--pass", "env:SB_PASS", "--sign"])
-        .arg(&key.secret)
-        .args(extra)
-        .env("SB_PASS", PASS))
-}
 
 fn verify(file: &Path, keys: &[&str]) -> Ran {
     let mut cmd = bundle();
@@ -63,15 +25,18 @@ fn verify(file: &Path, keys: &[&str]) -> Ran {
 }
 
 /// `bundle-bootstrap run URL --pubkey …` with the passphrase only: no --iter, no --cipher.
-fn boot(url: &str, state: &Path, keys: &[&str], extra: &[&str]) -> Ran {
-    let mut cmd = bootstrap();
-    cmd.args(["run", url, "--pass", "env:SB_PASS", "--state-dir"])
-        .arg(state)
-        .env("SB_PASS", PASS);
-    for k in keys {
-        cmd.args(["--pubkey", k]);
-    }
-    run(cmd.args(extra))
+fn signed_boot(
+    url: impl AsRef<std::ffi::OsStr>,
+    state: &Path,
+    keys: &[&str],
+    extra: &[&str],
+) -> Ran {
+    keys.iter()
+        .fold(boot(url).pass(Pass::Env(PASS)).state_dir(state), |b, k| {
+            b.pubkey(k)
+        })
+        .args(extra)
+        .run()
 }
 
 /// A personality whose one module leaves `$BUNDLE_STATE_DIR/ran` behind: proof that it ran.
@@ -81,20 +46,15 @@ fn marker_personality(root: &Path, version: &str) -> PathBuf {
         &dir,
         "10-mark/start",
         "touch \"$BUNDLE_STATE_DIR/ran\"\n",
-        false,
+        Mode::Plain,
     );
     write(
         &dir,
         "bundle.toml",
         &format!("name = \"marked\"\nversion = \"{version}\"\n"),
-        false,
+        Mode::Plain,
     );
     dir
-}
-
-fn sha256_hex(path: &Path) -> String {
-    let digest = Sha256::digest(fs::read(path).unwrap());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn sig_of(file: &Path) -> PathBuf {
@@ -145,15 +105,10 @@ fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
         .env("KEY_PASS", "key password"));
     made.ok();
     let file = tmp.path().join("shop.bundle");
-    run(bundle()
-        .arg("pack")
-        .arg(&dir)
-        .arg("-o")
-        .arg(&file)
-        .args(["--iter", ITER, "--pass", "env:SB_PASS", "--sign"])
+    run(pack_command(&dir, &file)
+        .arg("--sign")
         .arg(&secret)
         .args(["--key-pass", "env:KEY_PASS", "--seq", "42"])
-        .env("SB_PASS", PASS)
         .env("KEY_PASS", "key password"))
     .ok()
     .stdout_has("seq 42");
@@ -161,21 +116,19 @@ fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
         .ok()
         .stdout_has(&format!(
             "startup-bundle v1 name=shop version=1.2.3 seq=42 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER}",
-            sha256_hex(&file)
+            sha256_hex(&fs::read(&file).unwrap())
         ));
-    let mut sign = tool("minisign");
-    sign.args(["-S", "-s"])
-        .arg(&secret)
-        .arg("-m")
-        .arg(&file)
-        .args(["-x"])
-        .arg(tmp.path().join("by-minisign.minisig"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = sign.spawn().unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"key password\n").unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    run_with_stdin(
+        tool("minisign")
+            .args(["-S", "-s"])
+            .arg(&secret)
+            .arg("-m")
+            .arg(&file)
+            .args(["-x"])
+            .arg(tmp.path().join("by-minisign.minisig")),
+        b"key password\n",
+    )
+    .ok();
 
     // minisign's own key and signature: good for `bundle verify`, but its trusted comment
     // (`timestamp:… file:…`) carries none of our facts, so the bootstrap refuses it.
@@ -199,8 +152,8 @@ fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
         .stdout_has("signature good")
         .stdout_has("timestamp:")
         .stderr_has("not a startup-bundle one");
-    boot(
-        &theirs.to_string_lossy(),
+    signed_boot(
+        &theirs,
         &tmp.path().join("state"),
         &[&mpub.to_string_lossy()],
         &[],
@@ -212,7 +165,7 @@ fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
     // bootstrap take it, with the decryption parameters it names.
     let comment = format!(
         "startup-bundle v1 name=shop version=1.2.3 seq=1 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER}",
-        sha256_hex(&theirs)
+        sha256_hex(&fs::read(&theirs).unwrap())
     );
     run(tool("minisign")
         .args(["-S", "-s"])
@@ -224,8 +177,8 @@ fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
     verify(&theirs, &[&mpub.to_string_lossy()])
         .ok()
         .stdout_has("seq:      1");
-    boot(
-        &theirs.to_string_lossy(),
+    signed_boot(
+        &theirs,
         &tmp.path().join("state"),
         &[&mpub.to_string_lossy()],
         &[],
@@ -295,12 +248,7 @@ fn a_wrong_key_is_named_and_two_keys_serve_a_rotation() {
     pack_signed(&dir, &by_new, &new, &["--seq", "2"]).ok();
 
     let state = tmp.path().join("state");
-    let ran = boot(
-        &by_old.to_string_lossy(),
-        &state,
-        &[&new.b64],
-        &["--dry-run"],
-    );
+    let ran = signed_boot(&by_old, &state, &[&new.b64], &["--dry-run"]);
     ran.code(3)
         .stderr_has(&format!("made with key {old_id}"))
         .stderr_has(&format!("({new_id})"))
@@ -309,10 +257,10 @@ fn a_wrong_key_is_named_and_two_keys_serve_a_rotation() {
     // During the overlap both keys are given; a .pub file works as well as the inline key.
     let both = [old.public.to_string_lossy().into_owned(), new.b64.clone()];
     let both: Vec<&str> = both.iter().map(String::as_str).collect();
-    boot(&by_old.to_string_lossy(), &state, &both, &[])
+    signed_boot(&by_old, &state, &both, &[])
         .ok()
         .stderr_has(&format!("signature good: key {old_id}"));
-    boot(&by_new.to_string_lossy(), &state, &both, &[])
+    signed_boot(&by_new, &state, &both, &[])
         .ok()
         .stderr_has(&format!("signature good: key {new_id}"));
 }
@@ -335,7 +283,7 @@ fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampe
 
     // Not signed: no .minisig on the server.
     server.put("/m.bundle", fs::read(&file).unwrap());
-    boot(&server.url("/m.bundle"), &state, &[&key.b64], &[])
+    signed_boot(server.url("/m.bundle"), &state, &[&key.b64], &[])
         .code(3)
         .stderr_has("is not signed");
     assert!(!state.join("ran").exists());
@@ -346,7 +294,7 @@ fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampe
     evil[last] ^= 0x01;
     server.put("/m.bundle", evil);
     server.put("/m.bundle.minisig", fs::read(sig_of(&file)).unwrap());
-    let ran = boot(&server.url("/m.bundle"), &state, &[&key.b64], &[]);
+    let ran = signed_boot(server.url("/m.bundle"), &state, &[&key.b64], &[]);
     ran.code(3).stderr_has("bad signature");
     assert!(!ran.stderr.contains("decrypt"), "{ran}");
     assert!(!state.join("ran").exists());
@@ -357,13 +305,13 @@ fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampe
 
     // The real one: no --iter, --cipher or --md given; the signed comment supplies them.
     server.put("/m.bundle", fs::read(&file).unwrap());
-    boot(&server.url("/m.bundle"), &state, &[&key.b64], &[])
+    signed_boot(server.url("/m.bundle"), &state, &[&key.b64], &[])
         .ok()
         .stderr_has("signature good");
     assert!(state.join("ran").exists());
     // Conflicting flags lose to the signed parameters, and say so.
-    boot(
-        &server.url("/m.bundle"),
+    signed_boot(
+        server.url("/m.bundle"),
         &state,
         &[&key.b64],
         &["--iter", "7"],
@@ -374,19 +322,12 @@ fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampe
     );
     // Without --pubkey, the flags are all there is: these (the default cipher and digest) do not
     // open this bundle.
-    run(bootstrap()
-        .args([
-            "run",
-            &server.url("/m.bundle"),
-            "--iter",
-            ITER,
-            "--pass",
-            "env:SB_PASS",
-        ])
-        .arg("--state-dir")
-        .arg(tmp.path().join("state2"))
-        .env("SB_PASS", PASS))
-    .code(3);
+    boot(server.url("/m.bundle"))
+        .iter(ITER)
+        .pass(Pass::Env(PASS))
+        .state_dir(&tmp.path().join("state2"))
+        .run()
+        .code(3);
 }
 
 #[test]
@@ -411,25 +352,20 @@ fn rollback_and_expiry_are_refused_unless_allowed() {
     )
     .ok();
 
-    boot(&newer.to_string_lossy(), &state, &[&key.b64], &[]).ok();
+    signed_boot(&newer, &state, &[&key.b64], &[]).ok();
     assert_eq!(
         fs::read_to_string(state.join("seq/marked")).unwrap(),
         "10\n"
     );
     // The same seq again is fine (a reboot).
-    boot(&newer.to_string_lossy(), &state, &[&key.b64], &[]).ok();
-    boot(&older.to_string_lossy(), &state, &[&key.b64], &[])
+    signed_boot(&newer, &state, &[&key.b64], &[]).ok();
+    signed_boot(&older, &state, &[&key.b64], &[])
         .code(3)
         .stderr_has("refusing marked seq 9: this machine already applied seq 10")
         .stderr_has("--allow-downgrade");
-    boot(
-        &older.to_string_lossy(),
-        &state,
-        &[&key.b64],
-        &["--allow-downgrade"],
-    )
-    .ok()
-    .stderr_has("applying it anyway (--allow-downgrade)");
+    signed_boot(&older, &state, &[&key.b64], &["--allow-downgrade"])
+        .ok()
+        .stderr_has("applying it anyway (--allow-downgrade)");
     // Going back on purpose does not lower the floor.
     assert_eq!(
         fs::read_to_string(state.join("seq/marked")).unwrap(),
@@ -440,7 +376,7 @@ fn rollback_and_expiry_are_refused_unless_allowed() {
     // (ours refuses to write an expiry in the past).
     let comment = format!(
         "startup-bundle v1 name=marked version=2.0 seq=11 sha256={} cipher=aes-256-cbc kdf=pbkdf2 md=sha256 iter={ITER} expires=2001-01-01T00:00:00Z",
-        sha256_hex(&newer)
+        sha256_hex(&fs::read(&newer).unwrap())
     );
     run(tool("minisign")
         .args(["-S", "-s"])
@@ -452,18 +388,13 @@ fn rollback_and_expiry_are_refused_unless_allowed() {
     verify(&newer, &[&key.b64])
         .code(3)
         .stderr_has("expired at 2001-01-01T00:00:00Z");
-    boot(&newer.to_string_lossy(), &state, &[&key.b64], &[])
+    signed_boot(&newer, &state, &[&key.b64], &[])
         .code(3)
         .stderr_has("the signature of marked 2.0 expired at 2001-01-01T00:00:00Z")
         .stderr_has("--allow-expired");
-    boot(
-        &newer.to_string_lossy(),
-        &state,
-        &[&key.b64],
-        &["--allow-expired"],
-    )
-    .ok()
-    .stderr_has("applying it anyway (--allow-expired)");
+    signed_boot(&newer, &state, &[&key.b64], &["--allow-expired"])
+        .ok()
+        .stderr_has("applying it anyway (--allow-expired)");
     assert_eq!(
         fs::read_to_string(state.join("seq/marked")).unwrap(),
         "11\n"
@@ -485,7 +416,7 @@ fn rollback_and_expiry_are_refused_unless_allowed() {
             "1h",
         ]))
     .ok();
-    boot(&newer.to_string_lossy(), &state, &[&key.b64], &[]).ok();
+    signed_boot(&newer, &state, &[&key.b64], &[]).ok();
     run(bundle()
         .arg("sign")
         .arg(&newer)
@@ -522,7 +453,10 @@ fn signatures_are_never_silently_replaced_and_unknown_formats_are_refused() {
         .stderr_has("already exists");
 
     // A signed comment of a future format is refused by name.
-    let comment = format!("startup-bundle v2 name=shop sha256={}", sha256_hex(&file));
+    let comment = format!(
+        "startup-bundle v2 name=shop sha256={}",
+        sha256_hex(&fs::read(&file).unwrap())
+    );
     run(tool("minisign")
         .args(["-S", "-s"])
         .arg(&key.secret)

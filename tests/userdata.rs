@@ -4,15 +4,8 @@
 use std::fs;
 use std::path::Path;
 
-use crate::cli_pack::{ITER, PASS, pack};
 use crate::support::http::Server;
-use crate::support::{Ran, bundle, run, scratch, tool, write};
-
-fn sha256_hex(path: &Path) -> String {
-    let out = run(tool("sha256sum").arg(path));
-    out.ok();
-    out.stdout.split_whitespace().next().unwrap().to_string()
-}
+use crate::support::{ITER, Mode, PASS, Ran, bundle, pack, run, scratch, sha256_hex, tool, write};
 
 struct Setup {
     tmp: tempfile::TempDir,
@@ -26,14 +19,14 @@ fn setup() -> Setup {
     let dir = tmp.path().join("p");
     for (name, requires) in [("web", "db"), ("db", "")] {
         let body = "echo \"$BUNDLE_MODULE $BUNDLE_PHASE $GREETING\" >> \"$BUNDLE_STATE_DIR/trace\"\necho \"$BUNDLE_PHASE done\"\n";
-        write(&dir, &format!("{name}/start"), body, false);
-        write(&dir, &format!("{name}/init"), body, false);
+        write(&dir, &format!("{name}/start"), body, Mode::Plain);
+        write(&dir, &format!("{name}/init"), body, Mode::Plain);
         if !requires.is_empty() {
             write(
                 &dir,
                 &format!("{name}/module.toml"),
                 &format!("requires = [\"{requires}\"]\n"),
-                false,
+                Mode::Plain,
             );
         }
     }
@@ -41,12 +34,12 @@ fn setup() -> Setup {
     pack(&dir, &file, &[]);
     let server = Server::start();
     server.put("/p.bundle", fs::read(&file).unwrap());
-    let bootstrap = Path::new(env!("CARGO_BIN_EXE_bundle-bootstrap"));
-    server.put("/bundle-bootstrap", fs::read(bootstrap).unwrap());
+    let bootstrap = fs::read(env!("CARGO_BIN_EXE_bundle-bootstrap")).unwrap();
+    server.put("/bundle-bootstrap", bootstrap.clone());
     fs::write(tmp.path().join("pass"), format!("{PASS}\n")).unwrap();
     Setup {
-        bundle_sha: sha256_hex(&file),
-        bootstrap_sha: sha256_hex(bootstrap),
+        bundle_sha: sha256_hex(&fs::read(&file).unwrap()),
+        bootstrap_sha: sha256_hex(&bootstrap),
         tmp,
         server,
     }
@@ -223,7 +216,7 @@ fn the_ssm_passphrase_is_read_with_the_aws_cli() {
         &format!(
             "#!/bin/sh\ncase \"$*\" in *'ssm get-parameter --name /p'*) echo '{PASS}';; *) exit 2;; esac\n"
         ),
-        true,
+        Mode::Exec,
     );
     let rendered = run(bundle()
         .args([

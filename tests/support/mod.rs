@@ -1,10 +1,12 @@
-//! Shared test helpers: the built binaries, scratch folders, outside tools, and readable failures.
+//! Shared test helpers: the built binaries, scratch folders, outside tools, files written into them,
+//! the one way to run a command (and see everything when it fails), the one `bundle-bootstrap run`
+//! builder, and the fixtures more than one test file packs.
 #![allow(dead_code)]
 
-use std::ffi::OsStr;
-use std::fmt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest as _, Sha256};
 
 /// Our test servers live here: never through a proxy a CI machine may set.
 const LOOPBACK: &str = "127.0.0.1,localhost";
@@ -18,7 +20,8 @@ pub fn bundle() -> Command {
     cmd
 }
 
-/// `bundle-bootstrap`, as built by cargo for this test run.
+/// `bundle-bootstrap`, as built by cargo for this test run. For `run` and `watch`, [`boot`] and
+/// [`watch`] add the flags every boot needs.
 pub fn bootstrap() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundle-bootstrap"));
     cmd.env_remove("BUNDLE_PASSPHRASE")
@@ -49,99 +52,52 @@ pub fn tool(name: &str) -> Command {
     cmd
 }
 
-/// What a finished command did, printed in full when an assertion fails.
-pub struct Ran {
-    /// The command line, for the failure message.
-    pub command: String,
-    /// Exit code, or None when killed by a signal.
-    pub code: Option<i32>,
-    /// Captured standard output.
-    pub stdout: String,
-    /// Captured standard error.
-    pub stderr: String,
+/// How [`write`] leaves a file's permission bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// 0644: data, or a script the runner must hand to `bash`.
+    Plain,
+    /// 0755: a script the kernel runs through its `#!` line.
+    Exec,
 }
 
-impl fmt::Display for Ran {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "\n--- command: {}\n--- exit: {:?}\n--- stdout:\n{}\n--- stderr:\n{}\n---",
-            self.command, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Ran {
-    /// Asserts the exit code, printing everything when it differs.
-    #[track_caller]
-    pub fn code(&self, expected: i32) -> &Self {
-        assert_eq!(self.code, Some(expected), "unexpected exit status{self}");
-        self
-    }
-
-    /// Asserts success.
-    #[track_caller]
-    pub fn ok(&self) -> &Self {
-        self.code(0)
-    }
-
-    /// Asserts that stderr contains `needle`.
-    #[track_caller]
-    pub fn stderr_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle),
-            "stderr lacks {needle:?}{self}"
-        );
-        self
-    }
-
-    /// Asserts that stdout contains `needle`.
-    #[track_caller]
-    pub fn stdout_has(&self, needle: &str) -> &Self {
-        assert!(
-            self.stdout.contains(needle),
-            "stdout lacks {needle:?}{self}"
-        );
-        self
-    }
-}
-
-/// Runs a command to completion, capturing its output.
-pub fn run(cmd: &mut Command) -> Ran {
-    let command = describe(cmd);
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("could not start {command}: {e}"));
-    Ran {
-        command,
-        code: status.code(),
-        stdout: String::from_utf8_lossy(&stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&stderr).into_owned(),
-    }
-}
-
-fn describe(cmd: &Command) -> String {
-    let mut parts = vec![cmd.get_program().to_string_lossy().into_owned()];
-    parts.extend(
-        cmd.get_args()
-            .map(|a: &OsStr| a.to_string_lossy().into_owned()),
-    );
-    parts.join(" ")
-}
-
-/// Writes `text` to `dir/rel`, creating parents; `executable` sets mode 0755.
-pub fn write(dir: &Path, rel: &str, text: &str, executable: bool) {
+/// Writes `text` to `dir/rel`, creating parents, with `mode`'s permission bits.
+pub fn write(dir: &Path, rel: &str, text: &str, mode: Mode) {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, text).unwrap();
-    let mode = if executable { 0o755 } else { 0o644 };
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    let bits = match mode {
+        Mode::Plain => 0o644,
+        Mode::Exec => 0o755,
+    };
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(bits)).unwrap();
 }
+
+/// The sha256 of `bytes` as 64 lower-case hex digits, as `sha256sum` and `--sha256` write it.
+/// Computed here, not with the library's own helper, so a test checks the product against
+/// something it did not write.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Running commands: [`run`], [`start`], [`run_with_stdin`], [`child_test`], and [`Ran`]'s dump.
+mod process;
+pub use process::{Ran, child_test, only_as_child, run, run_with_stdin};
+
+/// `bundle-bootstrap run|watch URL …`: the one builder.
+mod boot;
+pub use boot::{Boot, Pass, boot, watch};
+
+/// What more than one test file packs: the test passphrase, a personality, `bundle pack`, the
+/// seed's `tar | openssl enc`, minisign key pairs.
+mod fixtures;
+pub use fixtures::{
+    ITER, Key, PASS, keygen, pack, pack_command, pack_signed, personality, seed_bundle,
+};
 
 /// The fault-injecting HTTP(S) server on 127.0.0.1.
 pub mod http;
