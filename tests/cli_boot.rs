@@ -238,7 +238,7 @@ fn a_sha256_mismatch_or_a_wrong_passphrase_runs_nothing() {
             .args(["--sha256", malformed])
             .run()
             .code(1)
-            .stderr_has("--sha256 takes the 64 hex digits");
+            .stderr_has("is not a sha256: give the 64 hex digits");
     }
     assert!(trace(&state).is_empty());
     assert!(!state.join("current").exists());

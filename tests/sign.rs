@@ -177,11 +177,20 @@ fn our_signatures_pass_minisign_and_minisigns_pass_ours() {
     verify(&theirs, &[&mpub.to_string_lossy()])
         .ok()
         .stdout_has("seq:      1");
+    // Signed for `shop` but served as `theirs`: the instance asks for the name the URL gives.
     signed_boot(
         &theirs,
         &tmp.path().join("state"),
         &[&mpub.to_string_lossy()],
         &[],
+    )
+    .code(3)
+    .stderr_has("the signature is for the bundle \"shop\", but this instance boots \"theirs\"");
+    signed_boot(
+        &theirs,
+        &tmp.path().join("state"),
+        &[&mpub.to_string_lossy()],
+        &["--name", "shop"],
     )
     .ok();
 }
@@ -242,8 +251,11 @@ fn a_wrong_key_is_named_and_two_keys_serve_a_rotation() {
     let new_id = fs::read_to_string(&new.public).unwrap();
     let new_id = new_id.lines().next().unwrap().rsplit(' ').next().unwrap();
 
-    let by_old = tmp.path().join("by-old.bundle");
-    let by_new = tmp.path().join("by-new.bundle");
+    // Both named as the bundle they hold, as an instance booting …/shop.bundle expects.
+    fs::create_dir_all(tmp.path().join("old")).unwrap();
+    fs::create_dir_all(tmp.path().join("new")).unwrap();
+    let by_old = tmp.path().join("old/shop.bundle");
+    let by_new = tmp.path().join("new/shop.bundle");
     pack_signed(&dir, &by_old, &old, &["--seq", "1"]).ok();
     pack_signed(&dir, &by_new, &new, &["--seq", "2"]).ok();
 
@@ -270,7 +282,7 @@ fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampe
     let tmp = scratch();
     let dir = marker_personality(tmp.path(), "1.0");
     let key = keygen(tmp.path(), "k");
-    let file = tmp.path().join("m.bundle");
+    let file = tmp.path().join("marked.bundle");
     pack_signed(
         &dir,
         &file,
@@ -282,8 +294,8 @@ fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampe
     let state = tmp.path().join("state");
 
     // Not signed: no .minisig on the server.
-    server.put("/m.bundle", fs::read(&file).unwrap());
-    signed_boot(server.url("/m.bundle"), &state, &[&key.b64], &[])
+    server.put("/marked.bundle", fs::read(&file).unwrap());
+    signed_boot(server.url("/marked.bundle"), &state, &[&key.b64], &[])
         .code(3)
         .stderr_has("is not signed");
     assert!(!state.join("ran").exists());
@@ -292,9 +304,9 @@ fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampe
     let mut evil = fs::read(&file).unwrap();
     let last = evil.len() - 1;
     evil[last] ^= 0x01;
-    server.put("/m.bundle", evil);
-    server.put("/m.bundle.minisig", fs::read(sig_of(&file)).unwrap());
-    let ran = signed_boot(server.url("/m.bundle"), &state, &[&key.b64], &[]);
+    server.put("/marked.bundle", evil);
+    server.put("/marked.bundle.minisig", fs::read(sig_of(&file)).unwrap());
+    let ran = signed_boot(server.url("/marked.bundle"), &state, &[&key.b64], &[]);
     ran.code(3).stderr_has("bad signature");
     assert!(!ran.stderr.contains("decrypt"), "{ran}");
     assert!(!state.join("ran").exists());
@@ -304,14 +316,14 @@ fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampe
     assert_eq!(releases, 0, "something was unpacked{ran}");
 
     // The real one: no --iter, --cipher or --md given; the signed comment supplies them.
-    server.put("/m.bundle", fs::read(&file).unwrap());
-    signed_boot(server.url("/m.bundle"), &state, &[&key.b64], &[])
+    server.put("/marked.bundle", fs::read(&file).unwrap());
+    signed_boot(server.url("/marked.bundle"), &state, &[&key.b64], &[])
         .ok()
         .stderr_has("signature good");
     assert!(state.join("ran").exists());
     // Conflicting flags lose to the signed parameters, and say so.
     signed_boot(
-        server.url("/m.bundle"),
+        server.url("/marked.bundle"),
         &state,
         &[&key.b64],
         &["--iter", "7"],
@@ -322,7 +334,7 @@ fn signed_boot_over_http_takes_its_parameters_from_the_comment_and_refuses_tampe
     );
     // Without --pubkey, the flags are all there is: these (the default cipher and digest) do not
     // open this bundle.
-    boot(server.url("/m.bundle"))
+    boot(server.url("/marked.bundle"))
         .iter(ITER)
         .pass(Pass::Env(PASS))
         .state_dir(&tmp.path().join("state2"))
@@ -335,8 +347,10 @@ fn rollback_and_expiry_are_refused_unless_allowed() {
     let tmp = scratch();
     let key = keygen(tmp.path(), "k");
     let state = tmp.path().join("state");
-    let newer = tmp.path().join("newer.bundle");
-    let older = tmp.path().join("older.bundle");
+    fs::create_dir_all(tmp.path().join("newer")).unwrap();
+    fs::create_dir_all(tmp.path().join("older")).unwrap();
+    let newer = tmp.path().join("newer/marked.bundle");
+    let older = tmp.path().join("older/marked.bundle");
     pack_signed(
         &marker_personality(tmp.path(), "2.0"),
         &newer,
@@ -365,7 +379,7 @@ fn rollback_and_expiry_are_refused_unless_allowed() {
         .stderr_has("--allow-downgrade");
     signed_boot(&older, &state, &[&key.b64], &["--allow-downgrade"])
         .ok()
-        .stderr_has("applying it anyway (--allow-downgrade)");
+        .stderr_has("accepted because of --allow-downgrade");
     // Going back on purpose does not lower the floor.
     assert_eq!(
         fs::read_to_string(state.join("seq/marked")).unwrap(),
@@ -394,7 +408,7 @@ fn rollback_and_expiry_are_refused_unless_allowed() {
         .stderr_has("--allow-expired");
     signed_boot(&newer, &state, &[&key.b64], &["--allow-expired"])
         .ok()
-        .stderr_has("applying it anyway (--allow-expired)");
+        .stderr_has("accepted because of --allow-expired");
     assert_eq!(
         fs::read_to_string(state.join("seq/marked")).unwrap(),
         "11\n"
