@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 
 /// Random bytes in a temp name (12 hex digits).
 const TAG_BYTES: usize = 6;
-/// Scratch folders may hold decrypted bundles: owner only.
-const PRIVATE_MODE: u32 = 0o700;
 
 /// 12 random hex digits, for temp names nobody can predict.
 pub fn random_tag() -> io::Result<String> {
@@ -28,7 +26,7 @@ impl ScratchDir {
     /// Creates `<parent>/<prefix><random>` (the name is reserved: creation fails if it exists).
     pub fn create_in(parent: &Path, prefix: &str) -> io::Result<ScratchDir> {
         let path = parent.join(format!("{prefix}{}", random_tag()?));
-        fs::DirBuilder::new().mode(PRIVATE_MODE).create(&path)?;
+        fs::DirBuilder::new().mode(crate::fsutil::PRIVATE_DIR_MODE).create(&path)?;
         Ok(ScratchDir { path, keep: false })
     }
 

@@ -118,7 +118,7 @@ pub fn try_personality(
     let state = scratch.path().join("state");
     for dir in [&served, &state] {
         fs::DirBuilder::new()
-            .mode(0o700)
+            .mode(crate::fsutil::PRIVATE_DIR_MODE)
             .create(dir)
             .map_err(|source| TryError::Setup {
                 what: dir.display().to_string(),

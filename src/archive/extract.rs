@@ -28,8 +28,9 @@ use super::unpack::Limits;
 /// Mode of a folder the archive needs but does not list.
 const IMPLICIT_DIR_MODE: u32 = 0o755;
 /// Modes while we are still writing: ours alone.
-const WORKING_DIR_MODE: u32 = 0o700;
-const WORKING_FILE_MODE: u32 = 0o600;
+const WORKING_DIR_MODE: u32 = crate::fsutil::PRIVATE_DIR_MODE;
+/// And for files.
+const WORKING_FILE_MODE: u32 = crate::fsutil::PRIVATE_FILE_MODE;
 /// Copy buffer for file contents.
 const COPY_BUFFER: usize = 64 * 1024;
 /// PAX keys GNU tar uses for sparse files; such an entry's data is not the file's content.

@@ -35,7 +35,7 @@ const MAX_HEADER_BYTES: u64 = 1 << 20;
 /// default; `-b` can raise that).
 const MAX_TRAILING_BYTES: u64 = 16 << 20;
 /// The private folder's mode while we write into it, and after.
-const PRIVATE_DIR_MODE: u32 = 0o700;
+const PRIVATE_DIR_MODE: u32 = crate::fsutil::PRIVATE_DIR_MODE;
 /// Attempts at a fresh temporary name.
 const TEMP_ATTEMPTS: usize = 8;
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 /// Owner read/write only: the download may be a secret-bearing bundle.
-const PRIVATE_MODE: u32 = 0o600;
+const PRIVATE_MODE: u32 = crate::fsutil::PRIVATE_FILE_MODE;
 /// Tries before giving up on finding a free temporary name.
 const NAME_TRIES: usize = 8;
 

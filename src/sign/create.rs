@@ -22,7 +22,7 @@ use crate::sign::comment::{MAX_COMMENT_LEN, TrustedFacts};
 use crate::sign::key_id_hex;
 
 /// Mode of a secret key file: only its owner reads it.
-const SECRET_KEY_MODE: u32 = 0o600;
+const SECRET_KEY_MODE: u32 = crate::fsutil::PRIVATE_FILE_MODE;
 /// Mode of a public key file.
 const PUBLIC_KEY_MODE: u32 = 0o644;
 /// A secret key file larger than this is not a minisign secret key.
