@@ -8,11 +8,13 @@
 //! publisher's side.
 
 pub mod archive;
+pub mod aws;
 pub mod boot;
 pub mod cli;
 pub mod date;
 pub mod duration;
 pub mod enc;
+pub mod errchain;
 pub mod exit;
 pub mod fetch;
 pub mod fsutil;

@@ -6,7 +6,7 @@ use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use startup_bundle::fetch::credentials::{CredentialSource, Credentials};
+use startup_bundle::aws::credentials::{CredentialSource, Credentials};
 use startup_bundle::publish::s3::{S3Config, S3Destination, S3Error};
 
 use crate::support::http::{Behaviour, Server};

@@ -7,6 +7,7 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::aws::error::Code;
 use crate::duration::human;
 use crate::exit::{Classify, Exit};
 
@@ -174,14 +175,10 @@ pub enum FetchError {
         /// The region S3 named.
         bucket_region: String,
     },
-    /// The credentials cannot be sent (characters HTTP headers do not allow).
-    #[error("cannot sign the request for {url}: {what}")]
-    BadCredentials {
-        /// `s3://bucket/key`.
-        url: String,
-        /// What is wrong (never the secret itself).
-        what: String,
-    },
+    /// An `s3://` address, region or endpoint that cannot be used, or credentials that HTTP
+    /// headers cannot carry.
+    #[error(transparent)]
+    S3Address(#[from] crate::aws::s3::RequestError),
     /// Every attempt failed until `--retry-for` ran out.
     #[error("gave up on {url} after {attempts} attempts in {}; last error: {last}", human(*retry_for))]
     GaveUp {
@@ -210,7 +207,7 @@ impl Classify for FetchError {
         match self {
             FetchError::BadUrl { .. }
             | FetchError::UnsupportedScheme { .. }
-            | FetchError::BadCredentials { .. }
+            | FetchError::S3Address(_)
             | FetchError::CaFileUnreadable { .. }
             | FetchError::CaFileInvalid { .. }
             | FetchError::TempFile { .. } => Exit::Usage,
@@ -226,14 +223,12 @@ impl Classify for FetchError {
                 "the object is private and no credentials were found: set AWS_ACCESS_KEY_ID and \
                  AWS_SECRET_ACCESS_KEY, or give the instance a role (IMDSv2) allowed s3:GetObject"
             }
-            FetchError::S3Denied { code, .. }
-                if code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" =>
-            {
+            FetchError::S3Denied { code, .. } if Code::of(code) == Code::WrongKey => {
                 "check the credentials: the access key or its secret is wrong (AWS_* variables or \
                  the instance role)"
             }
-            FetchError::S3Denied { code, .. } if code == "RequestTimeTooSkewed" => {
-                "the clock is off: sync it (chrony/NTP) before fetching"
+            FetchError::S3Denied { code, .. } if Code::of(code).advice().is_some() => {
+                return Code::of(code).advice().map(str::to_string);
             }
             FetchError::S3Denied { .. } => {
                 "check the credentials and that the IAM or bucket policy allows s3:GetObject on the key"

@@ -4,7 +4,6 @@
 //! bodies) and which are not (other 4xx, TLS certificate errors, size caps). Knows no formats.
 //! Every URL it logs or reports is redacted.
 
-use std::error::Error as StdError;
 use std::io::{self, Read};
 use std::thread;
 use std::time::Duration;
@@ -17,9 +16,9 @@ use super::FetchOptions;
 use super::error::{FetchError, Overrun};
 use super::part::{AppendError, Part};
 use super::retry::{self, Budget};
-use super::tls;
 use super::url::redact;
 use crate::duration::human;
+use crate::errchain::{self, root_cause};
 
 /// Redirects followed before giving up: enough for a CDN hop or two, not for a loop.
 const MAX_REDIRECTS: usize = 5;
@@ -45,8 +44,9 @@ type Attempt = Result<(), Failure>;
 
 /// Per-attempt request signing, and better errors for refusals: what an S3 source adds.
 pub(crate) trait Authorize {
-    /// Headers for one attempt's GET of `url`; `range` is the `Range` header it will carry.
-    fn headers(&self, url: &Url, range: Option<&str>) -> Result<HeaderMap, FetchError>;
+    /// Every header of one attempt's GET; `extra` holds the headers the attempt carries anyway
+    /// (`range`, lower-case), which the signature must cover.
+    fn headers(&self, extra: &[(&str, &str)]) -> Result<HeaderMap, FetchError>;
     /// A more telling error than [`FetchError::Status`] for a final status, from its headers
     /// and the first bytes of its body; None keeps the plain one.
     fn refused(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Option<FetchError>;
@@ -134,9 +134,8 @@ fn attempt(
         request = request.header(RANGE, range);
     }
     if let Some(auth) = auth {
-        let headers = auth
-            .headers(url, range.as_deref())
-            .map_err(Failure::Fatal)?;
+        let extra: Vec<(&str, &str)> = range.iter().map(|r| (RANGE.as_str(), r.as_str())).collect();
+        let headers = auth.headers(&extra).map_err(Failure::Fatal)?;
         request = request.headers(headers);
     }
     let mut response = request.send().map_err(|e| send_failure(&e, shown, opts))?;
@@ -273,7 +272,7 @@ fn write_failure(part: &Part, source: io::Error) -> Failure {
 
 /// Sorts a failed request: TLS, redirect loops and unusable requests are fatal, the rest retryable.
 fn send_failure(err: &reqwest::Error, shown: &str, opts: &FetchOptions) -> Failure {
-    if let Some(tls) = tls::rustls_error(err) {
+    if let Some(tls) = errchain::find::<rustls::Error>(err) {
         return Failure::Fatal(FetchError::Tls {
             url: shown.to_string(),
             reason: tls.to_string(),
@@ -345,23 +344,6 @@ fn read_timed_out(err: &io::Error) -> bool {
             .is_some_and(reqwest::Error::is_timeout)
 }
 
-/// The innermost message of an error chain ("Connection refused (os error 111)"), which says
-/// more than reqwest's "error sending request" and carries no URL.
-pub(crate) fn root_cause(err: &(dyn StdError + 'static)) -> String {
-    let mut last: &(dyn StdError + 'static) = err;
-    loop {
-        let next = match last.downcast_ref::<io::Error>() {
-            Some(io) => io.get_ref().map(|e| e as &(dyn StdError + 'static)),
-            None => None,
-        }
-        .or_else(|| last.source());
-        match next {
-            Some(e) => last = e,
-            None => return last.to_string(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,12 +363,5 @@ mod tests {
         assert_eq!(range_total("bytes 0-999/1000", 0, Some(1000)), None);
         assert_eq!(range_total("", 100, None), None);
         assert_eq!(range_total("items 100-999/1000", 100, None), None);
-    }
-
-    #[test]
-    fn root_cause_digs_through_io_errors() {
-        let inner = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
-        let outer = io::Error::other(inner);
-        assert_eq!(root_cause(&outer), "refused");
     }
 }

@@ -6,16 +6,13 @@
 //! never held in memory. URLs are redacted in every log line and error, because presigned URLs
 //! carry credentials in their query string.
 
-pub mod credentials;
 mod error;
 mod http;
-pub mod imds;
 mod local;
 mod part;
 mod retry;
-pub mod s3;
-pub(crate) mod sigv4;
-pub(crate) mod tls;
+mod s3;
+mod tls;
 mod url;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +20,7 @@ use std::time::Duration;
 
 pub use error::{FetchError, Overrun};
 pub use s3::S3Options;
+pub use tls::client_config as tls_config;
 pub use url::{DEFAULT_NAME, redact};
 
 use part::Part;
@@ -100,8 +98,8 @@ impl Fetched {
 
 /// Fetches `url` into a new private temporary file inside `dest_dir`.
 ///
-/// `s3://bucket/key` is an HTTPS GET (or one at `opts.s3.endpoint_url`) signed with SigV4 when
-/// credentials are found (`AWS_*` variables, else the instance role via IMDSv2), anonymous otherwise.
+/// `s3://bucket/key` is an HTTPS GET (or one at `opts.s3.endpoint_url`) built by [`crate::aws`],
+/// signed with SigV4 when credentials are found (`AWS_*` variables, else the instance role via IMDSv2), anonymous otherwise.
 /// Web URLs are retried on connection errors, timeouts, stalls, 429, 5xx and short bodies within
 /// `opts.retry_for`, resuming with `Range` when the server allows it; each failed attempt is one
 /// line through `log`. On failure nothing is left in `dest_dir`.

@@ -17,8 +17,9 @@ use super::error::FetchError;
 /// ALPN for HTTP/1.1, the only protocol this client speaks.
 const ALPN_HTTP1: &[u8] = b"http/1.1";
 
-/// Builds the client configuration, adding every certificate in `ca_file` to the embedded roots.
-pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, FetchError> {
+/// The TLS client configuration of every HTTPS request this tool makes (fetch, the publisher's
+/// S3 calls, IMDS): the embedded roots plus every certificate in `ca_file` (`--ca-file`).
+pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, FetchError> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
@@ -60,29 +61,6 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, FetchError>
     Ok(certs)
 }
 
-/// The rustls error somewhere in `err`'s chain, if the failure was TLS.
-///
-/// hyper-rustls wraps rustls errors in `io::Error`, whose `source()` skips the wrapped error
-/// itself, so each `io::Error` is opened with `get_ref` as well.
-pub(crate) fn rustls_error<'a>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a rustls::Error> {
-    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = next {
-        if let Some(found) = e.downcast_ref::<rustls::Error>() {
-            return Some(found);
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(found) = rustls_error(inner)
-        {
-            return Some(found);
-        }
-        next = e.source();
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,13 +85,5 @@ mod tests {
             client_config(Some(&junk)),
             Err(FetchError::CaFileInvalid { .. })
         ));
-    }
-
-    #[test]
-    fn finds_rustls_errors_inside_io_errors() {
-        let inner = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
-        let io = std::io::Error::other(inner);
-        assert!(rustls_error(&io).is_some());
-        assert!(rustls_error(&std::io::Error::other("plain")).is_none());
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use reqwest::Url;
 
 use super::error::FetchError;
-use super::s3::{self, Location};
+use crate::aws::s3::{Location, parse_location};
 
 /// The name used when a URL or path has no last segment (`https://host/`).
 pub const DEFAULT_NAME: &str = "bundle";
@@ -66,7 +66,7 @@ pub(crate) fn parse(text: &str) -> Result<Source, FetchError> {
                 .map_err(|()| bad("not a usable local path".into()))?;
             Ok(Source::Local(path))
         }
-        "s3" => Ok(Source::S3(s3::parse_location(text)?)),
+        "s3" => Ok(Source::S3(parse_location(text)?)),
         other => Err(FetchError::UnsupportedScheme {
             url: redact(text),
             scheme: other.to_string(),
@@ -177,7 +177,7 @@ mod tests {
         assert!(matches!(parse("s3://bucket/k"), Ok(Source::S3(_))));
         assert!(matches!(
             parse("S3://bucket"),
-            Err(FetchError::BadUrl { .. })
+            Err(FetchError::S3Address(_))
         ));
         assert!(matches!(
             parse("ftp://h/b"),

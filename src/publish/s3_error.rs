@@ -5,6 +5,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::aws::error::Code;
+use crate::aws::s3::RequestError;
 use crate::exit::{Classify, Exit};
 use crate::fetch::FetchError;
 
@@ -23,7 +25,10 @@ pub enum S3Error {
         /// The credentials file looked in.
         file: String,
     },
-    /// The address, endpoint, region or CA file is unusable.
+    /// The bucket, key, endpoint or region is unusable, or the credentials cannot be sent.
+    #[error(transparent)]
+    Build(#[from] RequestError),
+    /// The CA file is unusable, or the HTTP client could not be set up.
     #[error(transparent)]
     Setup(#[from] FetchError),
     /// The local file to upload could not be read.
@@ -88,7 +93,9 @@ pub enum S3Error {
 impl Classify for S3Error {
     fn exit(&self) -> Exit {
         match self {
-            S3Error::NoCredentials { .. } | S3Error::ReadFile { .. } => Exit::Usage,
+            S3Error::NoCredentials { .. } | S3Error::ReadFile { .. } | S3Error::Build(_) => {
+                Exit::Usage
+            }
             S3Error::Setup(e) => e.exit(),
             _ => Exit::Fetch,
         }
@@ -99,17 +106,13 @@ impl Classify for S3Error {
             S3Error::NoCredentials { .. } => {
                 "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile of ~/.aws/credentials"
             }
-            S3Error::Status { code, .. }
-                if code == "SignatureDoesNotMatch" || code == "InvalidAccessKeyId" =>
-            {
-                "check the credentials: the access key or its secret is wrong"
-            }
-            S3Error::Status { status: 403, .. } => {
-                "check that the credentials' IAM or bucket policy allows the call"
-            }
-            S3Error::Status {
-                code, status: 404, ..
-            } if code == "NoSuchBucket" => "check the bucket name and --region",
+            S3Error::Status { code, status, .. } => match Code::of(code).advice() {
+                Some(advice) => advice,
+                None if *status == 403 => {
+                    "check that the credentials' IAM or bucket policy allows the call"
+                }
+                None => return None,
+            },
             S3Error::Setup(e) => return e.hint(),
             _ => return None,
         };

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use startup_bundle::archive::Limits;
+use startup_bundle::aws::imds;
 use startup_bundle::boot::{self, BootOptions, Mode, ParamsGiven, SignaturePolicy};
 use startup_bundle::cli::{DecryptFlags, Dur, EnvVar, Failure, Sha256Hex, Size, report};
-use startup_bundle::fetch::{self, FetchOptions, S3Options, imds};
+use startup_bundle::fetch::{self, FetchOptions, S3Options};
 use startup_bundle::runner;
 use startup_bundle::sign::{ExpiryPolicy, Rollback, TrustedKey};
 use startup_bundle::state::DEFAULT_STATE_DIR;

@@ -1,22 +1,22 @@
-//! The signed headers of one S3 request: `x-amz-date`, `x-amz-content-sha256`, the session
-//! token, and `Authorization` (SigV4 over the request as it will be sent).
+//! The headers of one S3 request: `x-amz-date`, `x-amz-content-sha256`, the session token, and
+//! `Authorization` (SigV4 over the request as it will be sent) — or, unsigned, only the caller's.
 //!
-//! Shared by the bootstrap's GET and the publisher's PUT/GET/list; reads no clock of its own.
+//! Reads no clock of its own: the caller gives the time.
 
 use std::time::SystemTime;
 
-use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, Url};
 
 use super::super::credentials::Credentials;
 use super::super::sigv4::{self, AmzTime, Request};
 use super::address::host_header;
 
 /// A request to sign: what [`Signed::headers`] needs besides credentials, region and time.
-pub(crate) struct Signed<'a> {
+pub(super) struct Signed<'a> {
     /// `GET`, `PUT`, …
-    pub method: &'a str,
-    /// The URL as sent (its path is the canonical URI; its query is ignored: see `query`).
+    pub method: Method,
+    /// The URL as sent (its path is the canonical URI; its query must be `query`, encoded).
     pub url: &'a Url,
     /// The query parameters, not encoded.
     pub query: &'a [(&'a str, &'a str)],
@@ -28,13 +28,17 @@ pub(crate) struct Signed<'a> {
 
 impl Signed<'_> {
     /// Every header to send: `x-amz-date`, `x-amz-content-sha256`, the session token if any,
-    /// `extra`, and `Authorization`. Err names a header whose value HTTP cannot carry.
-    pub(crate) fn headers(
+    /// `extra`, and `Authorization`; only `extra` when `creds` is None (an anonymous request).
+    /// Err names a header whose value HTTP cannot carry.
+    pub(super) fn headers(
         &self,
-        creds: &Credentials,
+        creds: Option<&Credentials>,
         region: &str,
         now: SystemTime,
     ) -> Result<HeaderMap, String> {
+        let Some(creds) = creds else {
+            return header_map(self.extra.iter().copied());
+        };
         let time = AmzTime::at(now);
         let mut signed: Vec<(&str, &str)> = vec![
             (sigv4::X_AMZ_CONTENT_SHA256, self.payload_hash),
@@ -46,7 +50,7 @@ impl Signed<'_> {
         signed.extend_from_slice(self.extra);
         let host = host_header(self.url);
         let request = Request {
-            method: self.method,
+            method: self.method.as_str(),
             host: &host,
             path: self.url.path(),
             query: self.query,
@@ -54,18 +58,23 @@ impl Signed<'_> {
             payload_hash: self.payload_hash,
         };
         let authorization = sigv4::authorization(creds, region, &time, &request);
-        let mut out = HeaderMap::new();
-        for (name, value) in signed
-            .iter()
-            .copied()
-            .chain([(AUTHORIZATION.as_str(), authorization.as_str())])
-        {
-            let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| name.to_string())?;
-            let mut value = HeaderValue::from_str(value).map_err(|_| name.to_string())?;
-            // Keeps the token and signature out of reqwest's Debug output.
-            value.set_sensitive(true);
-            out.insert(header, value);
-        }
-        Ok(out)
+        header_map(
+            signed
+                .iter()
+                .copied()
+                .chain([(AUTHORIZATION.as_str(), authorization.as_str())]),
+        )
     }
+}
+
+fn header_map<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Result<HeaderMap, String> {
+    let mut out = HeaderMap::new();
+    for (name, value) in pairs {
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| name.to_string())?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| name.to_string())?;
+        // Keeps the token and signature out of reqwest's Debug output.
+        value.set_sensitive(true);
+        out.insert(header, value);
+    }
+    Ok(out)
 }

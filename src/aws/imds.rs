@@ -15,7 +15,7 @@ use reqwest::blocking::{Client, RequestBuilder};
 use serde::Deserialize;
 
 use super::credentials::Credentials;
-use super::http::root_cause;
+use crate::errchain::root_cause;
 
 /// Where IMDS answers on every EC2 instance (`--imds-endpoint` replaces it).
 pub const DEFAULT_IMDS_ENDPOINT: &str = "http://169.254.169.254";
@@ -30,8 +30,6 @@ const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 const TOKEN_TTL_SECONDS: u32 = 300;
 /// IMDS is link-local and answers in milliseconds; waiting longer only delays a non-EC2 machine.
 const TIMEOUT: Duration = Duration::from_secs(2);
-/// Tries of the token request before concluding there is no IMDS (the SDKs' default is 1 retry).
-const TOKEN_ATTEMPTS: u32 = 2;
 /// Largest answer read: credentials are about 1.5 KiB.
 const MAX_ANSWER: u64 = 64 * 1024;
 /// The `Code` of a usable credentials document.
@@ -68,16 +66,17 @@ struct RoleDocument {
     token: String,
 }
 
-/// A session with IMDS: the token is asked for once and reused.
-pub(crate) struct Imds {
+/// A session with IMDS: one token, asked for when the session opens, carried by every GET.
+pub struct Imds {
     client: Client,
     endpoint: String,
-    token: Option<Result<String, ImdsError>>,
+    token: String,
 }
 
 impl Imds {
-    /// A session against `endpoint` (`http://host[:port]`, no trailing slash needed).
-    pub(crate) fn new(endpoint: &str, tls: rustls::ClientConfig) -> Result<Imds, ImdsError> {
+    /// Opens a session against `endpoint` (`http://host[:port]`, no trailing slash needed): one
+    /// token request, no retry.
+    pub fn open(endpoint: &str, tls: rustls::ClientConfig) -> Result<Imds, ImdsError> {
         let endpoint = endpoint.trim_end_matches('/').to_string();
         let client = Client::builder()
             .tls_backend_preconfigured(tls)
@@ -91,15 +90,16 @@ impl Imds {
                 endpoint: endpoint.clone(),
                 reason: e.without_url().to_string(),
             })?;
+        let token = fetch_token(&client, &endpoint)?;
         Ok(Imds {
             client,
             endpoint,
-            token: None,
+            token,
         })
     }
 
     /// The instance role's name and temporary credentials; Ok(None) when no role is attached.
-    pub(crate) fn role_credentials(&mut self) -> Result<Option<(String, Credentials)>, ImdsError> {
+    pub fn role_credentials(&self) -> Result<Option<(String, Credentials)>, ImdsError> {
         let Some(roles) = self.get(ROLES_PATH)? else {
             return Ok(None);
         };
@@ -130,7 +130,7 @@ impl Imds {
     }
 
     /// The instance's region (`placement/region`); Ok(None) when IMDS does not know it.
-    pub(crate) fn region(&mut self) -> Result<Option<String>, ImdsError> {
+    pub fn region(&self) -> Result<Option<String>, ImdsError> {
         Ok(self
             .get(REGION_PATH)?
             .map(|r| r.trim().to_string())
@@ -138,64 +138,17 @@ impl Imds {
     }
 
     /// A metadata GET with the session token; Ok(None) for 404.
-    fn get(&mut self, path: &str) -> Result<Option<String>, ImdsError> {
-        let token = self.token()?;
+    fn get(&self, path: &str) -> Result<Option<String>, ImdsError> {
         let request = self
             .client
             .get(format!("{}{path}", self.endpoint))
-            .header(TOKEN_HEADER, token);
-        let (status, body) = self.send(request)?;
+            .header(TOKEN_HEADER, &self.token);
+        let (status, body) = send(request, &self.endpoint)?;
         match status {
             StatusCode::OK => Ok(Some(body)),
             StatusCode::NOT_FOUND => Ok(None),
             s => Err(self.bad(format!("HTTP {} for {path}", s.as_u16()))),
         }
-    }
-
-    fn token(&mut self) -> Result<String, ImdsError> {
-        if let Some(known) = &self.token {
-            return known.clone();
-        }
-        let fetched = self.fetch_token();
-        self.token = Some(fetched.clone());
-        fetched
-    }
-
-    fn fetch_token(&self) -> Result<String, ImdsError> {
-        let mut last = String::new();
-        for _ in 0..TOKEN_ATTEMPTS {
-            let request = self
-                .client
-                .put(format!("{}{TOKEN_PATH}", self.endpoint))
-                .header(TTL_HEADER, TOKEN_TTL_SECONDS.to_string());
-            match self.send(request) {
-                Ok((StatusCode::OK, token)) if !token.trim().is_empty() => {
-                    return Ok(token.trim().to_string());
-                }
-                Ok((status, _)) => last = format!("HTTP {} for the token", status.as_u16()),
-                Err(ImdsError::Unavailable { reason, .. }) => last = reason,
-                Err(e) => last = e.to_string(),
-            }
-        }
-        Err(ImdsError::Unavailable {
-            endpoint: self.endpoint.clone(),
-            reason: last,
-        })
-    }
-
-    fn send(&self, request: RequestBuilder) -> Result<(StatusCode, String), ImdsError> {
-        let unavailable = |reason: String| ImdsError::Unavailable {
-            endpoint: self.endpoint.clone(),
-            reason,
-        };
-        let response = request.send().map_err(|e| unavailable(root_cause(&e)))?;
-        let status = response.status();
-        let mut body = String::new();
-        response
-            .take(MAX_ANSWER)
-            .read_to_string(&mut body)
-            .map_err(|e| unavailable(e.to_string()))?;
-        Ok((status, body))
     }
 
     fn bad(&self, what: String) -> ImdsError {
@@ -204,4 +157,34 @@ impl Imds {
             what,
         }
     }
+}
+
+/// The session token: `PUT /latest/api/token` with the TTL header.
+fn fetch_token(client: &Client, endpoint: &str) -> Result<String, ImdsError> {
+    let request = client
+        .put(format!("{endpoint}{TOKEN_PATH}"))
+        .header(TTL_HEADER, TOKEN_TTL_SECONDS.to_string());
+    match send(request, endpoint)? {
+        (StatusCode::OK, token) if !token.trim().is_empty() => Ok(token.trim().to_string()),
+        (status, _) => Err(ImdsError::Unavailable {
+            endpoint: endpoint.to_string(),
+            reason: format!("HTTP {} for the token", status.as_u16()),
+        }),
+    }
+}
+
+/// Sends `request` and reads at most [`MAX_ANSWER`] bytes of the answer.
+fn send(request: RequestBuilder, endpoint: &str) -> Result<(StatusCode, String), ImdsError> {
+    let unavailable = |reason: String| ImdsError::Unavailable {
+        endpoint: endpoint.to_string(),
+        reason,
+    };
+    let response = request.send().map_err(|e| unavailable(root_cause(&e)))?;
+    let status = response.status();
+    let mut body = String::new();
+    response
+        .take(MAX_ANSWER)
+        .read_to_string(&mut body)
+        .map_err(|e| unavailable(e.to_string()))?;
+    Ok((status, body))
 }

@@ -1,11 +1,11 @@
-//! AWS credentials: the key pair (and session token) that signs S3 requests, read from the
-//! standard `AWS_*` variables or from a shared credentials file's profile.
+//! AWS credentials: the key pair (and session token) that signs requests, and the standard
+//! `AWS_*` variables that hold one.
 //!
 //! Secrets live in zeroized strings and never reach `Debug`, logs or errors; only the access key
-//! id's first characters are ever shown. Knows no HTTP: the instance role comes from `imds.rs`.
+//! id's first characters are ever shown. Knows no HTTP and no files: the instance role comes from
+//! `imds.rs`, a shared credentials file's profile from `profile.rs`.
 
 use std::fmt;
-use std::path::Path;
 
 use zeroize::Zeroizing;
 
@@ -106,60 +106,6 @@ pub fn from_env(var: &dyn Fn(&str) -> Option<String>) -> Option<Credentials> {
     Some(Credentials::new(id, secret, var(ENV_SESSION_TOKEN)))
 }
 
-/// The `key = value` pairs of section `[section]` in an AWS shared config or credentials file
-/// (INI: `#`/`;` comments, whitespace around names and values ignored); None when it is absent.
-pub fn ini_section(text: &str, section: &str) -> Option<Vec<(String, String)>> {
-    let mut found: Option<Vec<(String, String)>> = None;
-    let mut current: Option<&str> = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = Some(name.trim());
-            if current == Some(section) && found.is_none() {
-                found = Some(Vec::new());
-            }
-            continue;
-        }
-        if current == Some(section)
-            && let Some((k, v)) = line.split_once('=')
-            && let Some(pairs) = found.as_mut()
-        {
-            pairs.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    found
-}
-
-/// Credentials of `profile` in a shared credentials file's text (`aws_access_key_id`,
-/// `aws_secret_access_key`, `aws_session_token`); None when the profile or a key is missing.
-pub fn from_profile(
-    text: &str,
-    profile: &str,
-    file: &Path,
-) -> Option<(Credentials, CredentialSource)> {
-    let pairs = ini_section(text, profile)?;
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
-    let creds = Credentials::new(
-        get("aws_access_key_id")?,
-        get("aws_secret_access_key")?,
-        get("aws_session_token"),
-    );
-    let source = CredentialSource::Profile {
-        file: file.display().to_string(),
-        profile: profile.to_string(),
-    };
-    Some((creds, source))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,38 +146,5 @@ mod tests {
             (ENV_SESSION_TOKEN, "t"),
         ]);
         assert_eq!(from_env(&token).unwrap().session_token(), Some("t"));
-    }
-
-    #[test]
-    fn reads_profiles_from_a_credentials_file() {
-        let text = "\
-# comment
-[default]
-aws_access_key_id = AKIADEFAULT
-aws_secret_access_key = s1
-
-[publisher]
-aws_access_key_id=AKIAPUB
-; another comment
-aws_secret_access_key=s2
-aws_session_token = t2
-[broken]
-aws_access_key_id = only-id
-";
-        let file = Path::new("/home/u/.aws/credentials");
-        let (creds, source) = from_profile(text, "publisher", file).unwrap();
-        assert_eq!(creds.access_key_id(), "AKIAPUB");
-        assert_eq!(creds.secret(), "s2");
-        assert_eq!(creds.session_token(), Some("t2"));
-        assert_eq!(
-            source.to_string(),
-            "profile `publisher` of /home/u/.aws/credentials"
-        );
-        assert_eq!(
-            from_profile(text, "default", file).unwrap().0.secret(),
-            "s1"
-        );
-        assert!(from_profile(text, "broken", file).is_none());
-        assert!(from_profile(text, "absent", file).is_none());
     }
 }
