@@ -1,15 +1,19 @@
 //! A small fault-injecting HTTP/1.1 (and HTTPS) server on 127.0.0.1 for the tests.
 //!
-//! `Server::start()` binds a free port; `put` stores a file in memory; `script` queues one
-//! [`Behaviour`] per coming request for a path (then plain `Ok`); `requests` is the log of what
-//! clients asked for (so tests can see a `Range` header). One thread per connection, one request
-//! per connection (`Connection: close`); everything stops when the server is dropped.
+//! `Server::start()` binds a free port; `put` stores a file in memory (served with a strong ETag
+//! and honouring `If-Range`, unless told otherwise); `script` queues one [`Behaviour`] per coming
+//! request for a path (then plain `Ok`); `requests` is the log of what clients asked for, headers
+//! included (so tests can see a `Range`, a `Referer` or a token). One thread per connection, one
+//! request per connection (`Connection: close`); everything stops when the server is dropped.
 //! `make_certs` builds a CA and a server certificate with the real `openssl` for HTTPS tests.
+
+mod certs;
+mod respond;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -18,14 +22,15 @@ use std::time::{Duration, Instant};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+pub use certs::make_certs;
+use respond::{Plan, write_all};
+
 /// Longest request head accepted.
 const MAX_HEAD: usize = 16 * 1024;
 /// A connection that sends nothing for this long is dropped.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often idle loops look at the stop flag.
 const TICK: Duration = Duration::from_millis(5);
-/// Bytes written per call for normal responses.
-const WRITE_CHUNK: usize = 16 * 1024;
 
 /// What the server does with one request for a path.
 #[derive(Debug, Clone)]
@@ -38,7 +43,7 @@ pub enum Behaviour {
     RetryAfter { status: u16, secs: u64 },
     /// Announce the full Content-Length, send only this many body bytes, then close.
     CutAfter(usize),
-    /// Serve the file at this rate.
+    /// Serve the file at this rate (at least one byte every 100 ms).
     Slow { bytes_per_sec: usize },
     /// Send the headers and half the body, then go silent for this long, then close.
     Stall(Duration),
@@ -48,6 +53,10 @@ pub enum Behaviour {
     NoLength,
     /// Answer a range request with a 206 for the whole file (`bytes 0-…`), a wrong start.
     WrongRange,
+    /// Answer a request without `Range` with a 206 for the whole file: a range never asked for.
+    Unasked206,
+    /// Replace the file with these bytes (a new ETag), then serve as `Ok`.
+    Replace(Vec<u8>),
     /// Redirect (302) to this location.
     Redirect(String),
 }
@@ -63,6 +72,18 @@ pub struct Request {
     pub target: String,
     /// The `Range` header, if any.
     pub range: Option<String>,
+    /// Every header, names in lower case, in the order sent.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Request {
+    /// The value of header `name` (any case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Default)]
@@ -70,6 +91,8 @@ struct State {
     files: HashMap<String, Arc<Vec<u8>>>,
     scripts: HashMap<String, VecDeque<Behaviour>>,
     no_ranges: HashSet<String>,
+    no_etag: HashSet<String>,
+    ignore_if_range: HashSet<String>,
     requests: Vec<Request>,
 }
 
@@ -149,6 +172,16 @@ impl Server {
         self.state().no_ranges.insert(path.to_string());
     }
 
+    /// Serves `path` without an ETag: nothing a client could send in `If-Range`.
+    pub fn no_etag(&self, path: &str) {
+        self.state().no_etag.insert(path.to_string());
+    }
+
+    /// Serves ranges of `path` whatever `If-Range` says, as a careless server would.
+    pub fn ignore_if_range(&self, path: &str) {
+        self.state().ignore_if_range.insert(path.to_string());
+    }
+
     /// The URL of `path` on this server (`http://127.0.0.1:PORT/path` or https).
     pub fn url(&self, path: &str) -> String {
         let scheme = if self.shared.tls.is_some() {
@@ -226,7 +259,7 @@ fn handle(stream: TcpStream, shared: &Shared) {
 fn serve(stream: &mut (impl Read + Write), shared: &Shared) -> io::Result<()> {
     let head = read_head(stream)?;
     let request = parse_head(&head)?;
-    let (behaviour, file, ranges) = {
+    let (behaviour, file, mut plan) = {
         let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
         state.requests.push(request.clone());
         let behaviour = state
@@ -234,9 +267,18 @@ fn serve(stream: &mut (impl Read + Write), shared: &Shared) -> io::Result<()> {
             .get_mut(&request.path)
             .and_then(VecDeque::pop_front)
             .unwrap_or(Behaviour::Ok);
-        let file = state.files.get(&request.path).cloned();
-        let ranges = !state.no_ranges.contains(&request.path);
-        (behaviour, file, ranges)
+        if let Behaviour::Replace(bytes) = &behaviour {
+            state
+                .files
+                .insert(request.path.clone(), Arc::new(bytes.clone()));
+        }
+        let plan = Plan {
+            ranges: !state.no_ranges.contains(&request.path),
+            etag: !state.no_etag.contains(&request.path),
+            if_range: !state.ignore_if_range.contains(&request.path),
+            ..Plan::default()
+        };
+        (behaviour, state.files.get(&request.path).cloned(), plan)
     };
     let simple = |stream: &mut _, status, extra: &str| {
         let body = format!("status {status}\n");
@@ -258,18 +300,14 @@ fn serve(stream: &mut (impl Read + Write), shared: &Shared) -> io::Result<()> {
     let Some(file) = file else {
         return simple(stream, 404, "");
     };
-    let mut plan = Plan {
-        ranges,
-        length: true,
-        wrong_range: false,
-    };
     match behaviour {
         Behaviour::NoRanges => plan.ranges = false,
         Behaviour::NoLength => plan.length = false,
         Behaviour::WrongRange => plan.wrong_range = true,
+        Behaviour::Unasked206 => plan.unasked_206 = true,
         _ => {}
     }
-    let (head, body) = plan.response(&file, request.range.as_deref());
+    let (head, body) = plan.response(&file, &request);
     match behaviour {
         Behaviour::CutAfter(n) => write_all(stream, head.as_bytes(), &body[..n.min(body.len())]),
         Behaviour::Slow { bytes_per_sec } => {
@@ -292,58 +330,6 @@ fn serve(stream: &mut (impl Read + Write), shared: &Shared) -> io::Result<()> {
         }
         _ => write_all(stream, head.as_bytes(), body),
     }
-}
-
-/// How to answer a file request.
-struct Plan {
-    ranges: bool,
-    length: bool,
-    wrong_range: bool,
-}
-
-impl Plan {
-    /// The response head and the slice of the file to send.
-    fn response<'a>(&self, file: &'a [u8], range: Option<&str>) -> (String, &'a [u8]) {
-        let len = file.len();
-        let start = range
-            .and_then(|r| r.trim().strip_prefix("bytes="))
-            .and_then(|r| r.strip_suffix('-'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .filter(|&n| self.ranges && n < len);
-        let mut head = String::new();
-        let body = match start {
-            Some(_) if self.wrong_range => {
-                head.push_str("HTTP/1.1 206 Partial Content\r\n");
-                head.push_str(&format!("Content-Range: bytes 0-{}/{len}\r\n", len - 1));
-                file
-            }
-            Some(n) => {
-                head.push_str("HTTP/1.1 206 Partial Content\r\n");
-                head.push_str(&format!("Content-Range: bytes {n}-{}/{len}\r\n", len - 1));
-                &file[n..]
-            }
-            None => {
-                head.push_str("HTTP/1.1 200 OK\r\n");
-                file
-            }
-        };
-        if self.ranges {
-            head.push_str("Accept-Ranges: bytes\r\n");
-        }
-        if self.length {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        head.push_str("Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n");
-        (head, body)
-    }
-}
-
-fn write_all(stream: &mut impl Write, head: &[u8], body: &[u8]) -> io::Result<()> {
-    stream.write_all(head)?;
-    for piece in body.chunks(WRITE_CHUNK) {
-        stream.write_all(piece)?;
-    }
-    stream.flush()
 }
 
 /// Sleeps up to `quiet`, returning false early when the server is stopping.
@@ -382,16 +368,21 @@ fn parse_head(head: &[u8]) -> io::Result<Request> {
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
         return Err(io::Error::other("bad request line"));
     };
-    let range = lines
+    let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("range"))
-        .map(|(_, value)| value.trim().to_string());
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
+        .collect();
+    let range = headers
+        .iter()
+        .find(|(name, _)| name == "range")
+        .map(|(_, value)| value.clone());
     let path = target.split('?').next().unwrap_or_default().to_string();
     Ok(Request {
         method: method.to_string(),
         path,
         target: target.to_string(),
         range,
+        headers,
     })
 }
 
@@ -407,78 +398,5 @@ fn reason(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         _ => "Whatever",
-    }
-}
-
-/// A test CA and a server certificate for 127.0.0.1 and localhost, made by the real `openssl`.
-pub struct Certs {
-    /// The CA certificate (PEM): what `--ca-file` takes.
-    pub ca: PathBuf,
-    /// The server certificate (PEM), signed by the CA.
-    pub cert: PathBuf,
-    /// The server's private key (PEM).
-    pub key: PathBuf,
-}
-
-/// Writes a fresh CA and server certificate into `dir` with `openssl` (P-256 keys: fast).
-pub fn make_certs(dir: &Path) -> Certs {
-    let at = |name: &str| dir.join(name);
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    super::run(
-        super::tool("openssl")
-            .args(["req", "-x509"])
-            .args(ec)
-            .args([
-                "-days",
-                "2",
-                "-subj",
-                "/CN=startup-bundle test CA",
-                "-keyout",
-            ])
-            .arg(at("ca.key"))
-            .arg("-out")
-            .arg(at("ca.pem")),
-    )
-    .ok();
-    super::run(
-        super::tool("openssl")
-            .args(["req", "-new"])
-            .args(ec)
-            .args(["-subj", "/CN=localhost", "-keyout"])
-            .arg(at("server.key"))
-            .arg("-out")
-            .arg(at("server.csr")),
-    )
-    .ok();
-    std::fs::write(
-        at("server.ext"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
-         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("write the extension file");
-    super::run(
-        super::tool("openssl")
-            .args(["x509", "-req", "-days", "2", "-set_serial", "2", "-in"])
-            .arg(at("server.csr"))
-            .arg("-CA")
-            .arg(at("ca.pem"))
-            .arg("-CAkey")
-            .arg(at("ca.key"))
-            .arg("-extfile")
-            .arg(at("server.ext"))
-            .arg("-out")
-            .arg(at("server.pem")),
-    )
-    .ok();
-    Certs {
-        ca: at("ca.pem"),
-        cert: at("server.pem"),
-        key: at("server.key"),
     }
 }
