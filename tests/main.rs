@@ -27,3 +27,6 @@ mod library;
 mod s3;
 // `bundle publish`/`releases`, pointer boots, and the publish race.
 mod publish;
+// Issue 9's fetch holes: the whole-fetch deadline, redirects that leak or downgrade, a full disk,
+// and messages that blamed the wrong thing, each against a hostile server on 127.0.0.1.
+mod hardening_fetch;

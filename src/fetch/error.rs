@@ -4,8 +4,10 @@
 //! (see [`super::redact`]) because presigned URLs carry credentials in their query string.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use super::tls::TlsProblem;
 
 use crate::aws::error::Code;
 use crate::duration::human;
@@ -73,12 +75,25 @@ pub enum FetchError {
         #[source]
         source: io::Error,
     },
-    /// Writing the downloaded bytes to the temporary file failed (disk full, …).
+    /// Writing the downloaded bytes to the temporary file failed.
     #[error("cannot write the download to {}", path.display())]
     Write {
         /// The temporary file.
         path: PathBuf,
         /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The disk holding the download folder is full, or a quota or file size limit was hit.
+    #[error("no space left in {} for {url} after {written} bytes", dir.display())]
+    NoSpace {
+        /// The download folder.
+        dir: PathBuf,
+        /// The URL or path being fetched, redacted.
+        url: String,
+        /// Bytes written before the disk said no.
+        written: u64,
+        /// What the disk said.
         #[source]
         source: io::Error,
     },
@@ -115,6 +130,10 @@ pub enum FetchError {
         url: String,
         /// What rustls said.
         reason: String,
+        /// What kind of failure, for the hint.
+        problem: TlsProblem,
+        /// The `--ca-file` that was given, if any.
+        ca_file: Option<PathBuf>,
     },
     /// A request failed in a way that retrying will not fix (too many redirects, …).
     #[error("request to {url} failed: {reason}")]
@@ -193,6 +212,26 @@ pub enum FetchError {
     },
 }
 
+impl FetchError {
+    /// The error for a failed write of the download to `path` (inside the download folder), after
+    /// `written` bytes of `url`: [`FetchError::NoSpace`] when the disk is full, else `Write`.
+    pub(crate) fn write(path: &Path, url: &str, written: u64, source: io::Error) -> FetchError {
+        use io::ErrorKind::{FileTooLarge, QuotaExceeded, StorageFull};
+        match source.kind() {
+            StorageFull | QuotaExceeded | FileTooLarge => FetchError::NoSpace {
+                dir: path.parent().unwrap_or(path).to_path_buf(),
+                url: url.to_string(),
+                written,
+                source,
+            },
+            _ => FetchError::Write {
+                path: path.to_path_buf(),
+                source,
+            },
+        }
+    }
+}
+
 /// `, CODE` when S3 named an error code, for messages.
 fn code_text(code: &str) -> String {
     if code.is_empty() {
@@ -210,7 +249,10 @@ impl Classify for FetchError {
             | FetchError::S3Address(_)
             | FetchError::CaFileUnreadable { .. }
             | FetchError::CaFileInvalid { .. }
-            | FetchError::TempFile { .. } => Exit::Usage,
+            // Local problems: nothing the server or a retry can fix.
+            | FetchError::TempFile { .. }
+            | FetchError::Write { .. }
+            | FetchError::NoSpace { .. } => Exit::Usage,
             _ => Exit::Fetch,
         }
     }
@@ -246,7 +288,16 @@ impl Classify for FetchError {
                 status: 401 | 403, ..
             } => "the object is private: check the bucket policy or use a presigned URL",
             FetchError::Status { status: 410, .. } => "check the URL: the bundle was removed",
-            FetchError::Tls { .. } => "add --ca-file for a private CA",
+            FetchError::Tls {
+                problem, ca_file, ..
+            } => return Some(problem.hint(ca_file.as_deref())),
+            FetchError::NoSpace { dir, .. } => {
+                return Some(format!(
+                    "free space in {} (a download needs its whole size there), or give \
+                     --state-dir a larger disk",
+                    dir.display()
+                ));
+            }
             FetchError::GaveUp { .. } => {
                 "the network or server stayed down for --retry-for; raise it or check connectivity"
             }

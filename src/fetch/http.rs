@@ -13,7 +13,7 @@ use reqwest::header::{ACCEPT_RANGES, CONTENT_RANGE, HeaderMap, RANGE, RETRY_AFTE
 use reqwest::{StatusCode, Url, redirect};
 
 use super::FetchOptions;
-use super::error::{FetchError, Overrun};
+use super::error::{FetchError, Overrun, TlsProblem};
 use super::part::{AppendError, Part};
 use super::retry::{self, Budget};
 use super::url::redact;
@@ -125,7 +125,7 @@ fn attempt(
     let from = if part.len() > 0 && *ranges {
         part.len()
     } else {
-        reset(part)?;
+        reset(part, shown)?;
         0
     };
     let mut request = client.get(url.clone());
@@ -142,7 +142,7 @@ fn attempt(
     let status = response.status();
     let total = match status {
         StatusCode::OK => {
-            reset(part)?;
+            reset(part, shown)?;
             response.content_length()
         }
         StatusCode::PARTIAL_CONTENT => {
@@ -150,7 +150,7 @@ fn attempt(
             let Some(total) = range_total(&range, from, response.content_length()) else {
                 // RFC 9110 §14.4: a 206 for another range than we asked; its bytes cannot be
                 // appended, so start again from zero without Range.
-                reset(part)?;
+                reset(part, shown)?;
                 *ranges = false;
                 return Err(Failure::Retry {
                     what: format!(
@@ -254,20 +254,18 @@ fn stream(response: &mut Response, part: &mut Part, shown: &str, opts: &FetchOpt
                 max: opts.max_size,
                 how: Overrun::Streamed,
             }),
-            AppendError::Io(source) => write_failure(part, source),
+            AppendError::Io(source) => write_failure(part, shown, source),
         })?;
     }
 }
 
-fn reset(part: &mut Part) -> Attempt {
-    part.reset().map_err(|source| write_failure(part, source))
+fn reset(part: &mut Part, shown: &str) -> Attempt {
+    part.reset()
+        .map_err(|source| write_failure(part, shown, source))
 }
 
-fn write_failure(part: &Part, source: io::Error) -> Failure {
-    Failure::Fatal(FetchError::Write {
-        path: part.path().to_path_buf(),
-        source,
-    })
+fn write_failure(part: &Part, shown: &str, source: io::Error) -> Failure {
+    Failure::Fatal(FetchError::write(part.path(), shown, part.len(), source))
 }
 
 /// Sorts a failed request: TLS, redirect loops and unusable requests are fatal, the rest retryable.
@@ -276,6 +274,8 @@ fn send_failure(err: &reqwest::Error, shown: &str, opts: &FetchOptions) -> Failu
         return Failure::Fatal(FetchError::Tls {
             url: shown.to_string(),
             reason: tls.to_string(),
+            problem: TlsProblem::of(tls),
+            ca_file: opts.ca_file.clone(),
         });
     }
     if err.is_redirect() || err.is_builder() {

@@ -47,10 +47,7 @@ pub(crate) fn copy(path: &Path, part: &mut Part, opts: &FetchOptions) -> Result<
         };
         part.append(&buf[..n]).map_err(|e| match e {
             AppendError::TooLarge(size) => too_large(size, Overrun::Streamed),
-            AppendError::Io(source) => FetchError::Write {
-                path: part.path().to_path_buf(),
-                source,
-            },
+            AppendError::Io(source) => FetchError::write(part.path(), &shown, part.len(), source),
         })?;
     }
 }

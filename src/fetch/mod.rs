@@ -18,7 +18,7 @@ mod url;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use error::{FetchError, Overrun};
+pub use error::{FetchError, Overrun, TlsProblem};
 pub use s3::S3Options;
 pub use tls::client_config as tls_config;
 pub use url::{DEFAULT_NAME, redact};
@@ -138,12 +138,10 @@ pub fn fetch(
             (part, url::local_name(&path))
         }
     };
-    let write_error = |path: &Path, source| FetchError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let temp = part.path().to_path_buf();
-    let (path, size, sha256) = part.finish().map_err(|e| write_error(&temp, e))?;
+    let (temp, written) = (part.path().to_path_buf(), part.len());
+    let (path, size, sha256) = part
+        .finish()
+        .map_err(|e| FetchError::write(&temp, &redact(url), written, e))?;
     Ok(Fetched {
         path,
         size,

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use rustls::{ClientConfig, RootCertStore};
+use rustls::{CertificateError, ClientConfig, RootCertStore};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -61,6 +61,66 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, FetchError>
     Ok(certs)
 }
 
+/// What kind of TLS failure, so the hint fits it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsProblem {
+    /// The certificate chains to no trusted root (or to a CA of the right name but another key).
+    Untrusted,
+    /// The certificate is for another host name.
+    WrongName,
+    /// The certificate is expired or not valid yet (or this clock is off).
+    Expired,
+    /// Anything else: a failed handshake, a revoked certificate, a server not speaking TLS.
+    Other,
+}
+
+impl TlsProblem {
+    /// Sorts a rustls error.
+    pub(crate) fn of(err: &rustls::Error) -> TlsProblem {
+        use CertificateError as C;
+        match err {
+            rustls::Error::InvalidCertificate(cert) => match cert {
+                C::UnknownIssuer | C::BadSignature => TlsProblem::Untrusted,
+                C::NotValidForName | C::NotValidForNameContext { .. } => TlsProblem::WrongName,
+                C::Expired
+                | C::ExpiredContext { .. }
+                | C::NotValidYet
+                | C::NotValidYetContext { .. } => TlsProblem::Expired,
+                _ => TlsProblem::Other,
+            },
+            _ => TlsProblem::Other,
+        }
+    }
+
+    /// What to do about it; `ca_file` is the `--ca-file` given, if any.
+    pub(crate) fn hint(self, ca_file: Option<&Path>) -> String {
+        match (self, ca_file) {
+            (TlsProblem::Untrusted, None) => {
+                "the certificate is not signed by a public CA: add --ca-file with the private CA \
+                 that signed it"
+                    .into()
+            }
+            (TlsProblem::Untrusted, Some(ca)) => format!(
+                "the certificate is signed neither by a public CA nor by a CA in {}: check that \
+                 it holds the CA that signed the server's certificate",
+                ca.display()
+            ),
+            (TlsProblem::WrongName, _) => {
+                "the certificate does not name this host: use the host name it was issued for"
+                    .into()
+            }
+            (TlsProblem::Expired, _) => {
+                "the certificate is expired or not valid yet: renew it, or sync this machine's \
+                 clock (chrony/NTP)"
+                    .into()
+            }
+            (TlsProblem::Other, _) => {
+                "check that the server speaks HTTPS on that port, with a current TLS version".into()
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +129,17 @@ mod tests {
     fn embedded_roots_alone_make_a_config() {
         let config = client_config(None).unwrap();
         assert_eq!(config.alpn_protocols, vec![ALPN_HTTP1.to_vec()]);
+    }
+
+    #[test]
+    fn hints_fit_the_problem_and_the_flags_given() {
+        let unknown = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let problem = TlsProblem::of(&unknown);
+        assert!(problem.hint(None).contains("add --ca-file"));
+        let given = problem.hint(Some(Path::new("/etc/ca.pem")));
+        assert!(!given.contains("add --ca-file") && given.contains("/etc/ca.pem"));
+        let expired = rustls::Error::InvalidCertificate(CertificateError::Expired);
+        assert!(TlsProblem::of(&expired).hint(None).contains("clock"));
     }
 
     #[test]
