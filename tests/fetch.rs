@@ -22,10 +22,9 @@ fn quick() -> FetchOptions {
         connect_timeout: Duration::from_secs(2),
         stall_timeout: Duration::from_secs(2),
         max_size: 1 << 20,
-        ca_file: None,
         backoff_start: Duration::from_millis(10),
         backoff_max: Duration::from_millis(50),
-        s3: Default::default(),
+        ..FetchOptions::default()
     }
 }
 

@@ -5,13 +5,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use startup_bundle::exit::Classify;
+use startup_bundle::exit::{Classify, Exit};
 use startup_bundle::fetch::{self, FetchError, FetchOptions, Fetched};
 
-use crate::support::http::{Server, make_certs};
-use crate::support::{ITER, PASS, Pass, boot, scratch, tool};
+use crate::support::http::{Behaviour, Server, make_certs};
+use crate::support::{ITER, PASS, Pass, boot, keygen, pack_signed, personality, scratch, tool};
 
 const PATH: &str = "/b.enc";
 
@@ -39,6 +39,91 @@ fn get(url: &str, dir: &Path, opts: &FetchOptions) -> (Result<Fetched, FetchErro
     let mut lines = Vec::new();
     let result = fetch::fetch(url, dir, opts, &mut |line| lines.push(line.to_string()));
     (result, lines)
+}
+
+#[track_caller]
+fn assert_dir_empty(dir: &Path) {
+    let left: Vec<_> = fs::read_dir(dir).unwrap().collect();
+    assert!(left.is_empty(), "temp file left behind: {left:?}");
+}
+
+// --- 7: one deadline for the whole fetch ---------------------------------------------------------
+
+/// A byte every 100 ms never trips a 2 s stall timeout; before, it held the fetch for 40 s.
+#[test]
+fn a_trickling_body_cannot_outlast_retry_for() {
+    let (srv, dir) = (Server::start(), scratch());
+    srv.put(PATH, payload(400, 0));
+    srv.script(PATH, vec![Behaviour::Slow { bytes_per_sec: 10 }]);
+    let opts = FetchOptions {
+        retry_for: Duration::from_secs(1),
+        ..quick()
+    };
+    let started = Instant::now();
+    let (result, _) = get(&srv.url(PATH), dir.path(), &opts);
+    let err = result.expect_err("a body slower than --retry-for");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "ran {:?} past a 1 s --retry-for",
+        started.elapsed()
+    );
+    assert_eq!(err.exit(), Exit::Fetch);
+    assert!(err.to_string().contains("--retry-for"), "{err}");
+    assert!(err.to_string().contains(&srv.url(PATH)), "{err}");
+    assert!(err.hint().unwrap().contains("--retry-for"));
+    assert_dir_empty(dir.path());
+}
+
+/// The bundle and its `.minisig` each arrive within `--retry-for`, but not both: one budget.
+#[test]
+fn the_bundle_and_its_signature_share_one_retry_for() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "team");
+    let file = tmp.path().join("shop.bundle");
+    pack_signed(&personality(tmp.path()), &file, &key, &[]).ok();
+    let bundle = fs::read(&file).unwrap();
+    let sig = fs::read(tmp.path().join("shop.bundle.minisig")).unwrap();
+    let srv = Server::start();
+    srv.put("/shop.bundle", bundle.clone());
+    srv.put("/shop.bundle.minisig", sig.clone());
+    // About 2 s each (twenty slices, 100 ms apart), against a 3 s budget for both.
+    let two_seconds = |len: usize| Behaviour::Slow {
+        bytes_per_sec: len.div_ceil(2),
+    };
+    srv.script("/shop.bundle", vec![two_seconds(bundle.len())]);
+    srv.script("/shop.bundle.minisig", vec![two_seconds(sig.len())]);
+    let started = Instant::now();
+    let ran = boot(srv.url("/shop.bundle"))
+        .pass(Pass::Env(PASS))
+        .iter(ITER)
+        .pubkey(&key.b64)
+        .args(["--retry-for", "3s"])
+        .state_dir(&tmp.path().join("state"))
+        .run();
+    ran.code(2)
+        .stderr_has("shop.bundle.minisig")
+        .stderr_has("--retry-for");
+    assert!(started.elapsed() < Duration::from_secs(8), "{ran}");
+}
+
+/// Not a regression test (the state folder already empties `downloads/` under the lock): a
+/// guard for the other half of hole 7, a `.part` file left by a run killed mid-download.
+#[test]
+fn a_part_file_left_by_a_killed_run_is_removed() {
+    let (tmp, srv) = (scratch(), Server::start());
+    let state = tmp.path().join("state");
+    let missing = || {
+        boot(srv.url("/missing.bundle"))
+            .pass(Pass::Env(PASS))
+            .iter(ITER)
+            .state_dir(&state)
+            .run()
+    };
+    missing().code(2);
+    let left = state.join("downloads/.fetch-killed.part");
+    fs::write(&left, b"half a bundle").unwrap();
+    missing().code(2);
+    assert!(!left.exists(), "the killed run's .part is still there");
 }
 
 // --- 16: a full disk is a local problem ----------------------------------------------------------

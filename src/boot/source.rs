@@ -2,10 +2,15 @@
 //! the signature text that must vouch for it — `URL.minisig`, or the release pointer itself.
 //!
 //! Nothing here is trusted yet: the verify stage checks the signature over these bytes.
+//!
+//! `--retry-for` is the budget of the whole stage, not of each file: [`designated`] starts the
+//! clock once, and the pointer, the bundle and its `.minisig` share it, so a slow server cannot
+//! hold a run (its lock, its failure hook) for three budgets.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use crate::fetch::{self, FetchError, FetchOptions, Fetched};
 use crate::pointer;
@@ -59,6 +64,8 @@ pub struct Source {
     pub download: Download,
     /// The signature to check, when `--pubkey` was given.
     pub signature: Option<SignatureText>,
+    /// The end of the fetch stage's `--retry-for`, for the `.minisig`.
+    deadline: Instant,
 }
 
 /// The signature (pointer or `.minisig`) and where the bytes are, before the bundle is fetched:
@@ -71,6 +78,8 @@ pub struct Designated {
     pub pointed_sha256: Option<String>,
     /// The pointer's text, when the URL is a pointer (it is the release's signature).
     pub pointer: Option<SignatureText>,
+    /// The end of the fetch stage's `--retry-for`, started by [`designated`].
+    deadline: Instant,
 }
 
 /// Follows a release pointer (`…/NAME.latest`): fetches it and returns the URL of the release its
@@ -81,18 +90,20 @@ pub fn designated(
     downloads: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<Designated, BootError> {
+    let deadline = opts.fetch.deadline_from_now();
     if !pointer::is_pointer(&opts.url) {
         return Ok(Designated {
             url: opts.url.clone(),
             pointed_sha256: None,
             pointer: None,
+            deadline,
         });
     }
     let shown = fetch::redact(&opts.url);
     if opts.signature.keys.is_empty() {
         return Err(BootError::UnsignedPointer { url: shown });
     }
-    let text = fetch_small_text(&opts.url, &opts.fetch, downloads, log)?;
+    let text = fetch_small_text(&opts.url, &opts.fetch.until(deadline), downloads, log)?;
     let facts = pointer::trusted_facts(&text).map_err(|e| VerifyError::Malformed {
         origin: shown.clone(),
         reason: e.to_string(),
@@ -120,6 +131,7 @@ pub fn designated(
             origin: shown,
             text,
         }),
+        deadline,
     })
 }
 
@@ -131,7 +143,8 @@ pub fn fetch_designated(
     downloads: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<Source, BootError> {
-    let fetched = fetch::fetch(&designated.url, downloads, &opts.fetch, log)?;
+    let within = opts.fetch.until(designated.deadline);
+    let fetched = fetch::fetch(&designated.url, downloads, &within, log)?;
     let download = Download {
         fetched,
         downloads: downloads.to_path_buf(),
@@ -147,6 +160,7 @@ pub fn fetch_designated(
         download,
         // A release pointer *is* the release's signature.
         signature: designated.pointer,
+        deadline: designated.deadline,
     })
 }
 
@@ -160,20 +174,21 @@ pub fn attach_signature(
         return Ok(());
     }
     let downloads = source.download.downloads.clone();
-    source.signature = Some(fetch_signature(&source.url, opts, &downloads, log)?);
+    let within = opts.fetch.until(source.deadline);
+    source.signature = Some(fetch_signature(&source.url, &within, &downloads, log)?);
     Ok(())
 }
 
 /// Fetches `URL.minisig`; a missing one is "not signed" (exit 3), not a fetch failure.
 fn fetch_signature(
     bundle_url: &str,
-    opts: &BootOptions,
+    fetch_opts: &FetchOptions,
     downloads: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<SignatureText, BootError> {
     let url = sign::sig_url(bundle_url);
     let origin = fetch::redact(&url);
-    match fetch_small_text(&url, &opts.fetch, downloads, log) {
+    match fetch_small_text(&url, fetch_opts, downloads, log) {
         Ok(text) => Ok(SignatureText { origin, text }),
         Err(BootError::Fetch(e)) if is_missing(&e) => Err(VerifyError::NotSigned {
             what: fetch::redact(bundle_url),

@@ -198,16 +198,20 @@ pub enum FetchError {
     /// headers cannot carry.
     #[error(transparent)]
     S3Address(#[from] crate::aws::s3::RequestError),
-    /// Every attempt failed until `--retry-for` ran out.
-    #[error("gave up on {url} after {attempts} attempts in {}; last error: {last}", human(*retry_for))]
+    /// `--retry-for` ran out: between failed attempts, or while a body was still arriving.
+    #[error(
+        "gave up on {url}: --retry-for ({}) ran out after {attempts} attempt{}; {last}",
+        human(*retry_for),
+        if *attempts == 1 { "" } else { "s" }
+    )]
     GaveUp {
         /// The URL, redacted.
         url: String,
         /// How many attempts were made.
         attempts: u32,
-        /// The budget that ran out.
+        /// The budget that ran out (one for the whole fetch stage of a run).
         retry_for: Duration,
-        /// What the last attempt said.
+        /// What the last attempt said, or why none was made.
         last: String,
     },
 }
@@ -299,7 +303,8 @@ impl Classify for FetchError {
                 ));
             }
             FetchError::GaveUp { .. } => {
-                "the network or server stayed down for --retry-for; raise it or check connectivity"
+                "--retry-for bounds the whole fetch (pointer, bundle and signature, slow bodies \
+                 and retries included): raise it, or check the network and the server"
             }
             FetchError::TooLarge { .. } => "raise --max-size",
             FetchError::CaFileInvalid { .. } => {

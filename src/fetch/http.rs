@@ -1,4 +1,6 @@
-//! HTTP(S) downloads into a [`Part`]: attempts, resume with `Range`, and the retry loop.
+//! HTTP(S) downloads into a [`Part`]: attempts, resume with `Range`, and the retry loop, all
+//! inside one deadline: after each body read the deadline is checked, so a body that trickles in
+//! below the stall timeout still ends with `--retry-for`, overrunning it by one stall at most.
 //!
 //! Decides which failures are worth retrying (connection errors, timeouts, stalls, 429, 5xx, short
 //! bodies) and which are not (other 4xx, TLS certificate errors, size caps). Knows no formats.
@@ -36,6 +38,8 @@ enum Failure {
         what: String,
         retry_after: Option<Duration>,
     },
+    /// `--retry-for` ran out while the body was arriving; says how far it got.
+    OutOfTime(String),
     /// Will not fix itself.
     Fatal(FetchError),
 }
@@ -64,7 +68,21 @@ pub(crate) fn download(
 ) -> Result<(), FetchError> {
     let shown = redact(url.as_str());
     let client = client(tls, opts)?;
-    let budget = Budget::start(opts.retry_for);
+    // Fixed once here, so every attempt and body read below checks the same deadline.
+    let opts = &opts.until(opts.deadline());
+    let budget = Budget::until(opts.deadline());
+    let gave_up = |attempts, last| FetchError::GaveUp {
+        url: shown.clone(),
+        attempts,
+        retry_for: opts.retry_for,
+        last,
+    };
+    if budget.spent() {
+        return Err(gave_up(
+            0,
+            "the fetches before this one in the same run used it all".into(),
+        ));
+    }
     // Set once the server says `Accept-Ranges: bytes`; cleared when it fumbles a range request.
     let mut ranges = false;
     let mut failures: u32 = 0;
@@ -73,17 +91,13 @@ pub(crate) fn download(
         {
             Ok(()) => return Ok(()),
             Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::OutOfTime(what)) => return Err(gave_up(failures + 1, what)),
             Err(Failure::Retry { what, retry_after }) => (what, retry_after),
         };
         failures += 1;
         let left = budget.left();
         if left.is_zero() {
-            return Err(FetchError::GaveUp {
-                url: shown,
-                attempts: failures,
-                retry_for: opts.retry_for,
-                last: what,
-            });
+            return Err(gave_up(failures, format!("last error: {what}")));
         }
         let ceiling = retry::ceiling(opts.backoff_start, opts.backoff_max, failures - 1);
         let jittered = retry::full_jitter(ceiling, retry::random_u64());
@@ -104,7 +118,7 @@ fn client(tls: rustls::ClientConfig, opts: &FetchOptions) -> Result<Client, Fetc
         .user_agent(USER_AGENT)
         .connect_timeout(opts.connect_timeout)
         // The blocking client applies this to waiting for the headers and to every body read,
-        // which is exactly a stall timeout: a slow but steady download is never cut.
+        // which is exactly a stall timeout: a slow but steady download is cut only by the deadline.
         .timeout(opts.stall_timeout)
         .redirect(redirect::Policy::limited(MAX_REDIRECTS))
         .build()
@@ -206,7 +220,7 @@ fn attempt(
             how: Overrun::Announced,
         }));
     }
-    stream(&mut response, part, shown, opts)?;
+    stream(&mut response, part, shown, opts, total)?;
     match total {
         Some(total) if part.len() < total => Err(Failure::Retry {
             what: format!(
@@ -219,10 +233,25 @@ fn attempt(
     }
 }
 
-/// Copies the body into `part`, chunk by chunk; a read error or stall is retryable.
-fn stream(response: &mut Response, part: &mut Part, shown: &str, opts: &FetchOptions) -> Attempt {
+/// Copies the body into `part`, chunk by chunk, until it ends or the deadline passes; a read
+/// error or stall is retryable.
+fn stream(
+    response: &mut Response,
+    part: &mut Part,
+    shown: &str,
+    opts: &FetchOptions,
+    total: Option<u64>,
+) -> Attempt {
+    let budget = Budget::until(opts.deadline());
     let mut buf = vec![0u8; CHUNK];
     loop {
+        if budget.spent() {
+            let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
+            return Err(Failure::OutOfTime(format!(
+                "the body was still arriving ({} bytes{of} so far)",
+                part.len()
+            )));
+        }
         let n = match response.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => n,

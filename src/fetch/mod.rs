@@ -16,7 +16,7 @@ mod tls;
 mod url;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use error::{FetchError, Overrun, TlsProblem};
 pub use s3::S3Options;
@@ -42,8 +42,13 @@ pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How hard to try, and what to accept.
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
-    /// Total time budget for all attempts, from the first one (`--retry-for`).
+    /// Total time budget of a fetch, slow bodies and retries included (`--retry-for`); counted
+    /// from `deadline`'s start when several fetches share it.
     pub retry_for: Duration,
+    /// When the budget ends, for fetches that share one (see [`FetchOptions::until`]); None:
+    /// `retry_for` from the start of each fetch.
+    pub deadline: Option<Instant>,
+
     /// How long to wait for a TCP (and TLS) connection.
     pub connect_timeout: Duration,
     /// How long to wait for the next byte (or the headers) before the attempt counts as failed.
@@ -64,6 +69,7 @@ impl Default for FetchOptions {
     fn default() -> Self {
         FetchOptions {
             retry_for: DEFAULT_RETRY_FOR,
+            deadline: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
             max_size: DEFAULT_MAX_SIZE,
@@ -72,6 +78,29 @@ impl Default for FetchOptions {
             backoff_max: DEFAULT_BACKOFF_MAX,
             s3: S3Options::default(),
         }
+    }
+}
+
+impl FetchOptions {
+    /// The end of a `retry_for` budget that starts now, to share between fetches with
+    /// [`FetchOptions::until`].
+    pub fn deadline_from_now(&self) -> Instant {
+        retry::deadline_after(self.retry_for)
+    }
+
+    /// These options with the budget ending at `deadline`: one boot's pointer, bundle and
+    /// signature together get `--retry-for`, not one each.
+    pub fn until(&self, deadline: Instant) -> FetchOptions {
+        FetchOptions {
+            deadline: Some(deadline),
+            ..self.clone()
+        }
+    }
+
+    /// When this fetch must be done: the shared deadline, or `retry_for` from now.
+    fn deadline(&self) -> Instant {
+        self.deadline
+            .unwrap_or_else(|| retry::deadline_after(self.retry_for))
     }
 }
 
@@ -100,9 +129,10 @@ impl Fetched {
 ///
 /// `s3://bucket/key` is an HTTPS GET (or one at `opts.s3.endpoint_url`) built by [`crate::aws`],
 /// signed with SigV4 when credentials are found (`AWS_*` variables, else the instance role via IMDSv2), anonymous otherwise.
-/// Web URLs are retried on connection errors, timeouts, stalls, 429, 5xx and short bodies within
-/// `opts.retry_for`, resuming with `Range` when the server allows it; each failed attempt is one
-/// line through `log`. On failure nothing is left in `dest_dir`.
+/// Web URLs are retried on connection errors, timeouts, stalls, 429, 5xx and short bodies until
+/// `opts`' deadline, which also cuts a body still arriving; resuming with `Range` when the
+/// server allows it; each failed attempt is one line through `log`. On failure nothing is left
+/// in `dest_dir`; a full disk there is a local error, not a failed fetch.
 pub fn fetch(
     url: &str,
     dest_dir: &Path,

@@ -5,24 +5,34 @@
 
 use std::time::{Duration, Instant};
 
-/// The `--retry-for` budget, counted from the first attempt.
+/// Stands in for "never" when a budget is too large for the clock (`--retry-for 99999999h`).
+const FAR: Duration = Duration::from_secs(1 << 32);
+
+/// The moment `budget` from now ends.
+pub(crate) fn deadline_after(budget: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(budget).unwrap_or(now + FAR)
+}
+
+/// The `--retry-for` budget: a deadline for every attempt, body included.
 pub(crate) struct Budget {
-    start: Instant,
-    total: Duration,
+    deadline: Instant,
 }
 
 impl Budget {
-    /// Starts the clock now.
-    pub(crate) fn start(total: Duration) -> Budget {
-        Budget {
-            start: Instant::now(),
-            total,
-        }
+    /// A budget that ends at `deadline`.
+    pub(crate) fn until(deadline: Instant) -> Budget {
+        Budget { deadline }
     }
 
     /// Time left; zero once spent.
     pub(crate) fn left(&self) -> Duration {
-        self.total.saturating_sub(self.start.elapsed())
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// True once the deadline has passed.
+    pub(crate) fn spent(&self) -> bool {
+        self.left().is_zero()
     }
 }
 
@@ -94,6 +104,13 @@ mod tests {
         assert_eq!(next_delay(MS(10), Some(MS(2_000)), MS(5_000)), MS(2_000));
         assert_eq!(next_delay(MS(10), Some(MS(9_000)), MS(5_000)), MS(10));
         assert_eq!(next_delay(MS(9_000), None, MS(5_000)), MS(5_000));
+    }
+
+    #[test]
+    fn budgets_end_and_never_overflow() {
+        assert!(Budget::until(Instant::now()).spent());
+        let far = Budget::until(deadline_after(Duration::MAX));
+        assert!(far.left() > Duration::from_secs(1 << 31));
     }
 
     #[test]
