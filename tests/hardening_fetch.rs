@@ -11,7 +11,9 @@ use startup_bundle::exit::{Classify, Exit};
 use startup_bundle::fetch::{self, FetchError, FetchOptions, Fetched};
 
 use crate::support::http::{Behaviour, Server, make_certs};
-use crate::support::{ITER, PASS, Pass, boot, keygen, pack_signed, personality, scratch, tool};
+use crate::support::{
+    ITER, PASS, Pass, boot, keygen, pack, pack_signed, personality, scratch, sha256_hex, tool,
+};
 
 const PATH: &str = "/b.enc";
 
@@ -195,4 +197,72 @@ fn a_tls_failure_with_a_ca_file_does_not_ask_for_one() {
     let hint = err.hint().unwrap();
     assert!(!hint.contains("add --ca-file"), "{hint}");
     assert!(hint.contains(&unrelated.ca.display().to_string()), "{hint}");
+}
+
+#[test]
+fn a_206_to_a_request_without_range_is_not_said_to_answer_one() {
+    let (srv, dir) = (Server::start(), scratch());
+    let body = payload(5_000, 0);
+    srv.put(PATH, body.clone());
+    srv.script(PATH, vec![Behaviour::Unasked206, Behaviour::Ok]);
+    let (result, lines) = get(&srv.url(PATH), dir.path(), &quick());
+    assert_eq!(result.expect("the second answer is whole").size, 5_000);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(!lines[0].contains("bytes=0-"), "{lines:?}");
+    assert!(lines[0].contains("without Range"), "{lines:?}");
+}
+
+/// Cut at 30 000 bytes, then the object is replaced: a resume must not glue the new object's
+/// tail to the old one's head (that file would fail to decrypt, blamed on the passphrase).
+#[test]
+fn a_replaced_object_is_never_spliced() {
+    let (old, new) = (payload(100_000, 1), payload(100_000, 2));
+    for server_kind in ["honours If-Range", "ignores If-Range", "sends no ETag"] {
+        let (srv, dir) = (Server::start(), scratch());
+        srv.put(PATH, old.clone());
+        match server_kind {
+            "ignores If-Range" => srv.ignore_if_range(PATH),
+            "sends no ETag" => srv.no_etag(PATH),
+            _ => {}
+        }
+        srv.script(
+            PATH,
+            vec![Behaviour::CutAfter(30_000), Behaviour::Replace(new.clone())],
+        );
+        let (result, lines) = get(&srv.url(PATH), dir.path(), &quick());
+        let fetched = result.expect(server_kind);
+        assert_eq!(
+            fetched.sha256_hex(),
+            sha256_hex(&new),
+            "{server_kind}: spliced; {lines:?}; {:?}",
+            srv.requests()
+        );
+    }
+}
+
+/// The same end to end: a bundle republished mid-download boots as the new one, not exit 3.
+#[test]
+fn a_bundle_replaced_mid_download_boots_the_new_one() {
+    let tmp = scratch();
+    let dir = personality(tmp.path());
+    let (first, second) = (tmp.path().join("a.bundle"), tmp.path().join("b.bundle"));
+    pack(&dir, &first, &["--compression", "none"]);
+    pack(&dir, &second, &["--compression", "none"]);
+    let (first, second) = (fs::read(first).unwrap(), fs::read(second).unwrap());
+    let srv = Server::start();
+    srv.put("/shop.bundle", first.clone());
+    srv.script(
+        "/shop.bundle",
+        vec![
+            Behaviour::CutAfter(first.len() / 2),
+            Behaviour::Replace(second.clone()),
+        ],
+    );
+    boot(srv.url("/shop.bundle"))
+        .pass(Pass::Env(PASS))
+        .iter(ITER)
+        .state_dir(&tmp.path().join("state"))
+        .run()
+        .ok()
+        .stderr_has(&format!("sha256 {}", sha256_hex(&second)));
 }

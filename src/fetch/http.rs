@@ -1,6 +1,6 @@
-//! HTTP(S) downloads into a [`Part`]: attempts, resume with `Range`, and the retry loop, all
-//! inside one deadline: after each body read the deadline is checked, so a body that trickles in
-//! below the stall timeout still ends with `--retry-for`, overrunning it by one stall at most.
+//! HTTP(S) downloads into a [`Part`]: attempts, resume with `Range` and `If-Range` (`resume.rs`), and
+//! the retry loop, all inside one deadline: after each body read the deadline is checked, so a body
+//! that trickles in below the stall timeout still ends with `--retry-for`, overrunning it by one stall.
 //!
 //! Decides which failures are worth retrying (connection errors, timeouts, stalls, 429, 5xx, short
 //! bodies) and which are not (other 4xx, TLS certificate errors, size caps). Knows no formats.
@@ -11,12 +11,13 @@ use std::thread;
 use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{ACCEPT_RANGES, CONTENT_RANGE, HeaderMap, RANGE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, IF_RANGE, RANGE, RETRY_AFTER};
 use reqwest::{StatusCode, Url, redirect};
 
 use super::FetchOptions;
 use super::error::{FetchError, Overrun, TlsProblem};
 use super::part::{AppendError, Part};
+use super::resume::Resume;
 use super::retry::{self, Budget};
 use super::url::redact;
 use crate::duration::human;
@@ -83,11 +84,10 @@ pub(crate) fn download(
             "the fetches before this one in the same run used it all".into(),
         ));
     }
-    // Set once the server says `Accept-Ranges: bytes`; cleared when it fumbles a range request.
-    let mut ranges = false;
+    let mut resume = Resume::default();
     let mut failures: u32 = 0;
     loop {
-        let (what, retry_after) = match attempt(&client, url, &shown, part, opts, auth, &mut ranges)
+        let (what, retry_after) = match attempt(&client, url, &shown, part, opts, auth, &mut resume)
         {
             Ok(()) => return Ok(()),
             Err(Failure::Fatal(e)) => return Err(e),
@@ -134,47 +134,60 @@ fn attempt(
     part: &mut Part,
     opts: &FetchOptions,
     auth: Option<&dyn Authorize>,
-    ranges: &mut bool,
+    resume: &mut Resume,
 ) -> Attempt {
-    let from = if part.len() > 0 && *ranges {
-        part.len()
-    } else {
-        reset(part, shown)?;
-        0
+    let ask = resume.ask(part.len());
+    let from = match &ask {
+        Some(_) => part.len(),
+        None => {
+            reset(part, shown)?;
+            0
+        }
     };
+    let extra: Vec<(&str, &str)> = ask
+        .iter()
+        .flat_map(|(range, etag)| [(RANGE.as_str(), range.as_str()), (IF_RANGE.as_str(), etag)])
+        .collect();
     let mut request = client.get(url.clone());
-    let range = (from > 0).then(|| format!("bytes={from}-"));
-    if let Some(range) = &range {
-        request = request.header(RANGE, range);
+    for (name, value) in &extra {
+        request = request.header(*name, *value);
     }
     if let Some(auth) = auth {
-        let extra: Vec<(&str, &str)> = range.iter().map(|r| (RANGE.as_str(), r.as_str())).collect();
-        let headers = auth.headers(&extra).map_err(Failure::Fatal)?;
-        request = request.headers(headers);
+        request = request.headers(auth.headers(&extra).map_err(Failure::Fatal)?);
     }
     let mut response = request.send().map_err(|e| send_failure(&e, shown, opts))?;
     let status = response.status();
     let total = match status {
         StatusCode::OK => {
             reset(part, shown)?;
+            resume.whole(response.headers(), response.content_length());
             response.content_length()
         }
+        StatusCode::PARTIAL_CONTENT if from == 0 => {
+            resume.forget();
+            return Err(Failure::Retry {
+                what: format!(
+                    "{shown} answered 206 Partial Content to a request without Range, so \
+                     starting again"
+                ),
+                retry_after: None,
+            });
+        }
         StatusCode::PARTIAL_CONTENT => {
-            let range = header(response.headers(), CONTENT_RANGE);
-            let Some(total) = range_total(&range, from, response.content_length()) else {
-                // RFC 9110 §14.4: a 206 for another range than we asked; its bytes cannot be
-                // appended, so start again from zero without Range.
-                reset(part, shown)?;
-                *ranges = false;
-                return Err(Failure::Retry {
-                    what: format!(
-                        "{shown} answered `Range: bytes={from}-` with Content-Range `{range}`, \
-                         so starting again from zero"
-                    ),
-                    retry_after: None,
-                });
-            };
-            total
+            match resume.partial(from, response.headers(), response.content_length()) {
+                Ok(total) => total,
+                Err(why) => {
+                    reset(part, shown)?;
+                    resume.forget();
+                    return Err(Failure::Retry {
+                        what: format!(
+                            "{shown} answered `Range: bytes={from}-` with {why}, so starting \
+                             again from zero"
+                        ),
+                        retry_after: None,
+                    });
+                }
+            }
         }
         s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
             let honours =
@@ -206,10 +219,6 @@ fn attempt(
             }));
         }
     };
-    *ranges = status == StatusCode::PARTIAL_CONTENT
-        || header(response.headers(), ACCEPT_RANGES)
-            .split(',')
-            .any(|unit| unit.trim().eq_ignore_ascii_case("bytes"));
     if let Some(total) = total
         && total > opts.max_size
     {
@@ -334,21 +343,6 @@ fn send_failure(err: &reqwest::Error, shown: &str, opts: &FetchOptions) -> Failu
     }
 }
 
-/// The total size promised by a 206 that starts at `from`, or None when it starts elsewhere.
-///
-/// `Content-Range: bytes FROM-LAST/TOTAL` (RFC 9110 §14.4); TOTAL may be `*`, then FROM plus the
-/// part's length stands in. `Some(None)` means "right start, size unknown".
-fn range_total(range: &str, from: u64, part_len: Option<u64>) -> Option<Option<u64>> {
-    let spec = range.trim().strip_prefix("bytes ")?;
-    let (span, total) = spec.split_once('/')?;
-    let (first, _) = span.split_once('-')?;
-    if from == 0 || first.trim().parse::<u64>().ok()? != from {
-        return None;
-    }
-    let total = total.trim().parse::<u64>().ok();
-    Some(total.or_else(|| part_len.map(|len| from + len)))
-}
-
 fn header(headers: &HeaderMap, name: reqwest::header::HeaderName) -> String {
     headers
         .get(name)
@@ -371,26 +365,4 @@ fn read_timed_out(err: &io::Error) -> bool {
             .get_ref()
             .and_then(|e| e.downcast_ref::<reqwest::Error>())
             .is_some_and(reqwest::Error::is_timeout)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accepts_only_ranges_that_start_where_we_asked() {
-        assert_eq!(
-            range_total("bytes 100-999/1000", 100, Some(900)),
-            Some(Some(1000))
-        );
-        assert_eq!(
-            range_total("bytes 100-999/*", 100, Some(900)),
-            Some(Some(1000))
-        );
-        assert_eq!(range_total("bytes 100-999/*", 100, None), Some(None));
-        assert_eq!(range_total("bytes 0-999/1000", 100, Some(1000)), None);
-        assert_eq!(range_total("bytes 0-999/1000", 0, Some(1000)), None);
-        assert_eq!(range_total("", 100, None), None);
-        assert_eq!(range_total("items 100-999/1000", 100, None), None);
-    }
 }

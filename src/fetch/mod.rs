@@ -10,6 +10,7 @@ mod error;
 mod http;
 mod local;
 mod part;
+mod resume;
 mod retry;
 mod s3;
 mod tls;
