@@ -108,6 +108,131 @@ fn the_bundle_and_its_signature_share_one_retry_for() {
     assert!(started.elapsed() < Duration::from_secs(8), "{ran}");
 }
 
+// --- 8: redirects ------------------------------------------------------------------------------
+
+/// reqwest's default `Referer` carried the presigned query (credential, signature) onwards;
+/// credentials in the URL must not cross to another origin either.
+#[test]
+fn a_redirect_carries_no_referer_and_no_credentials_across_origins() {
+    let (first, second, dir) = (Server::start(), Server::start(), scratch());
+    second.put("/c.enc", payload(1_000, 0));
+    first.script(PATH, vec![Behaviour::Redirect(second.url("/c.enc"))]);
+    let url = format!(
+        "http://user:pw@127.0.0.1:{}{PATH}?X-Amz-Signature=d3adb33f",
+        first.port()
+    );
+    let (result, _) = get(&url, dir.path(), &quick());
+    result.expect("a loopback-to-loopback redirect is followed");
+    let asked = first.requests();
+    assert!(asked[0].header("authorization").is_some(), "{asked:?}");
+    let followed = second.requests();
+    assert_eq!(followed.len(), 1, "{followed:?}");
+    assert_eq!(followed[0].header("referer"), None, "{followed:?}");
+    assert_eq!(followed[0].header("authorization"), None, "{followed:?}");
+}
+
+#[test]
+fn an_https_to_http_redirect_is_refused_and_named() {
+    let (certs_dir, dir) = (scratch(), scratch());
+    let certs = make_certs(certs_dir.path());
+    let tls = Server::start_tls(&certs.cert, &certs.key);
+    let plain = Server::start();
+    plain.put("/c.enc", payload(1_000, 0));
+    let target = plain.url("/c.enc");
+    tls.script(PATH, vec![Behaviour::Redirect(target.clone())]);
+    let opts = FetchOptions {
+        ca_file: Some(certs.ca.clone()),
+        ..quick()
+    };
+    let (result, lines) = get(&tls.url(PATH), dir.path(), &opts);
+    let err = result.expect_err("a downgrade to http");
+    assert_eq!(err.exit(), Exit::Fetch);
+    let text = err.to_string();
+    assert!(
+        text.contains(&target) && text.contains("https to http"),
+        "{text}"
+    );
+    assert!(lines.is_empty(), "retried a refused redirect: {lines:?}");
+    assert!(plain.requests().is_empty(), "followed the downgrade");
+    assert_dir_empty(dir.path());
+}
+
+/// Refused before connecting: nothing listens at 169.254.169.254 here, and nothing may try.
+#[test]
+fn a_redirect_to_link_local_is_refused_before_connecting() {
+    let (srv, dir) = (Server::start(), scratch());
+    let target = "http://169.254.169.254/latest/meta-data/iam/security-credentials/";
+    srv.script(PATH, vec![Behaviour::Redirect(target.into())]);
+    let started = Instant::now();
+    let (result, lines) = get(&srv.url(PATH), dir.path(), &quick());
+    let err = result.expect_err("a redirect to the metadata service");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "tried to connect"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(target) && text.contains("link-local"),
+        "{text}"
+    );
+    assert_eq!(err.exit(), Exit::Fetch);
+    assert!(lines.is_empty(), "{lines:?}");
+    assert_eq!(srv.requests().len(), 1);
+}
+
+/// A `file:` Location cannot be followed; it was reported as a bare "HTTP 302 Found".
+#[test]
+fn a_redirect_to_a_file_url_is_refused_by_name() {
+    let (srv, dir) = (Server::start(), scratch());
+    srv.script(PATH, vec![Behaviour::Redirect("file:///etc/shadow".into())]);
+    let (result, _) = get(&srv.url(PATH), dir.path(), &quick());
+    let err = result.expect_err("a redirect to a local file");
+    let text = err.to_string();
+    assert!(text.contains("file:///etc/shadow"), "{text}");
+    assert!(!text.contains("HTTP 302 Found from"), "{text}");
+    assert_eq!(err.exit(), Exit::Fetch);
+}
+
+#[test]
+fn an_error_after_a_redirect_names_where_it_led() {
+    let (srv, dir) = (Server::start(), scratch());
+    srv.script(PATH, vec![Behaviour::Redirect("/moved/gone.enc".into())]);
+    let (result, _) = get(&srv.url(PATH), dir.path(), &quick());
+    let err = result.expect_err("the target is missing");
+    assert!(
+        matches!(err, FetchError::Status { status: 404, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("/moved/gone.enc"), "{err}");
+}
+
+/// An S3 GET carries `x-amz-security-token` and a signature for one host: before, a redirect
+/// took them to another (reqwest strips only `Authorization`).
+#[test]
+fn an_s3_redirect_is_not_followed() {
+    let tmp = scratch();
+    let (s3, elsewhere) = (Server::start(), Server::start());
+    let target = elsewhere.url("/collect");
+    s3.script(
+        "/bundles/shop.bundle",
+        vec![Behaviour::Redirect(target.clone())],
+    );
+    let ran = boot("s3://bundles/shop.bundle")
+        .pass(Pass::Env(PASS))
+        .iter(ITER)
+        .args(["--endpoint-url", &s3.url(""), "--region", "us-east-1"])
+        .args(["--retry-for", "3s"])
+        .env("AWS_ACCESS_KEY_ID", "AKIAHARDENING")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .env("AWS_SESSION_TOKEN", "session-token-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .state_dir(&tmp.path().join("state"))
+        .run();
+    ran.code(2).stderr_has(&target);
+    assert!(elsewhere.requests().is_empty(), "followed: {ran}");
+    assert!(!ran.stderr.contains("session-token-secret"));
+}
+
 /// Not a regression test (the state folder already empties `downloads/` under the lock): a
 /// guard for the other half of hole 7, a `.part` file left by a run killed mid-download.
 #[test]

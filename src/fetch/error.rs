@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use super::redirect::RedirectRefusal;
 pub use super::tls::TlsProblem;
 
 use crate::aws::error::Code;
@@ -114,10 +115,12 @@ pub enum FetchError {
         source: reqwest::Error,
     },
     /// The server answered with a status that retrying will not fix.
-    #[error("HTTP {status} {reason} from {url}")]
+    #[error("HTTP {status} {reason} from {url}{}", redirected_from(from))]
     Status {
-        /// The URL, redacted.
+        /// The URL that answered, redacted: where redirects led.
         url: String,
+        /// The URL given, redacted, when redirects led elsewhere.
+        from: Option<String>,
         /// The status code.
         status: u16,
         /// Its reason phrase.
@@ -134,6 +137,16 @@ pub enum FetchError {
         problem: TlsProblem,
         /// The `--ca-file` that was given, if any.
         ca_file: Option<PathBuf>,
+    },
+    /// A redirect this tool will not follow.
+    #[error("{url} redirected to {target}, which is refused: {why}")]
+    Redirect {
+        /// The URL that answered with the redirect, redacted.
+        url: String,
+        /// The `Location` it named, redacted.
+        target: String,
+        /// Why it is refused.
+        why: RedirectRefusal,
     },
     /// A request failed in a way that retrying will not fix (too many redirects, …).
     #[error("request to {url} failed: {reason}")]
@@ -236,6 +249,13 @@ impl FetchError {
     }
 }
 
+/// ` (redirected from URL)` when redirects led elsewhere, for messages.
+fn redirected_from(from: &Option<String>) -> String {
+    from.as_ref()
+        .map(|from| format!(" (redirected from {from})"))
+        .unwrap_or_default()
+}
+
 /// `, CODE` when S3 named an error code, for messages.
 fn code_text(code: &str) -> String {
     if code.is_empty() {
@@ -295,6 +315,7 @@ impl Classify for FetchError {
             FetchError::Tls {
                 problem, ca_file, ..
             } => return Some(problem.hint(ca_file.as_deref())),
+            FetchError::Redirect { why, .. } => return Some(why.hint()),
             FetchError::NoSpace { dir, .. } => {
                 return Some(format!(
                     "free space in {} (a download needs its whole size there), or give \
@@ -324,6 +345,7 @@ mod tests {
     fn status(code: u16) -> FetchError {
         FetchError::Status {
             url: "https://example.com/b.enc".into(),
+            from: None,
             status: code,
             reason: String::new(),
         }

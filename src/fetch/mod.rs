@@ -10,6 +10,7 @@ mod error;
 mod http;
 mod local;
 mod part;
+mod redirect;
 mod resume;
 mod retry;
 mod s3;
@@ -19,7 +20,7 @@ mod url;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use error::{FetchError, Overrun, TlsProblem};
+pub use error::{FetchError, Overrun, RedirectRefusal, TlsProblem};
 pub use s3::S3Options;
 pub use tls::client_config as tls_config;
 pub use url::{DEFAULT_NAME, redact};
@@ -49,7 +50,6 @@ pub struct FetchOptions {
     /// When the budget ends, for fetches that share one (see [`FetchOptions::until`]); None:
     /// `retry_for` from the start of each fetch.
     pub deadline: Option<Instant>,
-
     /// How long to wait for a TCP (and TLS) connection.
     pub connect_timeout: Duration,
     /// How long to wait for the next byte (or the headers) before the attempt counts as failed.
@@ -129,11 +129,14 @@ impl Fetched {
 /// Fetches `url` into a new private temporary file inside `dest_dir`.
 ///
 /// `s3://bucket/key` is an HTTPS GET (or one at `opts.s3.endpoint_url`) built by [`crate::aws`],
-/// signed with SigV4 when credentials are found (`AWS_*` variables, else the instance role via IMDSv2), anonymous otherwise.
+/// signed with SigV4 when credentials are found (`AWS_*` variables, else the instance role via
+/// IMDSv2), anonymous otherwise.
 /// Web URLs are retried on connection errors, timeouts, stalls, 429, 5xx and short bodies until
-/// `opts`' deadline, which also cuts a body still arriving; resuming with `Range` when the
-/// server allows it; each failed attempt is one line through `log`. On failure nothing is left
-/// in `dest_dir`; a full disk there is a local error, not a failed fetch.
+/// `opts`' deadline, which also cuts a body still arriving; a cut body resumes with `Range` and
+/// `If-Range` when the server gave a strong ETag. Redirects are checked before they are followed
+/// (no https → http, no other scheme, no loopback or link-local target unless the URL was one)
+/// and an S3 GET follows none. Each failed attempt is one line through `log`. On failure nothing
+/// is left in `dest_dir`; a full disk there is a local error, not a failed fetch.
 pub fn fetch(
     url: &str,
     dest_dir: &Path,
