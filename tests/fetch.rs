@@ -16,7 +16,7 @@ use crate::support::{scratch, sha256_hex};
 const PATH: &str = "/b.enc";
 
 /// Small timeouts and backoff so failures are quick.
-fn quick() -> FetchOptions {
+pub(crate) fn quick() -> FetchOptions {
     FetchOptions {
         retry_for: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(2),
@@ -34,7 +34,11 @@ fn payload(len: usize) -> Vec<u8> {
 }
 
 /// Runs a fetch, collecting the log lines.
-fn get(url: &str, dir: &Path, opts: &FetchOptions) -> (Result<Fetched, FetchError>, Vec<String>) {
+pub(crate) fn get(
+    url: &str,
+    dir: &Path,
+    opts: &FetchOptions,
+) -> (Result<Fetched, FetchError>, Vec<String>) {
     let mut lines = Vec::new();
     let result = fetch::fetch(url, dir, opts, &mut |line| lines.push(line.to_string()));
     (result, lines)
@@ -59,7 +63,7 @@ fn assert_fetched(fetched: &Fetched, dir: &Path, expected: &[u8]) {
 }
 
 #[track_caller]
-fn assert_dir_empty(dir: &Path) {
+pub(crate) fn assert_dir_empty(dir: &Path) {
     let left: Vec<_> = fs::read_dir(dir).unwrap().collect();
     assert!(left.is_empty(), "temp file left behind: {left:?}");
 }

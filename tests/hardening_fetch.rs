@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use startup_bundle::exit::{Classify, Exit};
-use startup_bundle::fetch::{self, FetchError, FetchOptions, Fetched};
+use startup_bundle::fetch::{FetchError, FetchOptions};
 
+use crate::fetch::{assert_dir_empty, get, quick};
 use crate::support::http::{Behaviour, Server, make_certs};
 use crate::support::{
     ITER, PASS, Pass, boot, keygen, pack, pack_signed, personality, scratch, sha256_hex, tool,
@@ -17,36 +18,11 @@ use crate::support::{
 
 const PATH: &str = "/b.enc";
 
-/// Small timeouts and backoff so failures are quick.
-fn quick() -> FetchOptions {
-    FetchOptions {
-        retry_for: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(2),
-        stall_timeout: Duration::from_secs(2),
-        max_size: 1 << 20,
-        backoff_start: Duration::from_millis(10),
-        backoff_max: Duration::from_millis(50),
-        ..FetchOptions::default()
-    }
-}
-
 /// Bytes that differ at every offset, seeded so two payloads differ everywhere too.
 fn payload(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i * 7 + i / 251) as u8 ^ seed.wrapping_mul(31))
         .collect()
-}
-
-fn get(url: &str, dir: &Path, opts: &FetchOptions) -> (Result<Fetched, FetchError>, Vec<String>) {
-    let mut lines = Vec::new();
-    let result = fetch::fetch(url, dir, opts, &mut |line| lines.push(line.to_string()));
-    (result, lines)
-}
-
-#[track_caller]
-fn assert_dir_empty(dir: &Path) {
-    let left: Vec<_> = fs::read_dir(dir).unwrap().collect();
-    assert!(left.is_empty(), "temp file left behind: {left:?}");
 }
 
 // --- 7: one deadline for the whole fetch ---------------------------------------------------------

@@ -297,7 +297,8 @@ impl Classify for FetchError {
                 return Code::of(code).advice().map(str::to_string);
             }
             FetchError::S3Denied { .. } => {
-                "check the credentials and that the IAM or bucket policy allows s3:GetObject on the key"
+                "check the credentials and that the IAM or bucket policy allows s3:GetObject on \
+                 the key"
             }
             FetchError::S3NotFound { .. } => {
                 "check the bucket and key, and that the bundle was published"

@@ -4,7 +4,8 @@
 //!
 //! The AWS client (`crate::aws`) builds each signed request; the download itself is the ordinary
 //! retrying HTTP path (`http.rs`), which asks this source for every attempt's headers (a fresh
-//! `x-amz-date`, and the attempt's `Range` and `If-Range` signed with it). Secrets are never logged.
+//! `x-amz-date`, and the attempt's `Range` and `If-Range` signed with it). Secrets are never
+//! logged.
 
 use std::time::SystemTime;
 

@@ -33,7 +33,8 @@ pub enum RequestError {
     },
     /// A header would hold characters HTTP does not allow (credentials with a newline, …).
     #[error(
-        "cannot sign the request for {url}: the `{header}` header would hold characters HTTP does not allow"
+        "cannot sign the request for {url}: the `{header}` header would hold characters HTTP \
+         does not allow"
     )]
     Header {
         /// `s3://bucket`.
