@@ -12,7 +12,8 @@
 #               pkg_available NAME, pkg_require_available NAME... (fails before
 #               installing anything), pkg_install NAME... (installs only what is missing)
 #   services    have_systemd, service_enable_start NAME, service_restart NAME
-#   files       write_if_changed PATH MODE [OWNER[:GROUP]] < content, ensure_dir
+#   files       write_if_changed PATH MODE [OWNER[:GROUP]] < content, ensure_dir,
+#               bundle_file VARIABLE PATH (a file inside the bundle, never outside it)
 #   values      parse_duration TEXT (90s, 5m, 1h30m, 2d or plain seconds),
 #               words TEXT (split on spaces, commas, newlines), ws_words TEXT (whitespace only)
 #
@@ -467,4 +468,22 @@ ensure_dir() {
 	mkdir -p -- "$path" || die "cannot create $path"
 	_fix_meta "$path" "$mode" "$owner" || true
 	changed "created $path"
+}
+
+# bundle_file VARIABLE PATH -> $BUNDLE_ROOT/PATH, checked to be a readable file.
+# PATH names a file the personality ships inside the (encrypted) bundle, relative to
+# BUNDLE_ROOT, the unpacked folder that holds the module folders: broker-secrets/users.
+# An absolute PATH and any '..' component are refused, so a setting can never point a
+# module at a file outside the bundle. VARIABLE is the setting's name, for messages.
+bundle_file() {
+	local variable=${1:?bundle_file needs the name of the variable} path=${2-}
+	require_env BUNDLE_ROOT
+	[[ -n $path ]] || die "$variable is empty: give a file inside the bundle, relative to BUNDLE_ROOT, like broker-secrets/users"
+	[[ $path != /* ]] ||
+		die "$variable='$path' is an absolute path: give a file inside the bundle, relative to BUNDLE_ROOT ($BUNDLE_ROOT), like broker-secrets/users"
+	[[ /$path/ != */../* ]] ||
+		die "$variable='$path' has a '..' component: the file must stay inside the bundle (the path is taken from BUNDLE_ROOT, $BUNDLE_ROOT)"
+	[[ -f $BUNDLE_ROOT/$path && -r $BUNDLE_ROOT/$path ]] ||
+		die "$variable='$path': no readable file $BUNDLE_ROOT/$path (the path is taken from BUNDLE_ROOT, the folder holding the module folders)"
+	printf '%s\n' "$BUNDLE_ROOT/$path"
 }
