@@ -15,7 +15,8 @@
 #   files       write_if_changed PATH MODE [OWNER[:GROUP]] < content, ensure_dir,
 #               bundle_file VARIABLE PATH (a file inside the bundle, never outside it)
 #   values      parse_duration TEXT (90s, 5m, 1h30m, 2d or plain seconds),
-#               words TEXT (split on spaces, commas, newlines), ws_words TEXT (whitespace only)
+#               words [--keep-commas] TEXT (split on whitespace and commas, or on
+#               whitespace only)
 #
 # Conventions: every helper either succeeds or calls `die` (which exits), so the
 # helpers that answer a question (write_if_changed: 0 = changed, 1 = already up to
@@ -108,25 +109,23 @@ parse_duration() {
 	printf '%s\n' "$total"
 }
 
-# words TEXT -> one item per line; items may be separated by spaces, commas or newlines.
+# words [--keep-commas] TEXT -> one item per line. Items are separated by whitespace
+# (spaces, tabs, newlines, a DOS line end's CR) and commas; with --keep-commas by
+# whitespace only, for items that hold commas themselves (name:password:tag1,tag2).
+# Never expands globs: `read` splits, the shell does not.
 words() {
-	local text=$1
-	text=${text//,/ }
-	# shellcheck disable=SC2086 # splitting on whitespace is the point here; globbing is off
-	(
-		set -f
-		printf '%s\n' $text
-	) | sed '/^$/d'
-}
-
-# ws_words TEXT -> one item per line, split on whitespace only (items may hold commas).
-ws_words() {
-	local text=$1
-	# shellcheck disable=SC2086 # splitting on whitespace is the point here; globbing is off
-	(
-		set -f
-		printf '%s\n' $text
-	) | sed '/^$/d'
+	local text items=()
+	if (($# == 2)) && [[ $1 == --keep-commas ]]; then
+		text=$2
+	elif (($# == 1)); then
+		text=${1//,/ }
+	else
+		die "words: expected TEXT or --keep-commas TEXT, got $# arguments"
+	fi
+	# -d '': read every line, not only the first; read's status is 1 at the end of
+	# its input, which is the normal case here.
+	IFS=$' \t\r\n' read -r -d '' -a items <<<"$text" || true
+	((${#items[@]} == 0)) || printf '%s\n' "${items[@]}"
 }
 
 # ---------------------------------------------------------------------------
