@@ -350,6 +350,15 @@ fn run_one(
         source,
     };
     let mut command = script::script_command(&script).map_err(not_started)?;
+    // The module's own state, apart from the tool's (`init/`, `logs/`, ...): private, kept.
+    let module_state = state_dir
+        .join(state::MODULES_DIR)
+        .join(state::file_safe(&module.name));
+    let mut private = std::fs::DirBuilder::new();
+    std::os::unix::fs::DirBuilderExt::mode(private.recursive(true), state::MODULE_STATE_MODE);
+    private
+        .create(&module_state)
+        .map_err(RunError::io("create", &module_state))?;
     let mut extra = opts.env.clone();
     // Ours come last so that `--env` cannot make a script lie about where it runs.
     let root = absolute(&spec.root);
@@ -362,6 +371,10 @@ fn run_one(
         (
             "BUNDLE_STATE_DIR".into(),
             state_dir.to_string_lossy().into_owned(),
+        ),
+        (
+            "BUNDLE_MODULE_STATE_DIR".into(),
+            module_state.to_string_lossy().into_owned(),
         ),
     ]);
     script::set_env(

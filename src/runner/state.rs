@@ -14,6 +14,11 @@ use super::error::RunError;
 pub const INIT_DIR: &str = "init";
 /// Folder of per-run log folders inside the state dir.
 pub const LOGS_DIR: &str = "logs";
+/// Folder of the modules' own state folders inside the state dir: `modules/<module>/`, created
+/// (mode 0700) before each script runs and given to it as `BUNDLE_MODULE_STATE_DIR`.
+pub const MODULES_DIR: &str = "modules";
+/// Mode of the folders made under [`MODULES_DIR`]: root's alone, like the rest of the state dir.
+pub const MODULE_STATE_MODE: u32 = 0o700;
 
 /// The state dir's `init/` folder.
 pub fn init_dir(state_dir: &Path) -> PathBuf {

@@ -13,7 +13,8 @@
 #               installing anything), pkg_install NAME... (installs only what is missing)
 #   services    have_systemd, service_enable_start NAME, service_restart NAME
 #   files       write_if_changed PATH MODE [OWNER[:GROUP]] < content, ensure_dir,
-#               bundle_file VARIABLE PATH (a file inside the bundle, never outside it)
+#               bundle_file VARIABLE PATH (a file inside the bundle, never outside it),
+#               ensure_module_state_dir (this module's own state folder)
 #   values      parse_duration TEXT (90s, 5m, 1h30m, 2d or plain seconds),
 #               words [--keep-commas] TEXT (split on whitespace and commas, or on
 #               whitespace only)
@@ -40,6 +41,9 @@ BUNDLE_CHANGES=0
 
 # How long apt/dnf may wait for another package manager holding the lock (seconds).
 PKG_LOCK_TIMEOUT=300
+
+# The file whose time says when this module last refreshed the index (_index_stamp).
+INDEX_STAMP=
 
 # ---------------------------------------------------------------------------
 # logging
@@ -196,31 +200,33 @@ _index_age() {
 	fi
 }
 
+# The time of the last refresh this module made. Sets BUNDLE_MODULE_STATE_DIR.
 _index_stamp() {
-	require_env BUNDLE_STATE_DIR
-	printf '%s\n' "$BUNDLE_STATE_DIR/base/index-refreshed"
+	ensure_module_state_dir
+	INDEX_STAMP=$BUNDLE_MODULE_STATE_DIR/index-refreshed
 }
 
 _refresh_now() {
-	local stamp
-	stamp=$(_index_stamp)
+	_index_stamp
 	case $PKG_MANAGER in
 	apt) DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout="$PKG_LOCK_TIMEOUT" update ||
 		die "apt-get update failed on $DISTRO_PRETTY (see the lines above: network, mirror or sources.list)" ;;
 	dnf) dnf -q -y makecache || die "dnf makecache failed on $DISTRO_PRETTY (see the lines above)" ;;
 	yum) yum -q -y makecache || die "yum makecache failed on $DISTRO_PRETTY (see the lines above)" ;;
 	esac
-	mkdir -p "${stamp%/*}" || die "cannot create ${stamp%/*}"
-	touch "$stamp" || die "cannot write $stamp"
+	touch "$INDEX_STAMP" || die "cannot write $INDEX_STAMP"
 	changed "refreshed the $PKG_MANAGER package index"
 }
 
 # pkg_refresh_index MAX_AGE_SECONDS: refresh only when the index is older than that.
-# The stamp lives in $BUNDLE_STATE_DIR/base, so a run refreshes at most once.
+# The stamp lives in the calling module's own state folder (BUNDLE_MODULE_STATE_DIR),
+# so a run refreshes at most once; with apt a refresh by any module counts too, since
+# apt's own list files carry its time.
 pkg_refresh_index() {
 	local max_age=${1:?pkg_refresh_index needs a maximum age in seconds} age
 	pkg_detect
-	age=$(_index_age "$(_index_stamp)")
+	_index_stamp
+	age=$(_index_age "$INDEX_STAMP")
 	if ((age <= max_age)); then
 		already "fresh: $PKG_MANAGER package index refreshed ${age}s ago (limit ${max_age}s)"
 		return 0
@@ -485,4 +491,21 @@ bundle_file() {
 	[[ -f $BUNDLE_ROOT/$path && -r $BUNDLE_ROOT/$path ]] ||
 		die "$variable='$path': no readable file $BUNDLE_ROOT/$path (the path is taken from BUNDLE_ROOT, the folder holding the module folders)"
 	printf '%s\n' "$BUNDLE_ROOT/$path"
+}
+
+# ensure_module_state_dir: BUNDLE_MODULE_STATE_DIR names this module's own state
+# folder, which survives from run to run, and it exists. bundle-bootstrap creates it
+# (mode 0700) and exports it; a bootstrap older than that variable, and the
+# --shell-only user-data, do not, so it is then set to the same place,
+# $BUNDLE_STATE_DIR/modules/$BUNDLE_MODULE, and created here. Call it in the
+# script's own shell (not inside $(...)), so that its die stops the script.
+ensure_module_state_dir() {
+	if [[ -z ${BUNDLE_MODULE_STATE_DIR:-} ]]; then
+		require_env BUNDLE_STATE_DIR BUNDLE_MODULE
+		export BUNDLE_MODULE_STATE_DIR=$BUNDLE_STATE_DIR/modules/$BUNDLE_MODULE
+	fi
+	if [[ ! -d $BUNDLE_MODULE_STATE_DIR ]]; then
+		(umask 077 && mkdir -p -- "$BUNDLE_MODULE_STATE_DIR") ||
+			die "cannot create the module's state folder $BUNDLE_MODULE_STATE_DIR"
+	fi
 }
