@@ -145,3 +145,44 @@ fn base_and_perl_run_for_real_twice_and_the_second_run_changes_nothing() {
         .ok()
         .stdout_has("[1]");
 }
+
+/// Every module (library or template) whose scripts source `base/lib/pkg.sh` lists `base` in its
+/// `requires`, so `bundle check` refuses a personality that would run it without `base`.
+#[test]
+fn every_module_that_sources_pkg_sh_requires_base() {
+    let mut found = Vec::new();
+    scripts(&repo().join("modules"), &mut found);
+    scripts(&repo().join("bundle-templates"), &mut found);
+    let mut checked = 0;
+    for script in found {
+        let text = fs::read_to_string(&script).unwrap();
+        let sources_pkg = text
+            .lines()
+            .any(|l| l.trim_start().starts_with(". ") && l.contains("/base/lib/pkg.sh"));
+        let module = script.parent().unwrap();
+        if !sources_pkg || module.ends_with("base") || module.ends_with("base/lib") {
+            continue;
+        }
+        let toml_path = module.join("module.toml");
+        let meta: toml::Table = fs::read_to_string(&toml_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", toml_path.display()))
+            .parse()
+            .unwrap();
+        let requires: Vec<&str> = meta
+            .get("requires")
+            .and_then(|r| r.as_array())
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            requires.contains(&"base"),
+            "{} sources base/lib/pkg.sh but {} does not require base",
+            script.display(),
+            toml_path.display()
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 10,
+        "expected the library and templates, checked {checked}"
+    );
+}
