@@ -5,6 +5,7 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use startup_bundle::exit::{Classify, Exit};
+use startup_bundle::personality::Content;
 use startup_bundle::personality::{
     self, ARCHIVE_TOP, LayoutEntry, MANIFEST_FORMAT, MANIFEST_NAME, OrderError, Origin, PlanError,
     Problems, library_paths, load, module_digest, plan_unpacked,
@@ -287,8 +288,12 @@ fn manifest_lists_modules_in_run_order_with_digests() {
             .to_json()
     );
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
-    let (java_digest, java_files, java_bytes) = module_digest(&lib.join("java")).unwrap();
-    let app_digest = module_digest(&d.join("app")).unwrap().0;
+    let Content {
+        digest: java_digest,
+        files: java_files,
+        bytes: java_bytes,
+    } = module_digest(&lib.join("java")).unwrap();
+    let app_digest = module_digest(&d.join("app")).unwrap().digest;
     assert_eq!(
         v,
         serde_json::json!({
@@ -338,7 +343,7 @@ fn digest_survives_a_gnu_tar_round_trip() {
     std::fs::create_dir_all(src.join("java/empty")).unwrap();
     symlink("lib/a.jar", src.join("java/current.jar")).unwrap();
     let before = module_digest(&src.join("java")).unwrap();
-    assert_eq!((before.1, before.2), (3, SCRIPT.len() as u64 + 11));
+    assert_eq!((before.files, before.bytes), (3, SCRIPT.len() as u64 + 11));
 
     let dst = s.path().join("dst");
     std::fs::create_dir(&dst).unwrap();
@@ -356,9 +361,15 @@ fn digest_survives_a_gnu_tar_round_trip() {
         .args(["-d", "2001-01-01"])
         .arg(dst.join("java/start")))
     .ok();
-    assert_eq!(module_digest(&dst.join("java")).unwrap().0, before.0);
+    assert_eq!(
+        module_digest(&dst.join("java")).unwrap().digest,
+        before.digest
+    );
     write(&dst, "java/lib/deep/b.txt", "c", Mode::Plain);
-    assert_ne!(module_digest(&dst.join("java")).unwrap().0, before.0);
+    assert_ne!(
+        module_digest(&dst.join("java")).unwrap().digest,
+        before.digest
+    );
 }
 
 /// Copies a loaded personality into `unpacked/start-up-bundle/` the way pack + unpack would.
@@ -494,7 +505,7 @@ fn plan_without_manifest_uses_the_seed_layout() {
         plan.modules[1].digest,
         module_digest(&u.join("start-up-bundle/20-rabbitmq"))
             .unwrap()
-            .0
+            .digest
     );
 }
 
@@ -670,7 +681,11 @@ fn a_data_folder_is_packed_and_recorded_in_a_format_2_manifest() {
     let names: Vec<&str> = p.modules.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["java", "app"]);
     let v: serde_json::Value = serde_json::from_slice(&p.manifest().to_json()).unwrap();
-    let (digest, files, bytes) = module_digest(&d.join("secrets")).unwrap();
+    let Content {
+        digest,
+        files,
+        bytes,
+    } = module_digest(&d.join("secrets")).unwrap();
     assert_eq!(v["format"], MANIFEST_FORMAT);
     assert_eq!(
         v["modules"][1]["requires"],
@@ -742,7 +757,9 @@ fn a_format_1_manifest_still_reads_and_a_newer_one_asks_for_an_update() {
     let s = scratch();
     let u = s.path();
     write(u, "start-up-bundle/java/start", SCRIPT, Mode::Exec);
-    let digest = module_digest(&u.join("start-up-bundle/java")).unwrap().0;
+    let digest = module_digest(&u.join("start-up-bundle/java"))
+        .unwrap()
+        .digest;
     let manifest = |format: u32| {
         format!(
             r#"{{"format":{format},"name":"x","version":"1","modules":[{{"name":"java",
@@ -795,7 +812,7 @@ fn hand_made_bundle_with_a_data_folder() {
     assert_eq!(data, ["secrets"]);
     assert_eq!(
         plan.data[0].digest,
-        module_digest(&u.join("top/secrets")).unwrap().0
+        module_digest(&u.join("top/secrets")).unwrap().digest
     );
     assert_eq!(plan.skipped, ["notes"]);
 

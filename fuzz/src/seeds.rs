@@ -13,6 +13,7 @@ use startup_bundle::personality::{
     ARCHIVE_TOP, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, Manifest, ManifestData, ManifestModule,
     module_digest,
 };
+use startup_bundle::personality::Content;
 
 use crate::Verdict;
 use crate::decrypt::{PARAMS, PASSPHRASE};
@@ -297,7 +298,7 @@ pub fn plan() -> io::Result<Vec<Vec<u8>>> {
     plan::write_fixture(&unpacked, Input::Manifest, b"")?;
     let top = unpacked.join(ARCHIVE_TOP);
     let module = |name: &str, requires: &[&str], start: &str, init: Option<&str>| {
-        let (digest, files, bytes) = module_digest(&top.join(name))?;
+        let Content { digest, files, bytes } = module_digest(&top.join(name))?;
         Ok::<_, io::Error>(ManifestModule {
             name: name.to_owned(),
             requires: requires.iter().map(|r| (*r).to_owned()).collect(),
@@ -329,7 +330,7 @@ pub fn plan() -> io::Result<Vec<Vec<u8>>> {
     );
     let only_alpha = manifest(vec![module("alpha", &[], "start", None)?], Vec::new());
     // gamma, which has no start script, as a data folder that beta requires.
-    let (digest, files, bytes) = module_digest(&top.join("gamma"))?;
+    let Content { digest, files, bytes } = module_digest(&top.join("gamma"))?;
     let gamma = ManifestData {
         name: "gamma".to_owned(),
         digest,

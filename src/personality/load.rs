@@ -113,13 +113,13 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
 
     for m in &mut modules {
         match module_digest(&m.dir) {
-            Ok((digest, files, bytes)) => (m.digest, m.files, m.bytes) = (digest, files, bytes),
+            Ok(c) => (m.digest, m.files, m.bytes) = (c.digest, c.files, c.bytes),
             Err(e) => problems.push(Problem::new(&m.dir, format!("cannot be read: {e}"))),
         }
     }
     for d in &mut data {
         match module_digest(&d.dir) {
-            Ok((digest, files, bytes)) => (d.digest, d.files, d.bytes) = (digest, files, bytes),
+            Ok(c) => (d.digest, d.files, d.bytes) = (c.digest, c.files, c.bytes),
             Err(e) => problems.push(Problem::new(&d.dir, format!("cannot be read: {e}"))),
         }
     }

@@ -31,7 +31,7 @@ use std::path::PathBuf;
 
 pub use bundle_toml::{BUNDLE_TOML, BUNDLE_TOML_KEYS, BundleToml};
 pub use check::{Problem, Problems};
-pub use digest::{DIGEST_PREFIX, module_digest};
+pub use digest::{Content, DIGEST_PREFIX, module_digest};
 pub use library::{DEFAULT_LIBRARY, MODULES_PATH_ENV, library_paths, library_paths_from};
 pub use load::{DEFAULT_VERSION, load};
 pub use manifest::{

@@ -19,7 +19,7 @@ use super::module::{
     find_script, validate_module_name,
 };
 use super::plan_error::PlanError;
-use super::{ARCHIVE_TOP, MANIFEST_NAME, module_digest, run_order};
+use super::{ARCHIVE_TOP, Content, MANIFEST_NAME, module_digest, run_order};
 
 /// What to run from an unpacked bundle.
 #[derive(Debug, Clone)]
@@ -270,7 +270,11 @@ fn listed_folder(root: &Path, name: &str) -> Result<PathBuf, PlanError> {
 
 /// The digest of `dir`, which must be the one the manifest recorded at pack time.
 fn checked_digest(name: &str, dir: &Path, expected: &str) -> Result<(String, u64, u64), PlanError> {
-    let (digest, files, bytes) = digest_of(dir)?;
+    let Content {
+        digest,
+        files,
+        bytes,
+    } = digest_of(dir)?;
     if digest != expected {
         return Err(PlanError::DigestMismatch {
             module: name.to_string(),
@@ -300,7 +304,7 @@ fn script_path(
     }
 }
 
-fn digest_of(dir: &Path) -> Result<(String, u64, u64), PlanError> {
+fn digest_of(dir: &Path) -> Result<Content, PlanError> {
     module_digest(dir).map_err(|source| PlanError::Read {
         path: dir.to_path_buf(),
         source,
@@ -327,7 +331,11 @@ fn by_hand(root: PathBuf, name: &str, version: &str) -> Result<Plan, PlanError> 
                     path: dir.join(script),
                 });
             }
-            let (digest, files, bytes) = digest_of(&dir)?;
+            let Content {
+                digest,
+                files,
+                bytes,
+            } = digest_of(&dir)?;
             data.push(PlannedData {
                 name: folder,
                 dir,
@@ -362,7 +370,11 @@ fn by_hand(root: PathBuf, name: &str, version: &str) -> Result<Plan, PlanError> 
             }
             Found::One(s) => Some(script_path(&folder, &dir, s, INIT_SCRIPTS)?),
         };
-        let (digest, files, bytes) = digest_of(&dir)?;
+        let Content {
+            digest,
+            files,
+            bytes,
+        } = digest_of(&dir)?;
         found.push(PlannedModule {
             name: folder,
             dir,
