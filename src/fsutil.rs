@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 pub const PRIVATE_DIR_MODE: u32 = 0o700;
 /// Files in them.
 pub const PRIVATE_FILE_MODE: u32 = 0o600;
+/// What the name of a file being written carries until it is placed: `.NAME.partial-RANDOM`.
+pub const PARTIAL_MARK: &str = ".partial-";
+
 /// Permission bits that let anyone but the owner in.
 const GROUP_OTHER_BITS: u32 = 0o077;
 
@@ -59,7 +62,10 @@ impl NewFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let temp = parent.join(format!(".{name}.partial-{}", crate::scratch::random_tag()?));
+        let temp = parent.join(format!(
+            ".{name}{PARTIAL_MARK}{}",
+            crate::scratch::random_tag()?
+        ));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -137,7 +143,10 @@ pub fn atomic_symlink(target: &Path, link: &Path) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let staged = parent_of(link).join(format!(".{name}.partial-{}", crate::scratch::random_tag()?));
+    let staged = parent_of(link).join(format!(
+        ".{name}{PARTIAL_MARK}{}",
+        crate::scratch::random_tag()?
+    ));
     std::os::unix::fs::symlink(target, &staged)?;
     if let Err(e) = fs::rename(&staged, link) {
         let _ = fs::remove_file(&staged);

@@ -69,8 +69,23 @@ pub struct Inspection {
     pub manifest: bool,
     /// Modules in run order.
     pub modules: Vec<InspectedModule>,
-    /// Folders that are not modules (no start script), skipped at run time.
+    /// Data folders (files for the modules, never run), in name order.
+    pub data: Vec<InspectedData>,
+    /// Folders that are neither modules nor data folders, skipped at run time.
     pub skipped: Vec<String>,
+}
+
+/// One data folder as `bundle inspect` shows it.
+#[derive(Debug, Serialize)]
+pub struct InspectedData {
+    /// Folder name.
+    pub name: String,
+    /// Content digest.
+    pub digest: String,
+    /// Number of files.
+    pub files: u64,
+    /// Bytes of file content.
+    pub bytes: u64,
 }
 
 /// One module as `bundle inspect` shows it.
@@ -127,6 +142,18 @@ impl Inspection {
                 m.digest
             ));
         }
+        if !self.data.is_empty() {
+            out.push_str("data folders (never run):\n");
+        }
+        for d in &self.data {
+            out.push_str(&format!(
+                "  {} — {} files, {}, {}\n",
+                d.name,
+                d.files,
+                crate::size::human(d.bytes),
+                d.digest
+            ));
+        }
         for s in &self.skipped {
             out.push_str(&format!("  skipped: {s} (no start script)\n"));
         }
@@ -163,6 +190,16 @@ pub fn inspect(
         size,
         manifest: plan.from_manifest,
         modules,
+        data: plan
+            .data
+            .into_iter()
+            .map(|d| InspectedData {
+                name: d.name,
+                digest: d.digest,
+                files: d.files,
+                bytes: d.bytes,
+            })
+            .collect(),
         skipped: plan.skipped,
     })
 }

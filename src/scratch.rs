@@ -26,7 +26,9 @@ impl ScratchDir {
     /// Creates `<parent>/<prefix><random>` (the name is reserved: creation fails if it exists).
     pub fn create_in(parent: &Path, prefix: &str) -> io::Result<ScratchDir> {
         let path = parent.join(format!("{prefix}{}", random_tag()?));
-        fs::DirBuilder::new().mode(crate::fsutil::PRIVATE_DIR_MODE).create(&path)?;
+        fs::DirBuilder::new()
+            .mode(crate::fsutil::PRIVATE_DIR_MODE)
+            .create(&path)?;
         Ok(ScratchDir { path, keep: false })
     }
 

@@ -425,6 +425,40 @@ fn hostile_archives_are_refused_whole_and_leave_nothing_behind() {
     assert!(err.hint().unwrap().contains("--max-unpacked"));
 }
 
+/// GHSA-3pv8-6f4r-ffg2, fixed in tar 0.4.46 (our floor): a PAX `x` header belongs to the next
+/// *file* entry (POSIX pax), not to a GNU long-name header in between. tar-rs up to 0.4.45 gave the
+/// `size` to the long name, which then swallowed `file_a`'s header and data: our reading of the
+/// stream and GNU tar's parted ways, the opening for smuggling files past a reviewer's `tar -t`.
+/// The size covers `file_a` and `file_b` exactly, so GNU tar sees one clean 1536-byte file.
+#[test]
+fn a_pax_size_applies_to_the_file_after_a_long_name_as_in_gnu_tar() {
+    use tar::EntryType as T;
+    let s = scratch();
+    let mut tar = Vec::new();
+    raw(&mut tar, b"PaxHeaders/x", T::XHeader, "", b"13 size=1536\n");
+    raw(
+        &mut tar,
+        b"././@LongLink",
+        T::GNULongName,
+        "",
+        b"longname.txt\0",
+    );
+    raw(&mut tar, b"file_a", T::Regular, "", b"AAAA_file_a_body");
+    raw(&mut tar, b"file_b", T::Regular, "", b"BBBB_file_b_body");
+    tar.extend_from_slice(&[0; 1024]);
+    let file = s.path().join("desync.tar");
+    fs::write(&file, &tar).unwrap();
+    let theirs = s.path().join("gnu");
+    fs::create_dir(&theirs).unwrap();
+    run(tool("tar").arg("-xf").arg(&file).arg("-C").arg(&theirs)).ok();
+    let ours = s.path().join("ours");
+    // We must see what GNU tar sees, or refuse the archive as an archive problem.
+    match unpack_bytes(tar, &ours, &Limits::default()) {
+        Ok(_) => assert_eq!(listing(&ours), listing(&theirs)),
+        Err(err) => assert_eq!(err.exit(), Exit::Archive, "{err:?}"),
+    }
+}
+
 /// A reader that gives a whole valid archive, then fails at the end, as a decrypting reader does
 /// on bad padding.
 struct FailsAtEof(io::Cursor<Vec<u8>>);

@@ -27,6 +27,11 @@ mod library;
 mod s3;
 // `bundle publish`/`releases`, pointer boots, and the publish race.
 mod publish;
+// The holes an attack found in the state folder, the signature binding, hooks, pruning, the
+// rollback floor, status, watch and the passphrase: one regression test each.
+mod hardening_state;
+// SIGKILL at any point of a run leaves a state folder the next run accepts.
+mod crash;
 // Issue 9's fetch holes: the whole-fetch deadline, redirects that leak or downgrade, a full disk,
 // and messages that blamed the wrong thing, each against a hostile server on 127.0.0.1.
 mod hardening_fetch;

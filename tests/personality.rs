@@ -5,12 +5,15 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use startup_bundle::exit::{Classify, Exit};
+use startup_bundle::personality::Content;
 use startup_bundle::personality::{
-    self, ARCHIVE_TOP, LayoutEntry, MANIFEST_NAME, OrderError, Origin, PlanError, Problems,
-    library_paths, load, module_digest, plan_unpacked,
+    self, ARCHIVE_TOP, LayoutEntry, MANIFEST_FORMAT, MANIFEST_NAME, OrderError, Origin, PlanError,
+    Problems, library_paths, load, module_digest, plan_unpacked,
 };
 
-use crate::support::{Mode, child_test, only_as_child, run, scratch, tool, write};
+use crate::support::{
+    ITER, Mode, PASS, bootstrap, bundle, child_test, only_as_child, run, scratch, tool, write,
+};
 
 const SCRIPT: &str = "#!/bin/bash\necho hello\n";
 
@@ -110,7 +113,7 @@ fn check_reports_every_problem_in_one_run() {
         &p,
         &d,
         "docs",
-        "not a module: add a start script or move it",
+        "not a module: add a start script, or a module.toml saying kind = \"data\"",
     );
     has(&p, &d, "bundle.toml", "unknown key `colour`");
     has(
@@ -285,8 +288,12 @@ fn manifest_lists_modules_in_run_order_with_digests() {
             .to_json()
     );
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
-    let (java_digest, java_files, java_bytes) = module_digest(&lib.join("java")).unwrap();
-    let app_digest = module_digest(&d.join("app")).unwrap().0;
+    let Content {
+        digest: java_digest,
+        files: java_files,
+        bytes: java_bytes,
+    } = module_digest(&lib.join("java")).unwrap();
+    let app_digest = module_digest(&d.join("app")).unwrap().digest;
     assert_eq!(
         v,
         serde_json::json!({
@@ -336,7 +343,7 @@ fn digest_survives_a_gnu_tar_round_trip() {
     std::fs::create_dir_all(src.join("java/empty")).unwrap();
     symlink("lib/a.jar", src.join("java/current.jar")).unwrap();
     let before = module_digest(&src.join("java")).unwrap();
-    assert_eq!((before.1, before.2), (3, SCRIPT.len() as u64 + 11));
+    assert_eq!((before.files, before.bytes), (3, SCRIPT.len() as u64 + 11));
 
     let dst = s.path().join("dst");
     std::fs::create_dir(&dst).unwrap();
@@ -354,9 +361,15 @@ fn digest_survives_a_gnu_tar_round_trip() {
         .args(["-d", "2001-01-01"])
         .arg(dst.join("java/start")))
     .ok();
-    assert_eq!(module_digest(&dst.join("java")).unwrap().0, before.0);
+    assert_eq!(
+        module_digest(&dst.join("java")).unwrap().digest,
+        before.digest
+    );
     write(&dst, "java/lib/deep/b.txt", "c", Mode::Plain);
-    assert_ne!(module_digest(&dst.join("java")).unwrap().0, before.0);
+    assert_ne!(
+        module_digest(&dst.join("java")).unwrap().digest,
+        before.digest
+    );
 }
 
 /// Copies a loaded personality into `unpacked/start-up-bundle/` the way pack + unpack would.
@@ -492,7 +505,7 @@ fn plan_without_manifest_uses_the_seed_layout() {
         plan.modules[1].digest,
         module_digest(&u.join("start-up-bundle/20-rabbitmq"))
             .unwrap()
-            .0
+            .digest
     );
 }
 
@@ -555,4 +568,329 @@ fn hand_made_bundle_without_any_module_is_refused() {
     let err = plan_unpacked(s.path(), "b", "v").unwrap_err();
     assert!(matches!(err, PlanError::NoModules { .. }), "{err}");
     assert_eq!(err.exit(), Exit::Archive);
+}
+
+const DATA_TOML: &str = "kind = \"data\"\n";
+
+/// A data folder `name` holding one file, `users`.
+fn data_folder(dir: &Path, name: &str) {
+    write(dir, &format!("{name}/module.toml"), DATA_TOML, Mode::Plain);
+    write(
+        dir,
+        &format!("{name}/users"),
+        "orders:s3cret\n",
+        Mode::Plain,
+    );
+}
+
+#[test]
+fn check_knows_data_folders_and_reports_a_folder_that_is_neither() {
+    let s = scratch();
+    let d = s.path().join("p");
+    module(&d, "app", Some("requires = [\"secrets\"]\n"));
+    data_folder(&d, "secrets");
+    // A data folder with scripts and requires: every one is a problem.
+    data_folder(&d, "bad-data");
+    write(&d, "bad-data/start", SCRIPT, Mode::Exec);
+    write(&d, "bad-data/init.sh", SCRIPT, Mode::Plain);
+    write(
+        &d,
+        "bad-data/module.toml",
+        "kind = \"data\"\nrequires = [\"app\"]\n",
+        Mode::Plain,
+    );
+    // Neither a start script nor kind = "data": reported, never silently left out.
+    write(&d, "notes/README", "notes\n", Mode::Plain);
+    write(
+        &d,
+        "half/module.toml",
+        "description = \"files\"\n",
+        Mode::Plain,
+    );
+    write(&d, "typo/module.toml", "kind = \"dat\"\n", Mode::Plain);
+    write(&d, "typo/users", "x\n", Mode::Plain);
+
+    let p = problems_of(&d, &[]);
+    has(&p, &d, "bad-data/start", "is in a data folder");
+    has(
+        &p,
+        &d,
+        "bad-data/init.sh",
+        "remove `init.sh`, or remove kind = \"data\"",
+    );
+    has(
+        &p,
+        &d,
+        "bad-data/module.toml",
+        "cannot require anything (requires = [\"app\"])",
+    );
+    has(&p, &d, "notes", "or a module.toml saying kind = \"data\"");
+    has(&p, &d, "half", "no start script");
+    has(&p, &d, "half", "kind = \"data\" to its module.toml");
+    has(&p, &d, "typo/module.toml", "unknown variant `dat`");
+    assert_eq!(p.0.len(), 7, "exactly the problems planted:\n{p}");
+    assert!(
+        !p.to_string().contains("secrets") && !p.to_string().contains("/app"),
+        "the good module and data folder are fine:\n{p}"
+    );
+
+    // The same personality without the bad folders loads: the data folder apart from the modules.
+    for bad in ["bad-data", "notes", "half", "typo"] {
+        std::fs::remove_dir_all(d.join(bad)).unwrap();
+    }
+    let loaded = load(&d, &[]).unwrap();
+    let modules: Vec<&str> = loaded.modules.iter().map(|m| m.name.as_str()).collect();
+    let data: Vec<&str> = loaded.data.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!((modules, data), (vec!["app"], vec!["secrets"]));
+
+    // Data alone runs nothing: still "no modules".
+    std::fs::remove_dir_all(d.join("app")).unwrap();
+    has(&problems_of(&d, &[]), &d, "", "no modules");
+}
+
+#[test]
+fn a_library_data_folder_is_found_like_a_module() {
+    let s = scratch();
+    let (d, lib) = (s.path().join("p"), s.path().join("lib"));
+    module(&d, "app", Some("requires = [\"certs\"]\n"));
+    data_folder(&lib, "certs");
+    write(&d, "bundle.toml", "modules = [\"certs\"]\n", Mode::Plain);
+    let p = load(&d, std::slice::from_ref(&lib)).unwrap();
+    assert_eq!(p.data[0].origin, Origin::Library(lib.clone()));
+    assert_eq!(p.data[0].dir, lib.join("certs"));
+}
+
+/// A personality with a module that requires a data folder, and a library module.
+fn sample_with_data(s: &Path) -> (PathBuf, PathBuf) {
+    let (d, lib) = sample(s);
+    data_folder(&d, "secrets");
+    write(
+        &d,
+        "app/module.toml",
+        "requires = [\"java\", \"secrets\"]\n",
+        Mode::Plain,
+    );
+    (d, lib)
+}
+
+#[test]
+fn a_data_folder_is_packed_and_recorded_in_a_format_2_manifest() {
+    let s = scratch();
+    let (d, lib) = sample_with_data(s.path());
+    let p = load(&d, std::slice::from_ref(&lib)).unwrap();
+    let names: Vec<&str> = p.modules.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["java", "app"]);
+    let v: serde_json::Value = serde_json::from_slice(&p.manifest().to_json()).unwrap();
+    let Content {
+        digest,
+        files,
+        bytes,
+    } = module_digest(&d.join("secrets")).unwrap();
+    assert_eq!(v["format"], MANIFEST_FORMAT);
+    assert_eq!(
+        v["modules"][1]["requires"],
+        serde_json::json!(["java", "secrets"])
+    );
+    assert_eq!(
+        v["data"],
+        serde_json::json!([{"name": "secrets", "digest": digest, "files": files,
+                            "bytes": bytes, "origin": "local"}])
+    );
+    assert_eq!(
+        (files, bytes),
+        (2, (DATA_TOML.len() + "orders:s3cret\n".len()) as u64)
+    );
+
+    let prefixes: Vec<String> = p
+        .layout()
+        .into_iter()
+        .filter_map(|e| match e {
+            LayoutEntry::Tree { prefix, .. } => Some(prefix),
+            LayoutEntry::File { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        prefixes,
+        [
+            format!("{ARCHIVE_TOP}/app"),
+            format!("{ARCHIVE_TOP}/java"),
+            format!("{ARCHIVE_TOP}/secrets")
+        ]
+    );
+}
+
+#[test]
+fn plan_keeps_data_folders_apart_checks_their_digest_and_never_skips_them() {
+    let s = scratch();
+    let (d, lib) = sample_with_data(s.path());
+    let p = load(&d, std::slice::from_ref(&lib)).unwrap();
+    let unpacked = s.path().join("unpacked");
+    unpack_like_pack(&p, &unpacked);
+    let top = unpacked.join(ARCHIVE_TOP);
+
+    let plan = plan_unpacked(&unpacked, "x", "0").unwrap();
+    let names: Vec<&str> = plan.modules.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["java", "app"]);
+    assert_eq!(plan.data.len(), 1);
+    assert_eq!(plan.data[0].name, "secrets");
+    assert_eq!(plan.data[0].dir, top.join("secrets"));
+    assert_eq!(plan.data[0].digest, p.data[0].digest);
+    assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
+
+    write(&top, "secrets/users", "orders:changed\n", Mode::Plain);
+    let err = plan_unpacked(&unpacked, "x", "0").unwrap_err();
+    assert!(
+        matches!(&err, PlanError::DigestMismatch { module, .. } if module == "secrets"),
+        "{err}"
+    );
+    assert_eq!(err.exit(), Exit::Archive);
+    std::fs::remove_dir_all(top.join("secrets")).unwrap();
+    let err = plan_unpacked(&unpacked, "x", "0").unwrap_err();
+    assert!(
+        matches!(&err, PlanError::ModuleMissing { module, .. } if module == "secrets"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_format_1_manifest_still_reads_and_a_newer_one_asks_for_an_update() {
+    let s = scratch();
+    let u = s.path();
+    write(u, "start-up-bundle/java/start", SCRIPT, Mode::Exec);
+    let digest = module_digest(&u.join("start-up-bundle/java"))
+        .unwrap()
+        .digest;
+    let manifest = |format: u32| {
+        format!(
+            r#"{{"format":{format},"name":"x","version":"1","modules":[{{"name":"java",
+            "requires":[],"digest":"{digest}","files":1,"bytes":{},"start":"start","init":null,
+            "origin":"local"}}]}}"#,
+            SCRIPT.len()
+        )
+    };
+    write(u, "start-up-bundle/bundle.json", &manifest(1), Mode::Plain);
+    let plan = plan_unpacked(u, "x", "0").unwrap();
+    assert_eq!((plan.modules.len(), plan.data.len()), (1, 0));
+
+    write(
+        u,
+        "start-up-bundle/bundle.json",
+        &manifest(MANIFEST_FORMAT + 1),
+        Mode::Plain,
+    );
+    let err = plan_unpacked(u, "x", "0").unwrap_err();
+    assert!(matches!(err, PlanError::Format { .. }), "{err}");
+    assert!(err.hint().unwrap().contains("update bundle-bootstrap"));
+}
+
+#[test]
+fn hand_made_bundle_with_a_data_folder() {
+    let s = scratch();
+    let u = s.path();
+    write(u, "top/20-app/start", "echo app\n", Mode::Plain);
+    write(
+        u,
+        "top/20-app/module.toml",
+        "requires = [\"secrets\"]\n",
+        Mode::Plain,
+    );
+    write(u, "top/10-web/start", "echo web\n", Mode::Plain);
+    write(
+        u,
+        "top/10-web/module.toml",
+        "requires = [\"20-app\"]\n",
+        Mode::Plain,
+    );
+    data_folder(&u.join("top"), "secrets");
+    write(u, "top/notes/README", "not a module\n", Mode::Plain);
+    let plan = plan_unpacked(u, "b", "v").unwrap();
+    assert!(!plan.from_manifest);
+    let names: Vec<&str> = plan.modules.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["20-app", "10-web"]);
+    assert_eq!(plan.modules[0].requires, ["secrets"]);
+    let data: Vec<&str> = plan.data.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(data, ["secrets"]);
+    assert_eq!(
+        plan.data[0].digest,
+        module_digest(&u.join("top/secrets")).unwrap().digest
+    );
+    assert_eq!(plan.skipped, ["notes"]);
+
+    // A script in a data folder would never run: the bundle is refused, not half understood.
+    write(u, "top/secrets/start", "echo never\n", Mode::Plain);
+    let err = plan_unpacked(u, "b", "v").unwrap_err();
+    assert!(matches!(err, PlanError::DataScript { .. }), "{err}");
+    assert_eq!(err.exit(), Exit::Archive);
+}
+
+/// `bundle pack`, `bundle inspect` and `bundle-bootstrap run` with a data folder: the module finds
+/// its files under `$BUNDLE_ROOT/<name>`, nothing runs in the data folder, nothing is "skipped".
+#[test]
+fn a_data_folder_travels_in_the_bundle_and_is_never_run() {
+    let s = scratch();
+    let d = s.path().join("p");
+    write(
+        &d,
+        "reader/start",
+        "#!/bin/sh\nset -e\ncp \"$BUNDLE_ROOT/secrets/users\" \"$BUNDLE_MODULE_STATE_DIR/users\"\n",
+        Mode::Exec,
+    );
+    write(
+        &d,
+        "reader/module.toml",
+        "requires = [\"secrets\"]\n",
+        Mode::Plain,
+    );
+    data_folder(&d, "secrets");
+    run(bundle().arg("check").arg(&d))
+        .ok()
+        .stdout_has("1 modules in run order: reader");
+    let file = s.path().join("p.bundle");
+    let pass = ["--iter", ITER, "--pass", "env:SB_PASS"];
+    run(bundle()
+        .arg("pack")
+        .arg(&d)
+        .arg("-o")
+        .arg(&file)
+        .args(pass)
+        .env("SB_PASS", PASS))
+    .ok();
+
+    let inspected = run(bundle()
+        .arg("inspect")
+        .arg(&file)
+        .args(pass)
+        .env("SB_PASS", PASS));
+    inspected
+        .ok()
+        .stdout_has("1. reader requires secrets")
+        .stdout_has("data folders (never run):\n  secrets — 2 files");
+    assert!(!inspected.stdout.contains("skipped"), "{inspected}");
+    let json = run(bundle()
+        .arg("inspect")
+        .arg(&file)
+        .arg("--json")
+        .args(pass)
+        .env("SB_PASS", PASS));
+    let v: serde_json::Value = serde_json::from_str(&json.ok().stdout).unwrap();
+    assert_eq!(v["data"][0]["name"], "secrets");
+    assert_eq!(v["skipped"], serde_json::json!([]));
+
+    let state = s.path().join("state");
+    let booted = run(bootstrap()
+        .args(["run", &file.to_string_lossy()])
+        .args(pass)
+        .arg("--state-dir")
+        .arg(&state)
+        .env("SB_PASS", PASS));
+    booted.ok().stderr_has("1 modules started");
+    assert!(!booted.stdout.contains("skipped"), "{booted}");
+    assert_eq!(
+        std::fs::read_to_string(state.join("modules/reader/users")).unwrap(),
+        "orders:s3cret\n"
+    );
+    assert!(
+        !state.join("modules/secrets").exists(),
+        "the data folder ran"
+    );
 }

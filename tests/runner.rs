@@ -696,3 +696,37 @@ fn the_hook_is_told_the_result_without_the_secrets() {
     );
     assert!(err.to_string().contains("  | oops"), "{err}");
 }
+
+#[test]
+fn each_module_gets_its_own_private_state_folder_kept_between_runs() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch();
+    let (root, state) = (dir.path().join("b"), dir.path().join("state"));
+    // Counts its runs in its own folder, which must exist before it starts.
+    let script = "test -d \"$BUNDLE_MODULE_STATE_DIR\"\n\
+                  echo \"$BUNDLE_MODULE_STATE_DIR\" > where.out\n\
+                  echo x >> \"$BUNDLE_MODULE_STATE_DIR/runs\"\n";
+    let a = module(&root, "a", script, None);
+    let b = module(&root, "b", script, None);
+    let spec = spec(&root, vec![a, b]);
+    let mut opts = options(&state);
+    // `--env` cannot point a module at another folder: ours come last.
+    opts.env
+        .push(("BUNDLE_MODULE_STATE_DIR".into(), "/elsewhere".into()));
+    run(&spec, &opts).expect("first run");
+    run(&spec, &opts).expect("second run");
+    for name in ["a", "b"] {
+        let own = state.join("modules").join(name);
+        assert_eq!(
+            read(&root.join(name).join("where.out")).trim(),
+            own.to_str().unwrap()
+        );
+        assert_eq!(
+            read(&own.join("runs")),
+            "x\nx\n",
+            "{name}'s state was not kept"
+        );
+        let mode = fs::metadata(&own).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{} is not private", own.display());
+    }
+}

@@ -2,9 +2,9 @@
 //! [`plan_unpacked`] parses, beside a fixed set of module folders. The first byte picks which file:
 //! even, the rest is `start-up-bundle/bundle.json` (JSON, digests, run order from the manifest);
 //! odd, there is no manifest and the rest is `beta/module.toml` (TOML, `requires`, ordering by
-//! hand). Checks that it never panics and that a plan it accepts only names real module folders
-//! inside the bundle, allowed script names inside them, each module once, in an order that puts
-//! every module after the ones it requires.
+//! hand). Checks that it never panics and that a plan it accepts only names real module and data
+//! folders inside the bundle, allowed script names inside them, each folder once, in an order that
+//! puts every module after the ones it requires (data folders, never run, count as before all).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -129,6 +129,30 @@ fn check_plan(plan: &Plan, unpacked: &Path, mode: Input) {
         unpacked.display()
     );
     let mut earlier = BTreeSet::new();
+    for d in &plan.data {
+        assert!(
+            validate_module_name(&d.name).is_ok(),
+            "planned data folder {:?} has a name the rules refuse",
+            d.name
+        );
+        assert_eq!(
+            d.dir,
+            plan.root.join(&d.name),
+            "data {} lives elsewhere",
+            d.name
+        );
+        assert!(
+            fs::symlink_metadata(&d.dir).is_ok_and(|md| md.is_dir()),
+            "data folder {} is not a real folder: {}",
+            d.name,
+            d.dir.display()
+        );
+        assert!(
+            earlier.insert(d.name.as_str()),
+            "data folder {} planned twice",
+            d.name
+        );
+    }
     for m in &plan.modules {
         assert!(
             validate_module_name(&m.name).is_ok(),

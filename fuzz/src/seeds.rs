@@ -10,8 +10,10 @@ use flate2::write::GzEncoder;
 use startup_bundle::archive::{Compression, PackEntry, PackOptions, Source, pack};
 use startup_bundle::enc::{Armor, Encryptor, Params, SALT_LEN};
 use startup_bundle::personality::{
-    ARCHIVE_TOP, MANIFEST_FORMAT, Manifest, ManifestModule, module_digest,
+    ARCHIVE_TOP, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, Manifest, ManifestData, ManifestModule,
+    module_digest,
 };
+use startup_bundle::personality::Content;
 
 use crate::Verdict;
 use crate::decrypt::{PARAMS, PASSPHRASE};
@@ -296,7 +298,7 @@ pub fn plan() -> io::Result<Vec<Vec<u8>>> {
     plan::write_fixture(&unpacked, Input::Manifest, b"")?;
     let top = unpacked.join(ARCHIVE_TOP);
     let module = |name: &str, requires: &[&str], start: &str, init: Option<&str>| {
-        let (digest, files, bytes) = module_digest(&top.join(name))?;
+        let Content { digest, files, bytes } = module_digest(&top.join(name))?;
         Ok::<_, io::Error>(ManifestModule {
             name: name.to_owned(),
             requires: requires.iter().map(|r| (*r).to_owned()).collect(),
@@ -308,25 +310,50 @@ pub fn plan() -> io::Result<Vec<Vec<u8>>> {
             origin: "local".to_owned(),
         })
     };
-    let manifest = |modules| Manifest {
-        format: MANIFEST_FORMAT,
+    let manifest = |modules, data: Vec<ManifestData>| Manifest {
+        format: if data.is_empty() {
+            MANIFEST_FORMAT_V1
+        } else {
+            MANIFEST_FORMAT
+        },
         name: "seed".to_owned(),
         version: "1".to_owned(),
         modules,
+        data,
     };
-    let full = manifest(vec![
-        module("alpha", &[], "start", Some("init"))?,
-        module("beta", &["alpha"], "start.sh", None)?,
-    ]);
-    let only_alpha = manifest(vec![module("alpha", &[], "start", None)?]);
+    let full = manifest(
+        vec![
+            module("alpha", &[], "start", Some("init"))?,
+            module("beta", &["alpha"], "start.sh", None)?,
+        ],
+        Vec::new(),
+    );
+    let only_alpha = manifest(vec![module("alpha", &[], "start", None)?], Vec::new());
+    // gamma, which has no start script, as a data folder that beta requires.
+    let Content { digest, files, bytes } = module_digest(&top.join("gamma"))?;
+    let gamma = ManifestData {
+        name: "gamma".to_owned(),
+        digest,
+        files,
+        bytes,
+        origin: "local".to_owned(),
+    };
+    let with_data = manifest(
+        vec![
+            module("alpha", &[], "start", Some("init"))?,
+            module("beta", &["alpha", "gamma"], "start.sh", None)?,
+        ],
+        vec![gamma],
+    );
     let mut out = Vec::new();
-    for m in [full, only_alpha] {
+    for m in [full, only_alpha, with_data] {
         out.push(with_selector(Input::Manifest, &m.to_json()));
     }
     for toml in [
         "requires = [\"alpha\"]\n",
         "name = \"beta\"\nversion = \"1\"\ndescription = \"b\"\nrequires = []\n",
         "requires = [\"beta\"]\n",
+        "kind = \"data\"\n",
     ] {
         out.push(with_selector(Input::ModuleToml, toml.as_bytes()));
     }

@@ -2,9 +2,9 @@
 //! stream: every frame, skippable frames skipped, checksums checked, and an error, never a quiet
 //! end, when the stream stops inside a frame.
 //!
-//! Why not ruzstd's own `StreamingDecoder`: it decodes a single frame and stops (its docs say so),
-//! does not compare the content checksum, and only limits the window size from the second frame
-//! on. RFC 8878 §3.1 allows any number of frames, so we read frame headers ourselves.
+//! Why not ruzstd's own `StreamingDecoder`: it decodes a single frame and stops (its docs say so)
+//! and does not compare the content checksum. RFC 8878 §3.1 allows any number of frames, so we read
+//! frame headers ourselves.
 
 use std::io::{self, BufRead, Read};
 
@@ -33,9 +33,13 @@ pub(crate) struct ZstdFrames<R> {
 impl<R: BufRead> ZstdFrames<R> {
     /// Reads zstd frames from `source`.
     pub(crate) fn new(source: R) -> Self {
+        // ruzstd 0.9 has a window limit of its own (128 MiB by default); hold it to ours, so the
+        // two cannot drift apart. `next_frame` checks first, with a message that names the limit.
+        let mut decoder = FrameDecoder::new();
+        decoder.set_max_window_size(MAX_WINDOW);
         ZstdFrames {
             source,
-            decoder: FrameDecoder::new(),
+            decoder,
             in_frame: false,
             done: false,
         }

@@ -1,5 +1,6 @@
 //! Problems found by `bundle check` and `bundle pack`, and the checks on a module's files: scripts
-//! (shebang, CRLF), symlinks that leave the module, special files.
+//! (shebang, CRLF), symlinks that leave the module, special files; and what a data folder may not
+//! hold (scripts, `requires`).
 //!
 //! Every problem is collected, never only the first, and each names its path and what to do.
 //! Reads files; never writes; knows nothing of archives or encryption.
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::{Classify, Exit};
 
+use super::module::{INIT_SCRIPTS, MODULE_TOML, ModuleMeta, START_SCRIPTS};
 use super::tree::{self, Entry, Kind};
 
 /// How many leading bytes decide whether an executable file is text (a script) or a binary.
@@ -94,6 +96,40 @@ pub fn check_module_files(dir: &Path, scripts: &[&str]) -> Vec<Problem> {
             Kind::File(_) => problems.extend(check_file(entry, scripts)),
             Kind::Dir => {}
         }
+    }
+    problems
+}
+
+/// What a data folder (`kind = "data"`) may not hold: a start or init script, which would never
+/// run, and `requires`, since a folder that never runs has nothing to wait for.
+pub fn check_data_folder(dir: &Path, meta: &ModuleMeta) -> Vec<Problem> {
+    let mut problems: Vec<Problem> = START_SCRIPTS
+        .iter()
+        .chain(INIT_SCRIPTS.iter())
+        .filter(|name| fs::symlink_metadata(dir.join(name)).is_ok())
+        .map(|name| {
+            Problem::new(
+                dir.join(name),
+                format!(
+                    "is in a data folder (kind = \"data\" in module.toml), which is never run: \
+                     remove `{name}`, or remove kind = \"data\" to make the folder a module"
+                ),
+            )
+        })
+        .collect();
+    if !meta.requires.is_empty() {
+        problems.push(Problem::new(
+            dir.join(MODULE_TOML),
+            format!(
+                "a data folder (kind = \"data\") is never run, so it cannot require anything \
+                 (requires = [{}]): remove requires; the modules that read its files require it",
+                meta.requires
+                    .iter()
+                    .map(|r| format!("\"{r}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     problems
 }

@@ -20,6 +20,17 @@ pub const DIGEST_PREFIX: &str = "sha256:";
 /// Domain separation: a different listing format must never produce the same hash.
 const LISTING_VERSION: &[u8] = b"startup-bundle module digest v1\0";
 
+/// What [`module_digest`] finds in a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    /// The content digest, `sha256:<hex>`.
+    pub digest: String,
+    /// Number of regular files.
+    pub files: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
 /// The digest of a module folder, its number of regular files, and their total size in bytes.
 ///
 /// The canonical listing hashed is, for each entry below `dir` in path-byte order:
@@ -30,7 +41,7 @@ const LISTING_VERSION: &[u8] = b"startup-bundle module digest v1\0";
 ///
 /// A fifo, socket or device below `dir` is an [`io::ErrorKind::InvalidData`] error: it cannot be
 /// packed and is never opened.
-pub fn module_digest(dir: &Path) -> io::Result<(String, u64, u64)> {
+pub fn module_digest(dir: &Path) -> io::Result<Content> {
     let mut listing = Sha256::new();
     listing.update(LISTING_VERSION);
     let (mut files, mut bytes) = (0u64, 0u64);
@@ -68,11 +79,11 @@ pub fn module_digest(dir: &Path) -> io::Result<(String, u64, u64)> {
             listing.update([0u8]);
         }
     }
-    Ok((
-        format!("{DIGEST_PREFIX}{}", hex(&listing.finalize())),
+    Ok(Content {
+        digest: format!("{DIGEST_PREFIX}{}", hex(&listing.finalize())),
         files,
         bytes,
-    ))
+    })
 }
 
 /// Hex sha256 of a file's content (streamed) and the number of bytes read.
@@ -97,31 +108,35 @@ mod tests {
     #[test]
     fn counts_files_and_bytes_and_is_stable() {
         let d = module();
-        let (a, files, bytes) = module_digest(d.path()).unwrap();
+        let Content {
+            digest: a,
+            files,
+            bytes,
+        } = module_digest(d.path()).unwrap();
         assert!(a.starts_with(DIGEST_PREFIX) && a.len() == DIGEST_PREFIX.len() + 64);
         assert_eq!((files, bytes), (2, 11));
-        assert_eq!(module_digest(d.path()).unwrap().0, a);
+        assert_eq!(module_digest(d.path()).unwrap().digest, a);
     }
 
     #[test]
     fn content_mode_and_names_all_count() {
         let d = module();
-        let base = module_digest(d.path()).unwrap().0;
+        let base = module_digest(d.path()).unwrap().digest;
         fs::write(d.path().join("lib/a.txt"), "abd").unwrap();
-        let content = module_digest(d.path()).unwrap().0;
+        let content = module_digest(d.path()).unwrap().digest;
         assert_ne!(base, content);
         fs::set_permissions(d.path().join("start"), fs::Permissions::from_mode(0o755)).unwrap();
-        let mode = module_digest(d.path()).unwrap().0;
+        let mode = module_digest(d.path()).unwrap().digest;
         assert_ne!(content, mode);
         fs::rename(d.path().join("lib"), d.path().join("lib2")).unwrap();
-        assert_ne!(mode, module_digest(d.path()).unwrap().0);
+        assert_ne!(mode, module_digest(d.path()).unwrap().digest);
     }
 
     #[test]
     fn the_folder_s_own_mode_does_not_count() {
         let d = module();
-        let before = module_digest(d.path()).unwrap().0;
+        let before = module_digest(d.path()).unwrap().digest;
         fs::set_permissions(d.path(), fs::Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(before, module_digest(d.path()).unwrap().0);
+        assert_eq!(before, module_digest(d.path()).unwrap().digest);
     }
 }

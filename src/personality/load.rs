@@ -1,5 +1,5 @@
-//! Loading a personality folder: its own modules, `bundle.toml`'s library modules, every check,
-//! the run order and the digests. What `bundle check` and `bundle pack` call.
+//! Loading a personality folder: its own modules and data folders, `bundle.toml`'s library ones,
+//! every check, the run order and the digests. What `bundle check` and `bundle pack` call.
 //!
 //! Reads folders; never writes; knows nothing of encryption, archives, fetching or running.
 
@@ -10,11 +10,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::bundle_toml::{BUNDLE_TOML, label_problem, read_bundle_toml};
-use super::check::{Problem, Problems, check_module_files};
+use super::check::{Problem, Problems, check_data_folder, check_module_files};
 use super::library::{find_in_libraries, looked_in};
 use super::module::{
-    Found, INIT_SCRIPTS, MODULE_TOML, Module, Origin, START_SCRIPTS, find_script, read_meta,
-    validate_module_name,
+    DataFolder, FolderKind, Found, INIT_SCRIPTS, MODULE_TOML, Module, Origin, START_SCRIPTS,
+    find_script, read_meta, validate_module_name,
 };
 use super::{Personality, module_digest, run_order};
 
@@ -23,7 +23,8 @@ pub const DEFAULT_VERSION: &str = "0";
 
 /// Loads the personality in `dir`, looking up `bundle.toml`'s modules in `libraries` (in order; a
 /// local module folder wins over a library one), and runs every check. Returns every problem found,
-/// not only the first. Modules come back in run order, with their digests.
+/// not only the first. Modules come back in run order, data folders in name order, all with their
+/// digests.
 ///
 /// A requirement that is not in the bundle is an error, never pulled in silently: the operator
 /// lists every library module in `bundle.toml`, so the bundle's content is what the file says.
@@ -83,15 +84,21 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
         }
     }
 
-    // Names of every module folder, usable or not: requiring a broken module is not "missing".
+    // Names of every module and data folder, usable or not: requiring a broken one is not
+    // "missing", and requiring a data folder is how a module says it reads its files.
     let known: BTreeSet<String> = candidates
         .iter()
         .filter_map(|(n, _, _)| n.to_str().map(str::to_string))
         .collect();
-    let mut modules: Vec<Module> = candidates
-        .into_iter()
-        .filter_map(|(name, module_dir, origin)| inspect(&name, module_dir, origin, &mut problems))
-        .collect();
+    let (mut modules, mut data) = (Vec::new(), Vec::new());
+    for (name, folder, origin) in candidates {
+        match inspect(&name, folder, origin, &mut problems) {
+            Some(Checked::Module(m)) => modules.push(m),
+            Some(Checked::Data(d)) => data.push(d),
+            None => {}
+        }
+    }
+    data.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
     let order = requires_order(dir, libraries, &known, &modules, &mut problems);
     if modules.is_empty() && problems.is_empty() {
         problems.push(Problem::new(
@@ -106,8 +113,14 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
 
     for m in &mut modules {
         match module_digest(&m.dir) {
-            Ok((digest, files, bytes)) => (m.digest, m.files, m.bytes) = (digest, files, bytes),
+            Ok(c) => (m.digest, m.files, m.bytes) = (c.digest, c.files, c.bytes),
             Err(e) => problems.push(Problem::new(&m.dir, format!("cannot be read: {e}"))),
+        }
+    }
+    for d in &mut data {
+        match module_digest(&d.dir) {
+            Ok(c) => (d.digest, d.files, d.bytes) = (c.digest, c.files, c.bytes),
+            Err(e) => problems.push(Problem::new(&d.dir, format!("cannot be read: {e}"))),
         }
     }
     if !problems.is_empty() {
@@ -122,11 +135,13 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
             .version
             .unwrap_or_else(|| DEFAULT_VERSION.to_string()),
         modules,
+        data,
     })
 }
 
-/// The personality's own module folders, in name byte order. Hidden entries (`.git`) and plain
-/// files (`bundle.toml`, a README) are not modules; a folder with no sign of being one is a problem.
+/// The personality's own module and data folders, in name byte order. Hidden entries (`.git`) and
+/// plain files (`bundle.toml`, a README) are neither; a folder with no sign of being one (no
+/// script, no `module.toml`) is a problem, never silently left out of the bundle.
 fn local_candidates(dir: &Path, problems: &mut Vec<Problem>) -> Vec<(OsString, PathBuf, Origin)> {
     let mut names: Vec<OsString> = match fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.file_name())).collect(),
@@ -151,21 +166,31 @@ fn local_candidates(dir: &Path, problems: &mut Vec<Problem>) -> Vec<(OsString, P
         } else {
             problems.push(Problem::new(
                 &path,
-                "not a module: add a start script or move it out of the personality folder",
+                "not a module: add a start script, or a module.toml saying kind = \"data\" if \
+                 the folder only carries files for the modules, or move it out of the \
+                 personality folder",
             ));
         }
     }
     out
 }
 
-/// Checks one module folder; returns it when it is usable for ordering (valid name and one start
-/// script). Digests are filled in later, once everything passed.
+/// One checked folder of the personality.
+enum Checked {
+    /// A module, to run.
+    Module(Module),
+    /// A data folder, to pack and never run.
+    Data(DataFolder),
+}
+
+/// Checks one module or data folder; returns it when it is usable for ordering (valid name and,
+/// for a module, one start script). Digests are filled in later, once everything passed.
 fn inspect(
     name: &OsString,
     dir: PathBuf,
     origin: Origin,
     problems: &mut Vec<Problem>,
-) -> Option<Module> {
+) -> Option<Checked> {
     let name = match name.to_str().ok_or(super::NameError::NotUtf8) {
         Ok(n) => validate_module_name(n).map(|()| n.to_string()),
         Err(e) => Err(e),
@@ -173,14 +198,6 @@ fn inspect(
     if let Err(e) = &name {
         problems.push(Problem::new(&dir, format!("{e}: rename the folder")));
     }
-    let start = script(&dir, START_SCRIPTS, problems);
-    if start.is_none() && find_script(&dir, START_SCRIPTS) == Found::Absent {
-        problems.push(Problem::new(
-            &dir,
-            "no start script: add an executable `start` (or `start.sh`) to the module",
-        ));
-    }
-    let init = script(&dir, INIT_SCRIPTS, problems);
     let toml_path = dir.join(MODULE_TOML);
     let (meta, messages) = read_meta(&dir);
     problems.extend(messages.into_iter().map(|m| Problem::new(&toml_path, m)));
@@ -195,9 +212,31 @@ fn inspect(
             ),
         ));
     }
+    if meta.kind == FolderKind::Data {
+        problems.extend(check_data_folder(&dir, &meta));
+        problems.extend(check_module_files(&dir, &[]));
+        return Some(Checked::Data(DataFolder {
+            name: name.ok()?,
+            dir,
+            meta,
+            origin,
+            digest: String::new(),
+            files: 0,
+            bytes: 0,
+        }));
+    }
+    let start = script(&dir, START_SCRIPTS, problems);
+    if start.is_none() && find_script(&dir, START_SCRIPTS) == Found::Absent {
+        problems.push(Problem::new(
+            &dir,
+            "no start script: add an executable `start` (or `start.sh`) to the module, or \
+             kind = \"data\" to its module.toml if the folder only carries files",
+        ));
+    }
+    let init = script(&dir, INIT_SCRIPTS, problems);
     let scripts: Vec<&str> = [start, init].into_iter().flatten().collect();
     problems.extend(check_module_files(&dir, &scripts));
-    Some(Module {
+    Some(Checked::Module(Module {
         name: name.ok()?,
         dir,
         start: start?.to_string(),
@@ -207,7 +246,7 @@ fn inspect(
         digest: String::new(),
         files: 0,
         bytes: 0,
-    })
+    }))
 }
 
 /// The script present under one of `names`, when exactly one is and it is a file.
@@ -237,7 +276,9 @@ fn script(
 }
 
 /// Checks every `requires` (each missing one is a problem of its own), then orders the modules.
-/// Returns indices into `modules` in run order (empty when there is a cycle).
+/// A requirement naming a data folder only says it must be in the bundle: a data folder is never
+/// run, so it takes no place in the order. Returns indices into `modules` in run order (empty when
+/// there is a cycle).
 fn requires_order(
     dir: &Path,
     libraries: &[PathBuf],

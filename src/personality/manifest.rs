@@ -7,13 +7,19 @@ use std::path::PathBuf;
 
 use super::{ARCHIVE_TOP, MANIFEST_NAME, Personality};
 
-/// The manifest format this code writes and reads.
-pub const MANIFEST_FORMAT: u32 = 1;
+/// The first manifest format: modules only. Every `bundle-bootstrap` reads it, so it is still what
+/// `bundle pack` writes for a bundle without data folders (byte for byte as before).
+pub const MANIFEST_FORMAT_V1: u32 = 1;
+/// The newest manifest format, which this code reads along with the older ones: format 1 plus the
+/// `data` list. Written only for a bundle with data folders, so that a `bundle-bootstrap` that
+/// predates them refuses it with "update bundle-bootstrap" (exit 4) instead of failing on a module
+/// that requires a folder it cannot see.
+pub const MANIFEST_FORMAT: u32 = 2;
 
 /// The manifest: what is in the bundle, in run order.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Manifest {
-    /// Always [`MANIFEST_FORMAT`] for what this code writes.
+    /// [`MANIFEST_FORMAT_V1`] or [`MANIFEST_FORMAT`] for what this code writes.
     pub format: u32,
     /// The bundle's name (`BUNDLE_NAME` at boot).
     pub name: String,
@@ -21,6 +27,9 @@ pub struct Manifest {
     pub version: String,
     /// The modules, in run order.
     pub modules: Vec<ManifestModule>,
+    /// The data folders, in name order (format 2; absent, and empty, in format 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<ManifestData>,
 }
 
 /// One module in the manifest.
@@ -41,6 +50,21 @@ pub struct ManifestModule {
     /// The init script's file name, or null.
     pub init: Option<String>,
     /// `local` or `library:<path>`: where pack found it, for people reading `bundle inspect`.
+    pub origin: String,
+}
+
+/// One data folder in the manifest: unpacked and checked like a module, never run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ManifestData {
+    /// The folder's name, under the top folder.
+    pub name: String,
+    /// Its content digest, `sha256:<hex>`, checked again at boot.
+    pub digest: String,
+    /// Number of regular files.
+    pub files: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// `local` or `library:<path>`, as for modules.
     pub origin: String,
 }
 
@@ -81,10 +105,15 @@ pub enum LayoutEntry {
 }
 
 impl Personality {
-    /// The manifest for this personality, modules in run order.
+    /// The manifest for this personality, modules in run order, data folders in name order: format 1
+    /// without data folders, else format 2.
     pub fn manifest(&self) -> Manifest {
         Manifest {
-            format: MANIFEST_FORMAT,
+            format: if self.data.is_empty() {
+                MANIFEST_FORMAT_V1
+            } else {
+                MANIFEST_FORMAT
+            },
             name: self.name.clone(),
             version: self.version.clone(),
             modules: self
@@ -101,18 +130,30 @@ impl Personality {
                     origin: m.origin.to_string(),
                 })
                 .collect(),
+            data: self
+                .data
+                .iter()
+                .map(|d| ManifestData {
+                    name: d.name.clone(),
+                    digest: d.digest.clone(),
+                    files: d.files,
+                    bytes: d.bytes,
+                    origin: d.origin.to_string(),
+                })
+                .collect(),
         }
     }
 
-    /// What goes into the archive: one [`LayoutEntry::Tree`] per module and the manifest, under
-    /// [`ARCHIVE_TOP`] (the top folder itself is implied), sorted by archive path.
+    /// What goes into the archive: one [`LayoutEntry::Tree`] per module and data folder and the
+    /// manifest, under [`ARCHIVE_TOP`] (the top folder itself is implied), sorted by archive path.
     pub fn layout(&self) -> Vec<LayoutEntry> {
-        let mut out: Vec<LayoutEntry> = self
-            .modules
-            .iter()
-            .map(|m| LayoutEntry::Tree {
-                prefix: format!("{ARCHIVE_TOP}/{}", m.name),
-                dir: m.dir.clone(),
+        let modules = self.modules.iter().map(|m| (&m.name, &m.dir));
+        let data = self.data.iter().map(|d| (&d.name, &d.dir));
+        let mut out: Vec<LayoutEntry> = modules
+            .chain(data)
+            .map(|(name, dir)| LayoutEntry::Tree {
+                prefix: format!("{ARCHIVE_TOP}/{name}"),
+                dir: dir.clone(),
             })
             .collect();
         out.push(LayoutEntry::File {

@@ -1,13 +1,19 @@
-//! Personalities and modules: module folders, `module.toml`, `bundle.toml`, module libraries,
-//! `requires` and run order, the checks behind `bundle check`, module digests, the `bundle.json`
-//! manifest and archive layout, and the plan for an unpacked bundle (DESIGN.md, "Words",
-//! "Modules and run order", "Archive layout").
+//! Personalities and modules: module folders and data folders, `module.toml`, `bundle.toml`,
+//! module libraries, `requires` and run order, the checks behind `bundle check`, module digests,
+//! the `bundle.json` manifest and archive layout, and the plan for an unpacked bundle (DESIGN.md,
+//! "Words", "Modules and run order", "Archive layout").
 //!
 //! Knows nothing of encryption, compression, fetching or running scripts, and does not use
 //! `src/archive`: [`Personality::layout`] says what goes where, the archive writer writes it.
 //!
 //! Choice: a `requires` naming a library module that `bundle.toml` does not list is an error, not
 //! pulled in implicitly. Operators then see in one file everything a bundle holds.
+//!
+//! Choice: a folder that only carries files for the modules (secrets, configuration) says so with
+//! `kind = "data"` in its `module.toml`. It is packed, digested, recorded in the manifest's `data`
+//! list, unpacked and checked at boot like a module, and never run; a module may `require` it to
+//! state that it reads it. A folder that is neither a module nor data is a `bundle check` problem,
+//! not silently left out.
 
 mod bundle_toml;
 mod check;
@@ -25,16 +31,18 @@ use std::path::PathBuf;
 
 pub use bundle_toml::{BUNDLE_TOML, BUNDLE_TOML_KEYS, BundleToml};
 pub use check::{Problem, Problems};
-pub use digest::{DIGEST_PREFIX, module_digest};
+pub use digest::{Content, DIGEST_PREFIX, module_digest};
 pub use library::{DEFAULT_LIBRARY, MODULES_PATH_ENV, library_paths, library_paths_from};
 pub use load::{DEFAULT_VERSION, load};
-pub use manifest::{LayoutEntry, MANIFEST_FORMAT, Manifest, ManifestModule};
+pub use manifest::{
+    LayoutEntry, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, Manifest, ManifestData, ManifestModule,
+};
 pub use module::{
-    INIT_SCRIPTS, MAX_NAME_LEN, MODULE_TOML, MODULE_TOML_KEYS, Module, ModuleMeta, NameError,
-    Origin, START_SCRIPTS, validate_module_name,
+    DataFolder, FolderKind, INIT_SCRIPTS, MAX_NAME_LEN, MODULE_TOML, MODULE_TOML_KEYS, Module,
+    ModuleMeta, NameError, Origin, START_SCRIPTS, validate_module_name,
 };
 pub use order::{OrderError, run_order};
-pub use plan::{Plan, PlannedModule, plan_unpacked};
+pub use plan::{Plan, PlannedData, PlannedModule, plan_unpacked};
 pub use plan_error::PlanError;
 
 /// The one top folder of every archive `bundle pack` writes (the seed's `start-up-bundle/`).
@@ -53,4 +61,6 @@ pub struct Personality {
     pub version: String,
     /// The modules, in run order.
     pub modules: Vec<Module>,
+    /// The data folders (`kind = "data"`: files only, never run), in name byte order.
+    pub data: Vec<DataFolder>,
 }

@@ -1,5 +1,6 @@
 //! One module: its name rule, its scripts (`start`/`start.sh`, `init`/`init.sh`) and its
-//! `module.toml` (DESIGN.md, "Words" and "Modules and run order").
+//! `module.toml` (DESIGN.md, "Words" and "Modules and run order"); and the data folder, a folder
+//! whose `module.toml` says `kind = "data"`: packed and unpacked like a module, never run.
 //!
 //! Reads one module folder; knows nothing of personalities, libraries, archives or running.
 
@@ -18,7 +19,20 @@ pub const MODULE_TOML: &str = "module.toml";
 /// The longest module name, in bytes: it becomes a folder name, a log prefix and `BUNDLE_MODULE`.
 pub const MAX_NAME_LEN: usize = 64;
 /// The keys `module.toml` may hold.
-pub const MODULE_TOML_KEYS: [&str; 4] = ["name", "version", "description", "requires"];
+pub const MODULE_TOML_KEYS: [&str; 5] = ["name", "version", "description", "requires", "kind"];
+
+/// What a folder of a personality is, from `module.toml`'s `kind` (`module` when not given).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FolderKind {
+    /// A module: a start script (and maybe an init script) that `bundle-bootstrap` runs.
+    #[default]
+    Module,
+    /// A data folder: files only (secrets, configuration, a zone file) that modules read from
+    /// `$BUNDLE_ROOT/<name>/`. Packed, digested and unpacked like a module; never run, and it may
+    /// hold no start or init script.
+    Data,
+}
 
 /// What a module's `module.toml` says. Every key is optional.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -30,8 +44,11 @@ pub struct ModuleMeta {
     pub version: Option<String>,
     /// Free text, for people.
     pub description: Option<String>,
-    /// Names of the modules that must run before this one.
+    /// Names of the modules (or data folders) that must be in the bundle and, for modules, run
+    /// before this one. A data folder requires nothing: it is never run.
     pub requires: Vec<String>,
+    /// A module (the default) or a data folder.
+    pub kind: FolderKind,
 }
 
 /// Where a module was found.
@@ -71,6 +88,25 @@ pub struct Module {
     /// Content digest, `sha256:<hex>` (see [`super::module_digest`]).
     pub digest: String,
     /// Number of regular files in the module.
+    pub files: u64,
+    /// Total size of those files in bytes.
+    pub bytes: u64,
+}
+
+/// A checked data folder, ready to pack: files only, never run.
+#[derive(Debug, Clone)]
+pub struct DataFolder {
+    /// The folder's name (a module name: the same rule, the same namespace).
+    pub name: String,
+    /// The folder.
+    pub dir: PathBuf,
+    /// What `module.toml` said (`kind = "data"`).
+    pub meta: ModuleMeta,
+    /// Where the folder was found.
+    pub origin: Origin,
+    /// Content digest, `sha256:<hex>` (see [`super::module_digest`]).
+    pub digest: String,
+    /// Number of regular files in the folder.
     pub files: u64,
     /// Total size of those files in bytes.
     pub bytes: u64,
@@ -283,6 +319,24 @@ mod tests {
         );
         assert_eq!(m.unwrap().name.as_deref(), Some("x"));
         assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn kind_is_module_by_default_data_when_said_and_nothing_else() {
+        let parse =
+            |text: &str| parse_toml_strict::<ModuleMeta>(text, MODULE_TOML, &MODULE_TOML_KEYS);
+        let (m, problems) = parse("name = \"x\"\n");
+        assert!(problems.is_empty());
+        assert_eq!(m.unwrap().kind, FolderKind::Module);
+        let (m, problems) = parse("kind = \"data\"\n");
+        assert!(problems.is_empty());
+        assert_eq!(m.unwrap().kind, FolderKind::Data);
+        let (m, problems) = parse("kind = \"dta\"\n");
+        assert!(m.is_none());
+        assert!(
+            problems[0].contains("unknown variant `dta`") && problems[0].contains("`data`"),
+            "{problems:?}"
+        );
     }
 
     #[test]

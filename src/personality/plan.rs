@@ -1,9 +1,11 @@
-//! The plan for an unpacked bundle: which module folders run, with which scripts, in which order
-//! (DESIGN.md, "Archive layout" and "Modules and run order"). What `bundle-bootstrap` runs.
+//! The plan for an unpacked bundle: which module folders run, with which scripts, in which order,
+//! and which are data folders, never run (DESIGN.md, "Archive layout" and "Modules and run
+//! order"). What `bundle-bootstrap` runs.
 //!
-//! With `bundle.json` the manifest's order is kept and every module's digest is checked again;
-//! without it (a bundle made by hand with `tar | openssl enc`) the module folders are found and
-//! ordered here. Reads the unpacked folder only; runs nothing, writes nothing.
+//! With `bundle.json` the manifest's order is kept and every module's and data folder's digest is
+//! checked again; without it (a bundle made by hand with `tar | openssl enc`) the module folders
+//! (a start script) and data folders (`kind = "data"` in `module.toml`) are found and ordered
+//! here. Reads the unpacked folder only; runs nothing, writes nothing.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -11,13 +13,13 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::manifest::{MANIFEST_FORMAT, Manifest};
+use super::manifest::{MANIFEST_FORMAT, MANIFEST_FORMAT_V1, Manifest};
 use super::module::{
-    Found, INIT_SCRIPTS, MODULE_TOML, ModuleMeta, NameError, START_SCRIPTS, find_script,
-    validate_module_name,
+    FolderKind, Found, INIT_SCRIPTS, MODULE_TOML, ModuleMeta, NameError, START_SCRIPTS,
+    find_script, validate_module_name,
 };
 use super::plan_error::PlanError;
-use super::{ARCHIVE_TOP, MANIFEST_NAME, module_digest, run_order};
+use super::{ARCHIVE_TOP, Content, MANIFEST_NAME, module_digest, run_order};
 
 /// What to run from an unpacked bundle.
 #[derive(Debug, Clone)]
@@ -30,7 +32,11 @@ pub struct Plan {
     pub root: PathBuf,
     /// The modules, in run order.
     pub modules: Vec<PlannedModule>,
-    /// Folders in `root` that are not run: no start script, hidden, or not in the manifest.
+    /// The data folders (files for the modules, never run): in the manifest's order (name order,
+    /// as `bundle pack` writes it), else in name byte order.
+    pub data: Vec<PlannedData>,
+    /// Folders in `root` that are neither modules nor data folders: no start script and no
+    /// `kind = "data"`, hidden, or not in the manifest.
     pub skipped: Vec<String>,
     /// Whether the plan came from `bundle.json`.
     pub from_manifest: bool,
@@ -51,6 +57,21 @@ pub struct PlannedModule {
     pub digest: String,
     /// The modules it requires.
     pub requires: Vec<String>,
+    /// Number of regular files, as found on disk.
+    pub files: u64,
+    /// Their total size in bytes, as found on disk.
+    pub bytes: u64,
+}
+
+/// One data folder: unpacked with the bundle and checked, never run.
+#[derive(Debug, Clone)]
+pub struct PlannedData {
+    /// The folder's name.
+    pub name: String,
+    /// The folder (`$BUNDLE_ROOT/<name>`).
+    pub dir: PathBuf,
+    /// The content digest, as found on disk (checked against the manifest when there is one).
+    pub digest: String,
     /// Number of regular files, as found on disk.
     pub files: u64,
     /// Their total size in bytes, as found on disk.
@@ -145,7 +166,7 @@ fn from_manifest(root: PathBuf) -> Result<Plan, PlanError> {
         format: u64,
     }
     let head: Head = serde_json::from_slice(&bytes).map_err(bad_json)?;
-    if head.format != u64::from(MANIFEST_FORMAT) {
+    if !(u64::from(MANIFEST_FORMAT_V1)..=u64::from(MANIFEST_FORMAT)).contains(&head.format) {
         return Err(PlanError::Format {
             path,
             format: head.format,
@@ -153,6 +174,30 @@ fn from_manifest(root: PathBuf) -> Result<Plan, PlanError> {
     }
     let manifest = Manifest::from_json(&bytes).map_err(bad_json)?;
     let mut listed = BTreeSet::new();
+    // Data folders first: a module may require one, and they are never run, so they are "before".
+    let mut data = Vec::new();
+    for d in &manifest.data {
+        validate_module_name(&d.name).map_err(|source| PlanError::BadName {
+            path: path.clone(),
+            name: d.name.clone(),
+            source,
+        })?;
+        if !listed.insert(d.name.as_str()) {
+            return Err(PlanError::Duplicate {
+                path,
+                module: d.name.clone(),
+            });
+        }
+        let dir = listed_folder(&root, &d.name)?;
+        let (digest, files, bytes) = checked_digest(&d.name, &dir, &d.digest)?;
+        data.push(PlannedData {
+            name: d.name.clone(),
+            dir,
+            digest,
+            files,
+            bytes,
+        });
+    }
     let mut modules = Vec::new();
     for m in &manifest.modules {
         validate_module_name(&m.name).map_err(|source| PlanError::BadName {
@@ -173,27 +218,13 @@ fn from_manifest(root: PathBuf) -> Result<Plan, PlanError> {
                 module: m.name.clone(),
             });
         }
-        let dir = root.join(&m.name);
-        if !fs::symlink_metadata(&dir).is_ok_and(|md| md.is_dir()) {
-            return Err(PlanError::ModuleMissing {
-                module: m.name.clone(),
-                path: dir,
-            });
-        }
+        let dir = listed_folder(&root, &m.name)?;
         let start = script_path(&m.name, &dir, &m.start, START_SCRIPTS)?;
         let init = match &m.init {
             Some(init) => Some(script_path(&m.name, &dir, init, INIT_SCRIPTS)?),
             None => None,
         };
-        let (digest, files, bytes) = digest_of(&dir)?;
-        if digest != m.digest {
-            return Err(PlanError::DigestMismatch {
-                module: m.name.clone(),
-                path: dir,
-                expected: m.digest.clone(),
-                actual: digest,
-            });
-        }
+        let (digest, files, bytes) = checked_digest(&m.name, &dir, &m.digest)?;
         modules.push(PlannedModule {
             name: m.name.clone(),
             dir,
@@ -217,9 +248,42 @@ fn from_manifest(root: PathBuf) -> Result<Plan, PlanError> {
         version: manifest.version,
         root,
         modules,
+        data,
         skipped,
         from_manifest: true,
     })
+}
+
+/// The folder of a module or data folder the manifest lists: a real folder (not a symlink) under
+/// `root`.
+fn listed_folder(root: &Path, name: &str) -> Result<PathBuf, PlanError> {
+    let dir = root.join(name);
+    if fs::symlink_metadata(&dir).is_ok_and(|md| md.is_dir()) {
+        Ok(dir)
+    } else {
+        Err(PlanError::ModuleMissing {
+            module: name.to_string(),
+            path: dir,
+        })
+    }
+}
+
+/// The digest of `dir`, which must be the one the manifest recorded at pack time.
+fn checked_digest(name: &str, dir: &Path, expected: &str) -> Result<(String, u64, u64), PlanError> {
+    let Content {
+        digest,
+        files,
+        bytes,
+    } = digest_of(dir)?;
+    if digest != expected {
+        return Err(PlanError::DigestMismatch {
+            module: name.to_string(),
+            path: dir.to_path_buf(),
+            expected: expected.to_string(),
+            actual: digest,
+        });
+    }
+    Ok((digest, files, bytes))
 }
 
 /// The manifest's script name must be one of the two allowed names and a file in the module.
@@ -240,20 +304,47 @@ fn script_path(
     }
 }
 
-fn digest_of(dir: &Path) -> Result<(String, u64, u64), PlanError> {
+fn digest_of(dir: &Path) -> Result<Content, PlanError> {
     module_digest(dir).map_err(|source| PlanError::Read {
         path: dir.to_path_buf(),
         source,
     })
 }
 
-/// A bundle without a manifest: every folder of `root` with a start script is a module.
+/// A bundle without a manifest: every folder of `root` with a start script is a module, every one
+/// whose `module.toml` says `kind = "data"` is a data folder; the others are skipped.
 fn by_hand(root: PathBuf, name: &str, version: &str) -> Result<Plan, PlanError> {
     let present = folders(&root)?;
     let mut skipped = present.hidden;
     let mut found = Vec::new();
+    let mut data = Vec::new();
     for folder in present.visible {
         let dir = root.join(&folder);
+        let meta = hand_meta(&dir)?;
+        if meta.kind == FolderKind::Data {
+            if let Some(script) = START_SCRIPTS
+                .iter()
+                .chain(INIT_SCRIPTS.iter())
+                .find(|s| fs::symlink_metadata(dir.join(s)).is_ok())
+            {
+                return Err(PlanError::DataScript {
+                    path: dir.join(script),
+                });
+            }
+            let Content {
+                digest,
+                files,
+                bytes,
+            } = digest_of(&dir)?;
+            data.push(PlannedData {
+                name: folder,
+                dir,
+                digest,
+                files,
+                bytes,
+            });
+            continue;
+        }
         let start = match find_script(&dir, START_SCRIPTS) {
             Found::Absent => {
                 skipped.push(folder);
@@ -279,8 +370,11 @@ fn by_hand(root: PathBuf, name: &str, version: &str) -> Result<Plan, PlanError> 
             }
             Found::One(s) => Some(script_path(&folder, &dir, s, INIT_SCRIPTS)?),
         };
-        let meta = hand_meta(&dir)?;
-        let (digest, files, bytes) = digest_of(&dir)?;
+        let Content {
+            digest,
+            files,
+            bytes,
+        } = digest_of(&dir)?;
         found.push(PlannedModule {
             name: folder,
             dir,
@@ -295,9 +389,17 @@ fn by_hand(root: PathBuf, name: &str, version: &str) -> Result<Plan, PlanError> 
     if found.is_empty() {
         return Err(PlanError::NoModules { path: root });
     }
+    // A data folder is in the bundle and never runs: requiring it orders nothing.
+    let data_names: BTreeSet<&str> = data.iter().map(|d| d.name.as_str()).collect();
     let graph: Vec<(String, Vec<String>)> = found
         .iter()
-        .map(|m| (m.name.clone(), m.requires.clone()))
+        .map(|m| {
+            let reqs = m
+                .requires
+                .iter()
+                .filter(|r| !data_names.contains(r.as_str()));
+            (m.name.clone(), reqs.cloned().collect())
+        })
         .collect();
     let order = run_order(&graph).map_err(|source| PlanError::Order {
         root: root.clone(),
@@ -309,6 +411,7 @@ fn by_hand(root: PathBuf, name: &str, version: &str) -> Result<Plan, PlanError> 
         version: version.to_string(),
         root,
         modules: order.iter().filter_map(|&i| slots[i].take()).collect(),
+        data,
         skipped,
         from_manifest: false,
     })

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::exit::{Classify, Exit};
 
-use super::manifest::MANIFEST_FORMAT;
+use super::manifest::{MANIFEST_FORMAT, MANIFEST_FORMAT_V1};
 use super::module::NameError;
 use super::order::OrderError;
 
@@ -33,7 +33,9 @@ pub enum PlanError {
         source: serde_json::Error,
     },
     /// `bundle.json` has a format this code does not read.
-    #[error("{path} has manifest format {format}; this program reads format {MANIFEST_FORMAT}")]
+    #[error(
+        "{path} has manifest format {format}; this program reads formats {MANIFEST_FORMAT_V1} to {MANIFEST_FORMAT}"
+    )]
     Format {
         /// The manifest file.
         path: PathBuf,
@@ -59,10 +61,10 @@ pub enum PlanError {
         /// The module.
         module: String,
     },
-    /// The manifest lists a module whose folder is not in the bundle.
-    #[error("module `{module}` is in the manifest, but {path} is not a folder of the bundle")]
+    /// The manifest lists a module or data folder whose folder is not in the bundle.
+    #[error("`{module}` is in the manifest, but {path} is not a folder of the bundle")]
     ModuleMissing {
-        /// The module.
+        /// The module or data folder.
         module: String,
         /// Where its folder should be.
         path: PathBuf,
@@ -85,10 +87,10 @@ pub enum PlanError {
         /// The other.
         second: &'static str,
     },
-    /// A module's content differs from what the manifest recorded at pack time.
-    #[error("module `{module}` at {path} has digest {actual}, but the manifest says {expected}")]
+    /// A module's or data folder's content differs from what the manifest recorded at pack time.
+    #[error("`{module}` at {path} has digest {actual}, but the manifest says {expected}")]
     DigestMismatch {
-        /// The module.
+        /// The module or data folder.
         module: String,
         /// Its folder.
         path: PathBuf,
@@ -106,6 +108,12 @@ pub enum PlanError {
         module: String,
         /// Its requirement.
         requirement: String,
+    },
+    /// A data folder of a hand-made bundle holds a start or init script, which would never run.
+    #[error("{path} is in a data folder (kind = \"data\" in its module.toml), which is never run")]
+    DataScript {
+        /// The script.
+        path: PathBuf,
     },
     /// A `module.toml` in a hand-made bundle is malformed.
     #[error("{path} is not a valid module.toml")]
@@ -143,7 +151,7 @@ impl Classify for PlanError {
                 "the bundle's content does not match its manifest: pack it again with `bundle pack`"
                     .into(),
             ),
-            PlanError::Order { .. } | PlanError::ModuleToml { .. } => {
+            PlanError::Order { .. } | PlanError::ModuleToml { .. } | PlanError::DataScript { .. } => {
                 Some("fix module.toml, check it with `bundle check`, and pack again".into())
             }
             PlanError::NoModules { .. } => Some(

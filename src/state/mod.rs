@@ -149,7 +149,34 @@ impl StateDir {
         wait: std::time::Duration,
         log: &mut dyn FnMut(&str),
     ) -> Result<StateLock, StateError> {
-        lock::lock(&self.root.join(LOCK_FILE), wait, log)
+        let held = lock::lock(&self.root.join(LOCK_FILE), wait, log)?;
+        self.sweep();
+        Ok(held)
+    }
+
+    /// Removes the temp files a killed run left half-written (`.NAME.partial-…`): under the lock,
+    /// nobody else is writing them.
+    fn sweep(&self) {
+        for dir in [
+            self.root.clone(),
+            self.root.join(SEQ_DIR),
+            self.root.join(INIT_DIR),
+            self.root.join(RELEASES_DIR),
+        ] {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && name.contains(fsutil::PARTIAL_MARK) {
+                    let _ = match entry.file_type() {
+                        Ok(t) if t.is_dir() => fs::remove_dir_all(entry.path()),
+                        _ => fs::remove_file(entry.path()),
+                    };
+                }
+            }
+        }
     }
 
     /// Whether a run holds the lock now (`status`: a "running" status with a free lock is a run

@@ -121,6 +121,15 @@ impl Boot {
         self.start().finish()
     }
 
+    /// Starts it with its output thrown away, for a test that kills it.
+    pub fn spawn_child(mut self) -> std::process::Child {
+        self.cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start bundle-bootstrap")
+    }
+
     /// Starts it, for runs that must overlap; [`Running::finish`] waits.
     pub fn start(mut self) -> Running {
         let running = start(&mut self.cmd);

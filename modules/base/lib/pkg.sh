@@ -12,9 +12,12 @@
 #               pkg_available NAME, pkg_require_available NAME... (fails before
 #               installing anything), pkg_install NAME... (installs only what is missing)
 #   services    have_systemd, service_enable_start NAME, service_restart NAME
-#   files       write_if_changed PATH MODE [OWNER[:GROUP]] < content, ensure_dir
+#   files       write_if_changed PATH MODE [OWNER[:GROUP]] < content, ensure_dir,
+#               bundle_file VARIABLE PATH (a file inside the bundle, never outside it),
+#               ensure_module_state_dir (this module's own state folder)
 #   values      parse_duration TEXT (90s, 5m, 1h30m, 2d or plain seconds),
-#               words TEXT (split on spaces, commas, newlines), ws_words TEXT (whitespace only)
+#               words [--keep-commas] TEXT (split on whitespace and commas, or on
+#               whitespace only)
 #
 # Conventions: every helper either succeeds or calls `die` (which exits), so the
 # helpers that answer a question (write_if_changed: 0 = changed, 1 = already up to
@@ -38,6 +41,9 @@ BUNDLE_CHANGES=0
 
 # How long apt/dnf may wait for another package manager holding the lock (seconds).
 PKG_LOCK_TIMEOUT=300
+
+# The file whose time says when this module last refreshed the index (_index_stamp).
+INDEX_STAMP=
 
 # ---------------------------------------------------------------------------
 # logging
@@ -107,25 +113,23 @@ parse_duration() {
 	printf '%s\n' "$total"
 }
 
-# words TEXT -> one item per line; items may be separated by spaces, commas or newlines.
+# words [--keep-commas] TEXT -> one item per line. Items are separated by whitespace
+# (spaces, tabs, newlines, a DOS line end's CR) and commas; with --keep-commas by
+# whitespace only, for items that hold commas themselves (name:password:tag1,tag2).
+# Never expands globs: `read` splits, the shell does not.
 words() {
-	local text=$1
-	text=${text//,/ }
-	# shellcheck disable=SC2086 # splitting on whitespace is the point here; globbing is off
-	(
-		set -f
-		printf '%s\n' $text
-	) | sed '/^$/d'
-}
-
-# ws_words TEXT -> one item per line, split on whitespace only (items may hold commas).
-ws_words() {
-	local text=$1
-	# shellcheck disable=SC2086 # splitting on whitespace is the point here; globbing is off
-	(
-		set -f
-		printf '%s\n' $text
-	) | sed '/^$/d'
+	local text items=()
+	if (($# == 2)) && [[ $1 == --keep-commas ]]; then
+		text=$2
+	elif (($# == 1)); then
+		text=${1//,/ }
+	else
+		die "words: expected TEXT or --keep-commas TEXT, got $# arguments"
+	fi
+	# -d '': read every line, not only the first; read's status is 1 at the end of
+	# its input, which is the normal case here.
+	IFS=$' \t\r\n' read -r -d '' -a items <<<"$text" || true
+	((${#items[@]} == 0)) || printf '%s\n' "${items[@]}"
 }
 
 # ---------------------------------------------------------------------------
@@ -196,31 +200,33 @@ _index_age() {
 	fi
 }
 
+# The time of the last refresh this module made. Sets BUNDLE_MODULE_STATE_DIR.
 _index_stamp() {
-	require_env BUNDLE_STATE_DIR
-	printf '%s\n' "$BUNDLE_STATE_DIR/base/index-refreshed"
+	ensure_module_state_dir
+	INDEX_STAMP=$BUNDLE_MODULE_STATE_DIR/index-refreshed
 }
 
 _refresh_now() {
-	local stamp
-	stamp=$(_index_stamp)
+	_index_stamp
 	case $PKG_MANAGER in
 	apt) DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout="$PKG_LOCK_TIMEOUT" update ||
 		die "apt-get update failed on $DISTRO_PRETTY (see the lines above: network, mirror or sources.list)" ;;
 	dnf) dnf -q -y makecache || die "dnf makecache failed on $DISTRO_PRETTY (see the lines above)" ;;
 	yum) yum -q -y makecache || die "yum makecache failed on $DISTRO_PRETTY (see the lines above)" ;;
 	esac
-	mkdir -p "${stamp%/*}" || die "cannot create ${stamp%/*}"
-	touch "$stamp" || die "cannot write $stamp"
+	touch "$INDEX_STAMP" || die "cannot write $INDEX_STAMP"
 	changed "refreshed the $PKG_MANAGER package index"
 }
 
 # pkg_refresh_index MAX_AGE_SECONDS: refresh only when the index is older than that.
-# The stamp lives in $BUNDLE_STATE_DIR/base, so a run refreshes at most once.
+# The stamp lives in the calling module's own state folder (BUNDLE_MODULE_STATE_DIR),
+# so a run refreshes at most once; with apt a refresh by any module counts too, since
+# apt's own list files carry its time.
 pkg_refresh_index() {
 	local max_age=${1:?pkg_refresh_index needs a maximum age in seconds} age
 	pkg_detect
-	age=$(_index_age "$(_index_stamp)")
+	_index_stamp
+	age=$(_index_age "$INDEX_STAMP")
 	if ((age <= max_age)); then
 		already "fresh: $PKG_MANAGER package index refreshed ${age}s ago (limit ${max_age}s)"
 		return 0
@@ -467,4 +473,39 @@ ensure_dir() {
 	mkdir -p -- "$path" || die "cannot create $path"
 	_fix_meta "$path" "$mode" "$owner" || true
 	changed "created $path"
+}
+
+# bundle_file VARIABLE PATH -> $BUNDLE_ROOT/PATH, checked to be a readable file.
+# PATH names a file the personality ships inside the (encrypted) bundle, relative to
+# BUNDLE_ROOT, the unpacked folder that holds the module folders: broker-secrets/users.
+# An absolute PATH and any '..' component are refused, so a setting can never point a
+# module at a file outside the bundle. VARIABLE is the setting's name, for messages.
+bundle_file() {
+	local variable=${1:?bundle_file needs the name of the variable} path=${2-}
+	require_env BUNDLE_ROOT
+	[[ -n $path ]] || die "$variable is empty: give a file inside the bundle, relative to BUNDLE_ROOT, like broker-secrets/users"
+	[[ $path != /* ]] ||
+		die "$variable='$path' is an absolute path: give a file inside the bundle, relative to BUNDLE_ROOT ($BUNDLE_ROOT), like broker-secrets/users"
+	[[ /$path/ != */../* ]] ||
+		die "$variable='$path' has a '..' component: the file must stay inside the bundle (the path is taken from BUNDLE_ROOT, $BUNDLE_ROOT)"
+	[[ -f $BUNDLE_ROOT/$path && -r $BUNDLE_ROOT/$path ]] ||
+		die "$variable='$path': no readable file $BUNDLE_ROOT/$path (the path is taken from BUNDLE_ROOT, the folder holding the module folders)"
+	printf '%s\n' "$BUNDLE_ROOT/$path"
+}
+
+# ensure_module_state_dir: BUNDLE_MODULE_STATE_DIR names this module's own state
+# folder, which survives from run to run, and it exists. bundle-bootstrap creates it
+# (mode 0700) and exports it; a bootstrap older than that variable, and the
+# --shell-only user-data, do not, so it is then set to the same place,
+# $BUNDLE_STATE_DIR/modules/$BUNDLE_MODULE, and created here. Call it in the
+# script's own shell (not inside $(...)), so that its die stops the script.
+ensure_module_state_dir() {
+	if [[ -z ${BUNDLE_MODULE_STATE_DIR:-} ]]; then
+		require_env BUNDLE_STATE_DIR BUNDLE_MODULE
+		export BUNDLE_MODULE_STATE_DIR=$BUNDLE_STATE_DIR/modules/$BUNDLE_MODULE
+	fi
+	if [[ ! -d $BUNDLE_MODULE_STATE_DIR ]]; then
+		(umask 077 && mkdir -p -- "$BUNDLE_MODULE_STATE_DIR") ||
+			die "cannot create the module's state folder $BUNDLE_MODULE_STATE_DIR"
+	fi
 }

@@ -9,9 +9,9 @@ use startup_bundle::aws::imds;
 use startup_bundle::boot::{self, BootOptions, Mode, ParamsGiven, SignaturePolicy};
 use startup_bundle::cli::{DecryptFlags, Dur, EnvVar, Failure, Sha256Hex, Size, report};
 use startup_bundle::fetch::{self, FetchOptions, S3Options};
-use startup_bundle::runner;
 use startup_bundle::sign::{ExpiryPolicy, Rollback, TrustedKey};
 use startup_bundle::state::DEFAULT_STATE_DIR;
+use startup_bundle::{runner, secret};
 
 use super::log;
 use crate::PROGRAM;
@@ -125,6 +125,15 @@ impl RunArgs {
         if let Some(warning) = self.decrypt.literal_warning() {
             log(warning);
         }
+        // A passphrase in our environment or an inherited descriptor leaves this process before
+        // any module can read it: this returns only when there was nothing to move.
+        if let Err(e) = secret::handoff(self.decrypt.pass.as_ref()) {
+            log(&format!(
+                "warning: could not restart without the passphrase in the environment ({e}); \
+                 modules may be able to read it from this process"
+            ));
+        }
+        let pass = secret::hold(self.decrypt.pass)?;
         let keys = self
             .pubkey
             .iter()
@@ -164,7 +173,7 @@ impl RunArgs {
         Ok(BootOptions {
             url: self.url,
             name: self.name,
-            pass: self.decrypt.pass,
+            pass,
             params,
             signature,
             sha256: self.sha256.map(|s| s.to_string()),
