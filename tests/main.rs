@@ -32,3 +32,5 @@ mod publish;
 mod hardening_state;
 // SIGKILL at any point of a run leaves a state folder the next run accepts.
 mod crash;
+// After the first boot: the saved configuration, offline boots, rerun, rollback, status --wait.
+mod lifecycle;
