@@ -162,6 +162,9 @@ pub fn try_personality(
     let mut cmd = Command::new(&opts.bootstrap);
     cmd.arg("run")
         .arg(&url)
+        // The scratch folder's own configuration: never this machine's /etc/startup-bundle.
+        .arg("--config")
+        .arg(scratch.path().join("bootstrap.toml"))
         .arg("--state-dir")
         .arg(&state)
         .arg("--sha256")

@@ -253,7 +253,13 @@ fn a_hook_writes_neither_through_a_planted_link_nor_where_the_status_says() {
         .pass(Pass::Env(PASS))
         .iter(ITER)
         .state_dir(&state)
-        .args(["--retry-for", "1s", "--on-failure", "echo told"])
+        .args([
+            "--retry-for",
+            "1s",
+            "--no-offline",
+            "--on-failure",
+            "echo told",
+        ])
         .run()
         .code(2)
         .stdout_has("[hook] told");
@@ -356,7 +362,7 @@ fn status_tells_the_truth_about_every_run() {
         .pass(Pass::Env(PASS))
         .iter(ITER)
         .state_dir(&state)
-        .args(["--retry-for", "1s"])
+        .args(["--retry-for", "1s", "--no-offline"])
         .run()
         .code(2);
     status().code(2).stdout_has("FAILED at fetch (exit 2)");

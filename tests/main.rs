@@ -35,3 +35,5 @@ mod crash;
 // Issue 9's fetch holes: the whole-fetch deadline, redirects that leak or downgrade, a full disk,
 // and messages that blamed the wrong thing, each against a hostile server on 127.0.0.1.
 mod hardening_fetch;
+// After the first boot: the saved configuration, offline boots, rerun, rollback, status --wait.
+mod lifecycle;

@@ -48,6 +48,20 @@ pub enum BootError {
     /// The unpacked bundle has no runnable plan.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// `rerun`/`rollback` (or an offline boot) found no such release kept on this machine.
+    #[error("no {what} is kept on this machine (kept: {kept})")]
+    NotKept {
+        /// What was looked for.
+        what: String,
+        /// The releases kept, one line.
+        kept: String,
+    },
+    /// A kept release's folder no longer matches what was verified and unpacked.
+    #[error("the kept release {sha256} changed since it was verified here; it is not applied")]
+    Changed {
+        /// Its sha256.
+        sha256: String,
+    },
     /// A module failed (boxed: it carries the output tail).
     #[error(transparent)]
     Run(Box<RunError>),
@@ -65,6 +79,8 @@ impl Classify for BootError {
             BootError::Open(e) => e.exit(),
             BootError::Plan(e) => e.exit(),
             BootError::Run(e) => e.exit(),
+            BootError::NotKept { .. } => Exit::Usage,
+            BootError::Changed { .. } => Exit::Archive,
         }
     }
 
@@ -85,6 +101,14 @@ impl Classify for BootError {
             BootError::Open(e) => e.hint(),
             BootError::Plan(e) => e.hint(),
             BootError::Run(e) => e.hint(),
+            BootError::NotKept { .. } => Some(
+                "run bundle-bootstrap run URL to fetch it again (this machine keeps the last 3 releases)"
+                    .into(),
+            ),
+            BootError::Changed { .. } => Some(
+                "something wrote into the release folder: run bundle-bootstrap run URL to fetch it again"
+                    .into(),
+            ),
         }
     }
 }

@@ -7,8 +7,11 @@
 //! file is written and no hook runs. From then on every run's outcome, whatever stage it failed at,
 //! is in `status.json`, and the hooks run under the lock once it is recorded.
 
+pub mod config;
+mod diff;
 mod error;
 mod options;
+mod reapply;
 mod release;
 mod report;
 pub mod source;
@@ -18,16 +21,19 @@ pub mod watch;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+pub use diff::Diff;
 pub use error::BootError;
-pub use options::{BootOptions, DEFAULT_LOCK_WAIT, Mode, ParamsGiven, SignaturePolicy};
+pub use options::{BootOptions, DEFAULT_LOCK_WAIT, Mode, Offline, ParamsGiven, SignaturePolicy};
+pub use reapply::{Reapply, reapply};
 pub use report::{BootReport, first_line, summary};
 
-use crate::exit::Classify;
+use crate::exit::{Classify, Exit};
 use crate::fetch;
 use crate::runner::{self, ModuleToRun, Outcome, RunSpec};
 use crate::secret::{self, Prompt};
 use crate::state::{
-    BundleInfo, DEFAULT_KEEP_RUNS, RunKind, RunRecord, RunResult, Stage, StateDir, StateLock,
+    BundleInfo, DEFAULT_KEEP_RUNS, Releases, RunKind, RunRecord, RunResult, Stage, StateDir,
+    StateLock,
 };
 
 pub use crate::state::{DEFAULT_STATE_DIR, default_state_dir};
@@ -61,11 +67,37 @@ fn fetch_and_apply(
     mut record: Option<&mut RunRecord>,
     log: &mut dyn FnMut(&str),
 ) -> Result<BootReport, BootError> {
-    let pass = secret::read_passphrase(opts.pass.as_ref(), Prompt::Never)?;
     set_stage(&mut record, Stage::Fetch)?;
     let downloads = state.downloads(lock)?;
-    let designated = source::designated(opts, &downloads, log)?;
-    let source = source::fetch_designated(opts, designated, &downloads, log)?;
+    // With a release to fall back on, a boot gives up fetching after --offline-after.
+    let can_fall_back = record.is_some()
+        && opts.offline.enabled
+        && reapply::fallback(opts, &state.releases_read_only()).is_some();
+    let capped;
+    let fetching = match opts.offline.after {
+        Some(after) if can_fall_back && after < opts.fetch.retry_for => {
+            capped = BootOptions {
+                fetch: crate::fetch::FetchOptions {
+                    retry_for: after,
+                    ..opts.fetch.clone()
+                },
+                ..opts.clone()
+            };
+            &capped
+        }
+        _ => opts,
+    };
+    let fetched = source::designated(fetching, &downloads, log)
+        .and_then(|designated| source::fetch_designated(fetching, designated, &downloads, log));
+    let source = match (fetched, record.as_deref_mut()) {
+        (Ok(source), _) => source,
+        (Err(e), Some(record)) if can_fall_back && e.exit() == Exit::Fetch => {
+            return reapply::offline(opts, state, record, e, log);
+        }
+        (Err(e), _) => return Err(e),
+    };
+    // Read only now: an offline boot needs no passphrase (nor the network it may come from).
+    let pass = secret::read_passphrase(opts.pass.as_ref(), Prompt::Never)?;
     apply(opts, state, record, &pass, source, log)
 }
 
@@ -97,7 +129,6 @@ fn apply(
     set_stage(&mut record, Stage::Unpack)?;
     let releases = state.releases()?;
     let opened = release::open(opts, &releases, &source, pass, accepted.as_ref(), log)?;
-    let sha256 = opened.record.sha256.clone();
     drop(source);
     // Raised only now that the release decrypted and unpacked: a signed file with wrong
     // parameters cannot lock out every earlier good release.
@@ -110,8 +141,22 @@ fn apply(
                 floor.path(&a.facts.name),
             ))?;
     }
-    releases.touch(&sha256);
+    run_release(opts, state, record, &releases, opened, log)
+}
 
+/// The plan and run stages of a release that is on disk and trusted (just unpacked, or re-used
+/// from this machine's record), then `current`. `record` is `None` for a dry run, which plans,
+/// shows what changed since `current`, and runs nothing.
+fn run_release(
+    opts: &BootOptions,
+    state: &StateDir,
+    mut record: Option<&mut RunRecord>,
+    releases: &Releases,
+    opened: release::Opened,
+    log: &mut dyn FnMut(&str),
+) -> Result<BootReport, BootError> {
+    let sha256 = opened.record.sha256.clone();
+    releases.touch(&sha256);
     set_stage(&mut record, Stage::Plan)?;
     let plan = opened.plan;
     let spec = RunSpec {
@@ -126,12 +171,15 @@ fn apply(
         sha256: sha256.clone(),
         signed: opened.record.signed.clone(),
         inits: runner::due_inits(&spec, state),
+        diff: None,
+        kind: RunKind::Run,
         plan,
         log_dir: None,
         duration: Duration::ZERO,
     };
     let Some(record) = record else {
-        prune(state, &releases, &sha256, None, log);
+        report.diff = diff::against_current(releases, &report.plan, &sha256);
+        prune(state, releases, &sha256, None, log);
         return Ok(report);
     };
     {
@@ -143,6 +191,7 @@ fn apply(
             source: String::new(),
         });
         status.signed = report.signed.clone();
+        report.kind = status.kind;
     }
     record.stage(Stage::Run)?;
     let ran = runner::run(
@@ -153,7 +202,7 @@ fn apply(
         &mut std::io::stdout(),
     )?;
     releases.set_current(&sha256)?;
-    prune(state, &releases, &sha256, Some(record), log);
+    prune(state, releases, &sha256, Some(record), log);
     report.inits = ran.inits_run;
     report.log_dir = Some(record.log_dir().to_path_buf());
     Ok(report)
@@ -162,7 +211,7 @@ fn apply(
 /// Removes old releases (never `current`, never the one just used) and old run logs.
 fn prune(
     state: &StateDir,
-    releases: &crate::state::Releases,
+    releases: &Releases,
     in_use: &str,
     record: Option<&RunRecord>,
     log: &mut dyn FnMut(&str),

@@ -57,6 +57,27 @@ pub struct BootOptions {
     pub on_success: Option<String>,
     /// Command run after a failed run.
     pub on_failure: Option<String>,
+    /// Whether a boot whose fetch fails for good re-applies the last verified release.
+    pub offline: Offline,
+}
+
+/// The offline fallback (`--no-offline`, `--offline-after DUR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Offline {
+    /// Fall back at all (default: yes).
+    pub enabled: bool,
+    /// Give up fetching this early when there is a release to fall back on (default: the whole
+    /// `--retry-for`).
+    pub after: Option<Duration>,
+}
+
+impl Default for Offline {
+    fn default() -> Self {
+        Offline {
+            enabled: true,
+            after: None,
+        }
+    }
 }
 
 /// What `--pubkey`, `--allow-downgrade` and `--allow-expired` ask for.

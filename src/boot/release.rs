@@ -177,3 +177,22 @@ fn manifest_sha256(plan: &Plan) -> Option<String> {
         .ok()
         .map(|(hex, _)| hex)
 }
+
+/// A release this machine verified and unpacked earlier, re-opened without its bundle file: for
+/// `rerun`, `rollback` and the offline fallback. Its folder must still match its record.
+pub fn reopen(releases: &Releases, sha256: &str) -> Result<Opened, BootError> {
+    let record = releases.record(sha256).ok_or_else(|| BootError::NotKept {
+        what: format!("verified release {}", hashing::short(sha256)),
+        kept: "see bundle-bootstrap status".into(),
+    })?;
+    let changed = || BootError::Changed {
+        sha256: sha256.to_string(),
+    };
+    let plan =
+        personality::plan_unpacked(&releases.dir(sha256), &record.name, hashing::short(sha256))
+            .map_err(|_| changed())?;
+    if record.manifest_sha256.is_none() || manifest_sha256(&plan) != record.manifest_sha256 {
+        return Err(changed());
+    }
+    Ok(Opened { plan, record })
+}

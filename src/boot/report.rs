@@ -7,7 +7,9 @@ use std::time::Duration;
 use crate::exit::Classify;
 use crate::hashing;
 use crate::personality::Plan;
-use crate::state::SignedInfo;
+use crate::state::{RunKind, SignedInfo};
+
+use super::diff::Diff;
 
 use super::error::BootError;
 use super::options::Mode;
@@ -27,6 +29,10 @@ pub struct BootReport {
     pub plan: Plan,
     /// Modules whose init is due (dry run) or was run.
     pub inits: Vec<String>,
+    /// A dry run's changes against the applied release, when another one is applied.
+    pub diff: Option<Diff>,
+    /// What the run was: a fresh fetch, a rerun, a rollback, an offline re-apply.
+    pub kind: RunKind,
     /// The run's log folder (None for a dry run).
     pub log_dir: Option<PathBuf>,
     /// Wall time from start to finish.
@@ -51,6 +57,9 @@ impl BootReport {
         for s in &self.plan.skipped {
             out.push_str(&format!("  skipped: {s} (no start script)\n"));
         }
+        if let Some(diff) = &self.diff {
+            out.push_str(&diff.text(&self.version));
+        }
         out
     }
 }
@@ -67,7 +76,13 @@ pub fn summary(result: &Result<BootReport, BootError>, mode: Mode) -> String {
             r.inits.len()
         ),
         (Ok(r), Mode::Run) => format!(
-            "ok: {} {} (sha256 {}): {} modules started, {} init run, in {}",
+            "ok{}: {} {} (sha256 {}): {} modules started, {} init run, in {}",
+            match r.kind {
+                RunKind::Run => "",
+                RunKind::Rerun => " (rerun)",
+                RunKind::Rollback => " (rollback)",
+                RunKind::Offline => " (OFFLINE: the last verified release, re-applied)",
+            },
             r.name,
             r.version,
             hashing::short(&r.sha256),

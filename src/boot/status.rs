@@ -35,6 +35,29 @@ pub fn read(state_dir: &Path) -> Result<Status, StateError> {
     Ok(status)
 }
 
+/// How often `status --wait` looks again.
+const WAIT_TICK: Duration = Duration::from_millis(250);
+
+/// Waits until no run holds the state folder (or `timeout` passed), then reads the status. A
+/// state folder with no status yet is waited for too: the first boot may not have started.
+pub fn wait(state_dir: &Path, timeout: Option<Duration>) -> Result<Status, StateError> {
+    let started = std::time::Instant::now();
+    loop {
+        let timed_out = timeout.is_some_and(|t| started.elapsed() >= t);
+        match StateDir::open_read_only(state_dir) {
+            Ok(state) if !state.is_locked() => match read(state_dir) {
+                Err(StateError::NoStatus { .. }) if !timed_out => {}
+                other => return other,
+            },
+            Ok(_) if timed_out => return read(state_dir),
+            Err(StateError::NoStatus { .. }) if !timed_out => {}
+            Err(e) if timed_out || !matches!(e, StateError::NoStatus { .. }) => return Err(e),
+            _ => {}
+        }
+        std::thread::sleep(WAIT_TICK);
+    }
+}
+
 /// The exit status `status` ends with for this run (see the module docs).
 pub fn exit_code(status: &Status) -> u8 {
     match status.result {

@@ -115,10 +115,24 @@ pub fn program_name(default: &'static str) -> String {
 /// Parses the command line, mapping clap's usage errors to exit 1 (our 2 means "fetch failed")
 /// and keeping the `PROGRAM: error:` form. `--help` and `--version` end with 0.
 pub fn parse<T: clap::Parser>(program: &str) -> Result<T, ExitCode> {
-    let command = T::command().bin_name(program.to_string());
-    let parsed = command
-        .try_get_matches()
-        .and_then(|matches| T::from_arg_matches(&matches));
+    parse_matches(program, std::env::args_os().collect(), false).map(|(t, _)| t)
+}
+
+/// [`parse`] of `args` (program first), also handing back clap's matches (which flags were given
+/// on the command line). With `override_self`, a flag given twice takes its last value: how a
+/// saved configuration's flags, put first, give way to the ones typed.
+pub fn parse_matches<T: clap::Parser>(
+    program: &str,
+    args: Vec<std::ffi::OsString>,
+    override_self: bool,
+) -> Result<(T, clap::ArgMatches), ExitCode> {
+    let command = T::command()
+        .bin_name(program.to_string())
+        .args_override_self(override_self);
+    let parsed = command.try_get_matches_from(args).and_then(|matches| {
+        let t = T::from_arg_matches(&matches)?;
+        Ok((t, matches))
+    });
     parsed.map_err(|e| {
         if !e.use_stderr() {
             let _ = e.print();

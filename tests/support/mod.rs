@@ -25,7 +25,12 @@ pub fn bundle() -> Command {
 pub fn bootstrap() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundle-bootstrap"));
     cmd.env_remove("BUNDLE_PASSPHRASE")
-        .env("NO_PROXY", LOOPBACK);
+        .env("NO_PROXY", LOOPBACK)
+        // Never the machine's own /etc/startup-bundle (a `run URL` saves its configuration), and
+        // never another test's: a test about the configuration passes its own --config.
+        .env("BUNDLE_BOOTSTRAP_CONFIG", "none")
+        // Never the real instance metadata service at 169.254.169.254.
+        .env("AWS_EC2_METADATA_DISABLED", "true");
     cmd.stdin(Stdio::null());
     cmd
 }
@@ -86,7 +91,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Running commands: [`run`], [`start`], [`run_with_stdin`], [`child_test`], and [`Ran`]'s dump.
 mod process;
-pub use process::{Ran, child_test, only_as_child, run, run_with_stdin};
+pub use process::{Ran, child_test, only_as_child, run, run_with_stdin, start};
 
 /// `bundle-bootstrap run|watch URL …`: the one builder.
 mod boot;

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use startup_bundle::boot::watch::{self, WatchOptions};
-use startup_bundle::cli::{Dur, Failure};
+use startup_bundle::cli::{Dur, Failure, RunArgs};
 
-use super::run::RunArgs;
+use super::{Ctx, resolve};
 
 /// The default time between two polls.
 const DEFAULT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
@@ -26,7 +26,7 @@ pub struct WatchArgs {
 
 impl WatchArgs {
     /// Polls until stopped (or `--polls` runs out); a configuration mistake stops it with exit 1.
-    pub fn run(self) -> Result<ExitCode, Failure> {
+    pub fn run(self, ctx: &Ctx) -> Result<ExitCode, Failure> {
         if self.run.dry_run {
             return Err(Failure::usage(
                 "watch applies changes; use `run --dry-run` to see a plan",
@@ -36,7 +36,14 @@ impl WatchArgs {
             interval: self.interval.0,
             polls: (self.polls > 0).then_some(self.polls),
         };
-        let opts = self.run.options()?;
+        let run = match resolve(self.run, "watch", ctx, |cli| match cli.command {
+            crate::Command::Watch(args) => Some(args.run),
+            _ => None,
+        }) {
+            Ok(run) => run,
+            Err(ended) => return ended,
+        };
+        let opts = run.options(&mut super::log)?;
         watch::watch(&opts, &every, &mut |line| {
             eprintln!("{} watch: {line}", crate::PROGRAM)
         })?;
