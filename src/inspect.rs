@@ -3,6 +3,7 @@
 //! Opens the bundle through [`crate::open`] into a fresh private scratch folder, reads the plan and
 //! throws the folder away.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,8 @@ pub struct Inspection {
     pub data: Vec<InspectedData>,
     /// Folders that are neither modules nor data folders, skipped at run time.
     pub skipped: Vec<String>,
+    /// The bundle's settings for every module (`bundle.toml`'s `[env]`).
+    pub env: BTreeMap<String, String>,
 }
 
 /// One data folder as `bundle inspect` shows it.
@@ -86,6 +89,9 @@ pub struct InspectedData {
     pub files: u64,
     /// Bytes of file content.
     pub bytes: u64,
+    /// Where `bundle pack` found it (`local`, `library:<path>`, `built-in:<version>`); `None` in
+    /// a hand-made bundle.
+    pub origin: Option<String>,
 }
 
 /// One module as `bundle inspect` shows it.
@@ -103,6 +109,10 @@ pub struct InspectedModule {
     pub bytes: u64,
     /// Whether it has an init script.
     pub init: bool,
+    /// Where `bundle pack` found it; `None` in a hand-made bundle.
+    pub origin: Option<String>,
+    /// Its own default settings (`module.toml`'s `[env]`).
+    pub env: BTreeMap<String, String>,
 }
 
 impl Inspection {
@@ -132,27 +142,34 @@ impl Inspection {
                 format!(" requires {}", m.requires.join(", "))
             };
             out.push_str(&format!(
-                "  {}. {}{}{} — {} files, {}, {}\n",
+                "  {}. {}{}{} — {} files, {}, {}{}\n",
                 i + 1,
                 m.name,
                 if m.init { " (init + start)" } else { "" },
                 requires,
                 m.files,
                 crate::size::human(m.bytes),
-                m.digest
+                m.digest,
+                origin_text(m.origin.as_deref())
             ));
+            out.push_str(&env_text(&m.env, "     "));
         }
         if !self.data.is_empty() {
             out.push_str("data folders (never run):\n");
         }
         for d in &self.data {
             out.push_str(&format!(
-                "  {} — {} files, {}, {}\n",
+                "  {} — {} files, {}, {}{}\n",
                 d.name,
                 d.files,
                 crate::size::human(d.bytes),
-                d.digest
+                d.digest,
+                origin_text(d.origin.as_deref())
             ));
+        }
+        if !self.env.is_empty() {
+            out.push_str("settings for every module (--env at boot overrides them):\n");
+            out.push_str(&env_text(&self.env, "  "));
         }
         for s in &self.skipped {
             out.push_str(&format!("  skipped: {s} (no start script)\n"));
@@ -198,9 +215,11 @@ pub fn inspect(
                 digest: d.digest,
                 files: d.files,
                 bytes: d.bytes,
+                origin: d.origin,
             })
             .collect(),
         skipped: plan.skipped,
+        env: plan.env.into_iter().collect(),
     })
 }
 
@@ -213,6 +232,8 @@ impl From<&PlannedModule> for InspectedModule {
             files: m.files,
             bytes: m.bytes,
             init: m.init.is_some(),
+            origin: m.origin.clone(),
+            env: m.env.iter().cloned().collect(),
         }
     }
 }
@@ -221,4 +242,18 @@ impl From<ArchiveError> for InspectError {
     fn from(e: ArchiveError) -> Self {
         InspectError::Open(OpenError::Archive(e))
     }
+}
+
+/// `, from <where>` for the text, nothing for a hand-made bundle.
+fn origin_text(origin: Option<&str>) -> String {
+    origin
+        .map(|o| format!(", from {}", personality::describe_origin(o)))
+        .unwrap_or_default()
+}
+
+/// One `KEY=VALUE` line per setting, escaped (a value may hold a newline).
+fn env_text(env: &BTreeMap<String, String>, indent: &str) -> String {
+    env.iter()
+        .map(|(k, v)| format!("{indent}{k}={}\n", crate::names::printable(v)))
+        .collect()
 }

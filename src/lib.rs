@@ -20,6 +20,7 @@ pub mod fetch;
 pub mod fsutil;
 pub mod hashing;
 pub mod inspect;
+pub mod names;
 pub mod open;
 pub mod pack;
 pub mod personality;

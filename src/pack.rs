@@ -15,7 +15,7 @@ use crate::archive::{self, ArchiveError, Compression, PackEntry, PackOptions, So
 use crate::enc::{self, Armor, Params};
 use crate::exit::{Classify, Exit};
 use crate::fsutil::{NewFile, Overwrite};
-use crate::personality::{self, LayoutEntry, Manifest, Problems};
+use crate::personality::{self, LayoutEntry, Libraries, Manifest, Problem, Problems};
 use crate::secret::{PASSPHRASE_VAR, Passphrase};
 use crate::sign::{self, SignError, SigningKey, TrustedFacts};
 
@@ -33,7 +33,7 @@ const WRITE_BUFFER: usize = 256 * 1024;
 pub struct PackRequest {
     /// The personality folder.
     pub dir: PathBuf,
-    /// Module libraries, searched in order.
+    /// Module library folders, searched in order; the library built into `bundle` comes last.
     pub libraries: Vec<PathBuf>,
     /// The bundle file to write.
     pub output: PathBuf,
@@ -64,6 +64,8 @@ pub struct Packed {
     pub open_command: String,
     /// The signature written beside it (`pack --sign`).
     pub signature: Option<Signed>,
+    /// What `bundle check` would warn about (a shadowed module, a setting that looks secret).
+    pub warnings: Vec<Problem>,
 }
 
 /// How `bundle pack --sign` and `bundle sign` sign.
@@ -167,7 +169,9 @@ pub fn pack_signed(
             return Err(PackError::Exists(taken.clone()));
         }
     }
-    let found = personality::load(&req.dir, &req.libraries)?;
+    // Lives until the archive is written: the built-in library's modules are read from it.
+    let libraries = Libraries::with_builtin(req.libraries.clone());
+    let found = personality::load(&req.dir, &libraries)?;
     let manifest = found.manifest();
     let entries = archive_entries(&found.layout())?;
     let opts = PackOptions {
@@ -235,6 +239,7 @@ pub fn pack_signed(
         manifest,
         open_command: open_command(&req.output, &req.params, req.armor, req.compression),
         signature,
+        warnings: found.warnings,
     })
 }
 

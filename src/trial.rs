@@ -31,7 +31,7 @@ pub enum Keep {
 pub struct TryOptions {
     /// The personality folder.
     pub dir: PathBuf,
-    /// Module libraries.
+    /// Module library folders; the library built into `bundle` comes last.
     pub libraries: Vec<PathBuf>,
     /// Container parameters of the throwaway bundle.
     pub params: Params,
@@ -149,6 +149,9 @@ pub fn try_personality(
             .unwrap_or(1),
     };
     let packed = pack::pack(&req, &pass, &|_| {})?;
+    for warning in &packed.warnings {
+        log(&format!("warning: {warning}"));
+    }
     let server = Server::start(&served).map_err(|source| TryError::Setup {
         what: "the loopback server".into(),
         source,

@@ -37,3 +37,6 @@ mod crash;
 mod hardening_fetch;
 // After the first boot: the saved configuration, offline boots, rerun, rollback, status --wait.
 mod lifecycle;
+// The operator's path: `bundle new` names, the built-in module library, settings ([env]),
+// `bundle check` catching what fails at boot; and names from hand-made bundles (hardening 15).
+mod operator_personality;

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use startup_bundle::exit::{Classify, Exit};
 use startup_bundle::personality::Content;
 use startup_bundle::personality::{
-    self, ARCHIVE_TOP, LayoutEntry, MANIFEST_FORMAT, MANIFEST_NAME, OrderError, Origin, PlanError,
-    Problems, library_paths, load, module_digest, plan_unpacked,
+    self, ARCHIVE_TOP, LayoutEntry, Libraries, MANIFEST_FORMAT, MANIFEST_FORMAT_V2, MANIFEST_NAME,
+    OrderError, Origin, PlanError, Problems, library_paths, load, module_digest, plan_unpacked,
 };
 
 use crate::support::{
@@ -26,7 +26,7 @@ fn module(dir: &Path, name: &str, toml: Option<&str>) {
 }
 
 fn problems_of(dir: &Path, libs: &[PathBuf]) -> Problems {
-    match load(dir, libs) {
+    match load(dir, &Libraries::folders_only(libs.to_vec())) {
         Ok(p) => panic!("expected problems, loaded {p:?}"),
         Err(e) => e,
     }
@@ -162,7 +162,7 @@ fn a_clean_personality_loads_in_run_order() {
     );
     write(&d, "README.md", "not a module, and fine\n", Mode::Plain);
     write(&d, ".git/config", "[core]\n", Mode::Plain);
-    let p = load(&d, &[]).unwrap();
+    let p = load(&d, &Libraries::default()).unwrap();
     let names: Vec<&str> = p.modules.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["10-java", "20-rabbitmq"]);
     assert_eq!((p.name.as_str(), p.version.as_str()), ("clean", "0"));
@@ -186,7 +186,11 @@ fn local_module_wins_over_library_and_libraries_are_searched_in_order() {
         "modules = [\"rabbitmq\", \"java\", \"erlang\"]\n",
         Mode::Plain,
     );
-    let p = load(&d, &[lib1.clone(), lib2.clone()]).unwrap();
+    let p = load(
+        &d,
+        &Libraries::folders_only(vec![lib1.clone(), lib2.clone()]),
+    )
+    .unwrap();
     let got: Vec<(&str, &Path, &Origin)> = p
         .modules
         .iter()
@@ -277,12 +281,12 @@ fn sample(s: &Path) -> (PathBuf, PathBuf) {
 fn manifest_lists_modules_in_run_order_with_digests() {
     let s = scratch();
     let (d, lib) = sample(s.path());
-    let p = load(&d, std::slice::from_ref(&lib)).unwrap();
+    let p = load(&d, &Libraries::folders_only(vec![lib.clone()])).unwrap();
     let m = p.manifest();
     let json = m.to_json();
     assert_eq!(
         json,
-        load(&d, std::slice::from_ref(&lib))
+        load(&d, &Libraries::folders_only(vec![lib.clone()]))
             .unwrap()
             .manifest()
             .to_json()
@@ -397,7 +401,7 @@ fn unpack_like_pack(p: &personality::Personality, unpacked: &Path) {
 fn plan_follows_bundle_json_and_checks_digests() {
     let s = scratch();
     let (d, lib) = sample(s.path());
-    let p = load(&d, std::slice::from_ref(&lib)).unwrap();
+    let p = load(&d, &Libraries::folders_only(vec![lib.clone()])).unwrap();
     let unpacked = s.path().join("unpacked");
     unpack_like_pack(&p, &unpacked);
     let top = unpacked.join(ARCHIVE_TOP);
@@ -638,7 +642,7 @@ fn check_knows_data_folders_and_reports_a_folder_that_is_neither() {
     for bad in ["bad-data", "notes", "half", "typo"] {
         std::fs::remove_dir_all(d.join(bad)).unwrap();
     }
-    let loaded = load(&d, &[]).unwrap();
+    let loaded = load(&d, &Libraries::default()).unwrap();
     let modules: Vec<&str> = loaded.modules.iter().map(|m| m.name.as_str()).collect();
     let data: Vec<&str> = loaded.data.iter().map(|d| d.name.as_str()).collect();
     assert_eq!((modules, data), (vec!["app"], vec!["secrets"]));
@@ -655,7 +659,7 @@ fn a_library_data_folder_is_found_like_a_module() {
     module(&d, "app", Some("requires = [\"certs\"]\n"));
     data_folder(&lib, "certs");
     write(&d, "bundle.toml", "modules = [\"certs\"]\n", Mode::Plain);
-    let p = load(&d, std::slice::from_ref(&lib)).unwrap();
+    let p = load(&d, &Libraries::folders_only(vec![lib.clone()])).unwrap();
     assert_eq!(p.data[0].origin, Origin::Library(lib.clone()));
     assert_eq!(p.data[0].dir, lib.join("certs"));
 }
@@ -677,7 +681,7 @@ fn sample_with_data(s: &Path) -> (PathBuf, PathBuf) {
 fn a_data_folder_is_packed_and_recorded_in_a_format_2_manifest() {
     let s = scratch();
     let (d, lib) = sample_with_data(s.path());
-    let p = load(&d, std::slice::from_ref(&lib)).unwrap();
+    let p = load(&d, &Libraries::folders_only(vec![lib.clone()])).unwrap();
     let names: Vec<&str> = p.modules.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["java", "app"]);
     let v: serde_json::Value = serde_json::from_slice(&p.manifest().to_json()).unwrap();
@@ -686,7 +690,7 @@ fn a_data_folder_is_packed_and_recorded_in_a_format_2_manifest() {
         files,
         bytes,
     } = module_digest(&d.join("secrets")).unwrap();
-    assert_eq!(v["format"], MANIFEST_FORMAT);
+    assert_eq!(v["format"], MANIFEST_FORMAT_V2);
     assert_eq!(
         v["modules"][1]["requires"],
         serde_json::json!(["java", "secrets"])
@@ -723,7 +727,7 @@ fn a_data_folder_is_packed_and_recorded_in_a_format_2_manifest() {
 fn plan_keeps_data_folders_apart_checks_their_digest_and_never_skips_them() {
     let s = scratch();
     let (d, lib) = sample_with_data(s.path());
-    let p = load(&d, std::slice::from_ref(&lib)).unwrap();
+    let p = load(&d, &Libraries::folders_only(vec![lib.clone()])).unwrap();
     let unpacked = s.path().join("unpacked");
     unpack_like_pack(&p, &unpacked);
     let top = unpacked.join(ARCHIVE_TOP);

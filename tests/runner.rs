@@ -32,6 +32,7 @@ fn module(root: &Path, name: &str, start: &str, init: Option<&str>) -> ModuleToR
         start: PathBuf::from("start"),
         init: init.map(|_| PathBuf::from("init")),
         digest: "sha256:one".to_string(),
+        env: Vec::new(),
     }
 }
 
@@ -41,6 +42,7 @@ fn spec(root: &Path, modules: Vec<ModuleToRun>) -> RunSpec {
         bundle_version: "1.2.3".into(),
         root: root.to_path_buf(),
         modules,
+        env: Vec::new(),
     }
 }
 

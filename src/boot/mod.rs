@@ -164,6 +164,7 @@ fn run_release(
         bundle_version: plan.version.clone(),
         root: plan.root.clone(),
         modules: plan.modules.iter().map(ModuleToRun::from).collect(),
+        env: plan.env.clone(),
     };
     let mut report = BootReport {
         name: plan.name.clone(),
@@ -271,6 +272,7 @@ impl From<&crate::personality::PlannedModule> for ModuleToRun {
             start: m.start.clone(),
             init: m.init.clone(),
             digest: m.digest.clone(),
+            env: m.env.clone(),
         }
     }
 }

@@ -19,9 +19,7 @@ pub struct EnvVar {
 impl EnvVar {
     /// Whether `key` is a portable variable name.
     pub fn valid_key(key: &str) -> bool {
-        !key.is_empty()
-            && !key.starts_with(|c: char| c.is_ascii_digit())
-            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        crate::names::valid_env_key(key)
     }
 
     /// The pair as a tuple.

@@ -1,4 +1,5 @@
-//! `bundle.toml`: a personality's name, version and the library modules it takes by name.
+//! `bundle.toml`: a personality's name, version, the library modules it takes by name, and its
+//! settings (`[env]`).
 //!
 //! Parses one file; knows nothing of libraries or module folders.
 
@@ -10,7 +11,7 @@ use super::module::parse_toml_strict;
 /// The personality's settings file.
 pub const BUNDLE_TOML: &str = "bundle.toml";
 /// The keys `bundle.toml` may hold.
-pub const BUNDLE_TOML_KEYS: [&str; 3] = ["name", "version", "modules"];
+pub const BUNDLE_TOML_KEYS: [&str; 4] = ["name", "version", "modules", "env"];
 
 /// What `bundle.toml` says. Every key is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
@@ -22,6 +23,8 @@ pub struct BundleToml {
     pub version: Option<String>,
     /// Modules taken by name from the module libraries.
     pub modules: Vec<String>,
+    /// Settings for every module (`[env]`): over each module's own defaults, under `--env`.
+    pub env: super::EnvTable,
 }
 
 /// Reads `dir/bundle.toml` strictly: its settings (defaults when there is none or it cannot be
@@ -37,30 +40,15 @@ pub fn read_bundle_toml(dir: &Path) -> (BundleToml, Vec<String>) {
     }
 }
 
-/// Problems with a name or version string: they become `BUNDLE_NAME`/`BUNDLE_VERSION` and log
-/// lines, so they must be non-empty and free of control characters.
-pub fn label_problem(key: &str, value: &str) -> Option<String> {
-    if value.trim().is_empty() {
-        Some(format!(
-            "`{key}` is empty: give it a value or remove the key"
-        ))
-    } else if value.chars().any(char::is_control) {
-        Some(format!(
-            "`{key}` holds a control character (newline, tab...): remove it"
-        ))
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_three_keys() {
+    fn parses_the_four_keys() {
         let (b, problems) = parse_toml_strict::<BundleToml>(
-            "name = \"web\"\nversion = \"2\"\nmodules = [\"java\", \"rabbitmq\"]\n",
+            "name = \"web\"\nversion = \"2\"\nmodules = [\"java\", \"rabbitmq\"]\n\
+             [env]\nJAVA_VERSION = \"21\"\n",
             BUNDLE_TOML,
             &BUNDLE_TOML_KEYS,
         );
@@ -69,6 +57,18 @@ mod tests {
         assert_eq!(b.name.as_deref(), Some("web"));
         assert_eq!(b.version.as_deref(), Some("2"));
         assert_eq!(b.modules, ["java", "rabbitmq"]);
+        assert_eq!(b.env.get("JAVA_VERSION").map(String::as_str), Some("21"));
+    }
+
+    #[test]
+    fn a_setting_is_a_string() {
+        let (b, problems) =
+            parse_toml_strict::<BundleToml>("[env]\nPORT = 5672\n", BUNDLE_TOML, &BUNDLE_TOML_KEYS);
+        assert!(b.is_none());
+        assert!(
+            problems[0].contains("env.PORT") || problems[0].contains("PORT"),
+            "{problems:?}"
+        );
     }
 
     #[test]
@@ -84,12 +84,5 @@ mod tests {
             e.iter()
                 .any(|m| m.contains("unknown key `module`") && m.contains("bundle.toml"))
         );
-    }
-
-    #[test]
-    fn labels() {
-        assert!(label_problem("name", "").is_some());
-        assert!(label_problem("name", "a\nb").is_some());
-        assert!(label_problem("version", "1.2.3").is_none());
     }
 }

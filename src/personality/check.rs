@@ -1,6 +1,6 @@
 //! Problems found by `bundle check` and `bundle pack`, and the checks on a module's files: scripts
-//! (shebang, CRLF), symlinks that leave the module, special files; and what a data folder may not
-//! hold (scripts, `requires`).
+//! (shebang, CRLF, syntax), symlinks that leave the module, special files; and what a data folder
+//! may not hold (scripts, `requires`, settings).
 //!
 //! Every problem is collected, never only the first, and each names its path and what to do.
 //! Reads files; never writes; knows nothing of archives or encryption.
@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::{Classify, Exit};
 
+use super::env::{EnvTable, check_env_pair, looks_secret};
+use super::lint;
 use super::module::{INIT_SCRIPTS, MODULE_TOML, ModuleMeta, START_SCRIPTS};
 use super::tree::{self, Entry, Kind};
 
@@ -44,8 +46,14 @@ impl Problem {
 }
 
 impl fmt::Display for Problem {
+    /// `path: message`, the path escaped: a folder name may hold anything, a newline included.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)
+        write!(
+            f,
+            "{}: {}",
+            crate::names::printable_path(&self.path),
+            self.message
+        )
     }
 }
 
@@ -131,7 +139,35 @@ pub fn check_data_folder(dir: &Path, meta: &ModuleMeta) -> Vec<Problem> {
             ),
         ));
     }
+    if !meta.env.is_empty() {
+        problems.push(Problem::new(
+            dir.join(MODULE_TOML),
+            "a data folder (kind = \"data\") is never run, so its [env] would reach no script: \
+             move the settings to bundle.toml's [env]",
+        ));
+    }
     problems
+}
+
+/// The problems and warnings of one `[env]` table (in `file`): each setting against the rule,
+/// and a warning for a key that looks like a secret.
+pub fn check_env(file: &Path, env: &EnvTable) -> (Vec<Problem>, Vec<Problem>) {
+    let (mut problems, mut warnings) = (Vec::new(), Vec::new());
+    for (key, value) in env {
+        if let Err(e) = check_env_pair(key, value) {
+            problems.push(Problem::new(file, format!("[env]: {e}")));
+        } else if looks_secret(key) {
+            warnings.push(Problem::new(
+                file,
+                format!(
+                    "[env]: `{key}` looks like a secret; a setting sits in every module's \
+                     environment: ship the secret as a file in a data folder and set its path \
+                     instead (`{key}_FILE = \"secrets/…\"`, if the module reads one)"
+                ),
+            ));
+        }
+    }
+    (problems, warnings)
 }
 
 /// A symlink must be relative and stay inside the module: unpacking refuses anything else
@@ -164,7 +200,8 @@ fn check_symlink(entry: &Entry, target: &Path, root: Option<&Path>) -> Option<Pr
     })
 }
 
-/// Script checks: CRLF line endings in any script; an executable script without a `#!` line.
+/// Script checks: CRLF line endings in any script; an executable script without a `#!` line; a
+/// shell script that does not parse.
 ///
 /// A script is the start or init script, any `*.sh`, or any executable file that is text (not
 /// ELF, no NUL in its first [`SNIFF_LEN`] bytes).
@@ -201,6 +238,12 @@ fn check_file(entry: &Entry, scripts: &[&str]) -> Vec<Problem> {
         )),
         Ok(_) => {}
         Err(e) => problems.push(Problem::new(&entry.path, format!("cannot be read: {e}"))),
+    }
+    // Parsed only when nothing else is wrong: CRLF or a missing `#!` already says why it fails.
+    if problems.is_empty()
+        && let Some(shell) = lint::shell_of(&head, top_level_script || dot_sh)
+    {
+        problems.extend(lint::check_syntax(&entry.path, shell));
     }
     problems
 }

@@ -1,9 +1,13 @@
 //! Module libraries: where `bundle.toml`'s module names are looked up, in order.
 //!
-//! Reads the `BUNDLE_MODULES_PATH` environment variable and folder metadata; nothing else.
+//! Reads the `BUNDLE_MODULES_PATH` environment variable and folder metadata; the built-in library
+//! is written out by `builtin.rs` when a look-up first reaches it.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+
+use super::builtin::{BUILTIN_VERSION, BuiltIn};
+use super::module::Origin;
 
 /// The environment variable listing module libraries, colon-separated like `PATH`.
 pub const MODULES_PATH_ENV: &str = "BUNDLE_MODULES_PATH";
@@ -37,22 +41,67 @@ pub fn library_paths_from(flag: &[PathBuf], env: Option<&OsStr>) -> Vec<PathBuf>
     }
 }
 
-/// The first library holding a folder named `name`: `(library, module folder)`.
-pub fn find_in_libraries(name: &str, libraries: &[PathBuf]) -> Option<(PathBuf, PathBuf)> {
-    libraries
-        .iter()
-        .map(|lib| (lib.clone(), lib.join(name)))
-        .find(|(_, dir)| dir.is_dir())
+/// Where library modules come from, in order: folders (`--modules-path`, `BUNDLE_MODULES_PATH`
+/// or `./modules`), then — unless left out — the library built into `bundle`.
+#[derive(Debug, Default)]
+pub struct Libraries {
+    folders: Vec<PathBuf>,
+    builtin: Option<BuiltIn>,
 }
 
-/// The places a module named `name` was looked for, for messages: `a/java, b/java`.
-pub fn looked_in(name: &str, personality: Option<&Path>, libraries: &[PathBuf]) -> String {
-    personality
-        .into_iter()
-        .chain(libraries.iter().map(PathBuf::as_path))
-        .map(|p| p.join(name).display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
+impl Libraries {
+    /// `folders`, then the built-in library: what `bundle check`, `pack` and `try` search.
+    pub fn with_builtin(folders: Vec<PathBuf>) -> Libraries {
+        Libraries {
+            folders,
+            builtin: Some(BuiltIn::default()),
+        }
+    }
+
+    /// Only `folders`: nothing built in.
+    pub fn folders_only(folders: Vec<PathBuf>) -> Libraries {
+        Libraries {
+            folders,
+            builtin: None,
+        }
+    }
+
+    /// Every library holding a folder named `name`, in search order (the first one is used; the
+    /// others are shadowed by it). A built-in library that could not be written out is an error.
+    pub fn find_all(&self, name: &str) -> Result<Vec<(Origin, PathBuf)>, String> {
+        let mut found: Vec<(Origin, PathBuf)> = self
+            .folders
+            .iter()
+            .map(|lib| (Origin::Library(lib.clone()), lib.join(name)))
+            .filter(|(_, dir)| dir.is_dir())
+            .collect();
+        if let Some(folder) = self.builtin.as_ref().and_then(|b| b.folder(name)) {
+            found.push((Origin::BuiltIn, folder?));
+        }
+        Ok(found)
+    }
+
+    /// The first library holding a folder named `name`: where it comes from and the folder.
+    pub fn find(&self, name: &str) -> Option<(Origin, PathBuf)> {
+        self.find_all(name).ok()?.into_iter().next()
+    }
+
+    /// The places a module named `name` was looked for, for messages:
+    /// `a/java, b/java, the built-in library`.
+    pub fn looked_in(&self, name: &str, personality: Option<&Path>) -> String {
+        let mut places: Vec<String> = personality
+            .into_iter()
+            .chain(self.folders.iter().map(PathBuf::as_path))
+            .map(|p| p.join(name).display().to_string())
+            .collect();
+        if self.builtin.is_some() {
+            places.push(format!(
+                "the built-in library (bundle {BUILTIN_VERSION}: {})",
+                BuiltIn::names().join(", ")
+            ));
+        }
+        places.join(", ")
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Loading a personality folder: its own modules and data folders, `bundle.toml`'s library ones,
-//! every check, the run order and the digests. What `bundle check` and `bundle pack` call.
+//! Loading a personality folder: its own modules and data folders, `bundle.toml`'s library ones
+//! (and which library each comes from), every check, the run order and the digests. What
+//! `bundle check` and `bundle pack` call.
 //!
 //! Reads folders; never writes; knows nothing of encryption, archives, fetching or running.
 
@@ -9,12 +10,14 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::bundle_toml::{BUNDLE_TOML, label_problem, read_bundle_toml};
-use super::check::{Problem, Problems, check_data_folder, check_module_files};
-use super::library::{find_in_libraries, looked_in};
+use super::bundle_toml::{BUNDLE_TOML, BundleToml, read_bundle_toml};
+use super::check::{Problem, Problems, check_env};
+use super::folder::{Checked, Declared, Findings, inspect};
+use super::library::Libraries;
+use super::lint;
 use super::module::{
-    DataFolder, FolderKind, Found, INIT_SCRIPTS, MODULE_TOML, Module, Origin, START_SCRIPTS,
-    find_script, read_meta, validate_module_name,
+    Found, INIT_SCRIPTS, MODULE_TOML, Module, Origin, START_SCRIPTS, find_script,
+    validate_module_name,
 };
 use super::{Personality, module_digest, run_order};
 
@@ -24,11 +27,11 @@ pub const DEFAULT_VERSION: &str = "0";
 /// Loads the personality in `dir`, looking up `bundle.toml`'s modules in `libraries` (in order; a
 /// local module folder wins over a library one), and runs every check. Returns every problem found,
 /// not only the first. Modules come back in run order, data folders in name order, all with their
-/// digests.
+/// digests; warnings (a module shadowing another, a setting that looks secret) ride along.
 ///
 /// A requirement that is not in the bundle is an error, never pulled in silently: the operator
 /// lists every library module in `bundle.toml`, so the bundle's content is what the file says.
-pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> {
+pub fn load(dir: &Path, libraries: &Libraries) -> Result<Personality, Problems> {
     let fail = |p: Problem| Problems(vec![p], dir.to_path_buf());
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}
@@ -40,37 +43,71 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
         }
         Err(e) => return Err(fail(Problem::new(dir, format!("cannot be read: {e}")))),
     }
-    let mut problems = Vec::new();
+    let mut found = Findings::default();
     let toml_path = dir.join(BUNDLE_TOML);
     let (bundle, messages) = read_bundle_toml(dir);
+    let problems = &mut found.problems;
     problems.extend(messages.into_iter().map(|m| Problem::new(&toml_path, m)));
-    for (key, value) in [("name", &bundle.name), ("version", &bundle.version)] {
-        if let Some(p) = value.as_deref().and_then(|v| label_problem(key, v)) {
-            problems.push(Problem::new(&toml_path, p));
-        }
+    let name = bundle.name.clone().unwrap_or_else(|| folder_name(dir));
+    let version = bundle
+        .version
+        .clone()
+        .unwrap_or_else(|| DEFAULT_VERSION.to_string());
+    problems.extend(label_problems(dir, &bundle, &name, &version));
+    if toml_path.is_file() {
+        problems.extend(lint::placeholder_in(&toml_path));
     }
+    let (env_problems, env_warnings) = check_env(&toml_path, &bundle.env);
+    problems.extend(env_problems);
+    found.warnings.extend(env_warnings);
 
-    let mut candidates = local_candidates(dir, &mut problems);
+    let mut candidates = local_candidates(dir, &mut found.problems);
     let local: BTreeSet<OsString> = candidates.iter().map(|(n, _, _)| n.clone()).collect();
     let mut listed = BTreeSet::new();
     for name in &bundle.modules {
+        let problems = &mut found.problems;
+        let shown = crate::names::printable(name);
         if !listed.insert(name.as_str()) {
             problems.push(Problem::new(
                 &toml_path,
-                format!("modules lists `{name}` twice: remove one"),
+                format!("modules lists `{shown}` twice: remove one"),
             ));
             continue;
         }
         if let Err(e) = validate_module_name(name) {
-            problems.push(Problem::new(&toml_path, format!("modules: `{name}`: {e}")));
+            problems.push(Problem::new(
+                &toml_path,
+                format!("modules: `{shown}`: module name {e}"),
+            ));
             continue;
         }
+        let in_libraries = match libraries.find_all(name) {
+            Ok(all) => all,
+            Err(e) => {
+                problems.push(Problem::new(&toml_path, e));
+                continue;
+            }
+        };
         if local.contains(&OsString::from(name)) {
-            continue; // The personality's own folder wins over any library's.
+            // The personality's own folder wins over any library's: say so, it is easy to miss.
+            if let Some((origin, _)) = in_libraries.first() {
+                found.warnings.push(Problem::new(
+                    dir.join(name),
+                    format!(
+                        "shadows `{name}` of the {}, which bundle.toml lists: this folder is \
+                         packed; rename it, or remove `{name}` from modules in bundle.toml",
+                        origin.describe()
+                    ),
+                ));
+            }
+            continue;
         }
-        match find_in_libraries(name, libraries) {
-            Some((lib, module_dir)) => {
-                candidates.push((name.into(), module_dir, Origin::Library(lib)));
+        match in_libraries.split_first() {
+            Some(((origin, module_dir), shadowed)) => {
+                found
+                    .warnings
+                    .extend(shadow_warnings(name, origin, module_dir, shadowed));
+                candidates.push((name.into(), module_dir.clone(), origin.clone()));
             }
             None => problems.push(Problem::new(
                 &toml_path,
@@ -78,7 +115,7 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
                     "module `{name}` is listed in modules but found nowhere (looked in {}): \
                      add it to a library, or point --modules-path or BUNDLE_MODULES_PATH at \
                      the library that holds it",
-                    looked_in(name, None, libraries)
+                    libraries.looked_in(name, None)
                 ),
             )),
         }
@@ -90,16 +127,21 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
         .iter()
         .filter_map(|(n, _, _)| n.to_str().map(str::to_string))
         .collect();
-    let (mut modules, mut data) = (Vec::new(), Vec::new());
+    let (mut modules, mut data, mut declared) = (Vec::new(), Vec::new(), Vec::new());
     for (name, folder, origin) in candidates {
-        match inspect(&name, folder, origin, &mut problems) {
+        match inspect(&name, folder, origin, &mut found, &mut declared) {
             Some(Checked::Module(m)) => modules.push(m),
             Some(Checked::Data(d)) => data.push(d),
             None => {}
         }
     }
+    let Findings {
+        mut problems,
+        warnings,
+    } = found;
     data.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    let order = requires_order(dir, libraries, &known, &modules, &mut problems);
+    missing_requirements(dir, libraries, &known, &declared, &mut problems);
+    let order = requires_order(dir, &modules, &mut problems);
     if modules.is_empty() && problems.is_empty() {
         problems.push(Problem::new(
             dir,
@@ -130,13 +172,66 @@ pub fn load(dir: &Path, libraries: &[PathBuf]) -> Result<Personality, Problems> 
     let modules = order.iter().filter_map(|&i| slots[i].take()).collect();
     Ok(Personality {
         root: dir.to_path_buf(),
-        name: bundle.name.unwrap_or_else(|| folder_name(dir)),
-        version: bundle
-            .version
-            .unwrap_or_else(|| DEFAULT_VERSION.to_string()),
+        name,
+        version,
         modules,
         data,
+        env: bundle.env,
+        warnings,
     })
+}
+
+/// The bundle's name and version against the one rule ([`crate::names`]): they become the
+/// pointer's name, the rollback counter's file, `BUNDLE_NAME`, `BUNDLE_VERSION` and log lines.
+fn label_problems(dir: &Path, bundle: &BundleToml, name: &str, version: &str) -> Vec<Problem> {
+    let toml_path = dir.join(BUNDLE_TOML);
+    let mut problems = Vec::new();
+    if let Err(e) = crate::names::validate_name(name) {
+        problems.push(match bundle.name {
+            Some(_) => Problem::new(&toml_path, format!("`name`: the bundle name {e}")),
+            None => Problem::new(
+                dir,
+                format!(
+                    "the folder's name {:?} is the bundle's name when bundle.toml gives none, \
+                     and it {e}: set name = \"…\" in bundle.toml, or rename the folder",
+                    crate::names::printable(name)
+                ),
+            ),
+        });
+    }
+    if let Err(e) = crate::names::validate_version(version) {
+        problems.push(Problem::new(&toml_path, format!("`version`: {e}")));
+    }
+    problems
+}
+
+/// Warnings for a library module that hides a different module of the same name in a library
+/// searched after it (the built-in one, say): the operator may not know which one is packed.
+/// Identical content is not worth a word.
+fn shadow_warnings(
+    name: &str,
+    origin: &Origin,
+    used: &Path,
+    shadowed: &[(Origin, PathBuf)],
+) -> Vec<Problem> {
+    let Ok(ours) = module_digest(used) else {
+        return Vec::new(); // the checks of the folder itself report it
+    };
+    shadowed
+        .iter()
+        .filter(|(_, dir)| module_digest(dir).is_ok_and(|theirs| theirs.digest != ours.digest))
+        .map(|(other, _)| {
+            Problem::new(
+                used,
+                format!(
+                    "`{name}` of the {} shadows a different `{name}` of the {}: the first is \
+                     packed; if that is not what you meant, remove it or change --modules-path",
+                    origin.describe(),
+                    other.describe()
+                ),
+            )
+        })
+        .collect()
 }
 
 /// The personality's own module and data folders, in name byte order. Hidden entries (`.git`) and
@@ -175,143 +270,49 @@ fn local_candidates(dir: &Path, problems: &mut Vec<Problem>) -> Vec<(OsString, P
     out
 }
 
-/// One checked folder of the personality.
-enum Checked {
-    /// A module, to run.
-    Module(Module),
-    /// A data folder, to pack and never run.
-    Data(DataFolder),
-}
-
-/// Checks one module or data folder; returns it when it is usable for ordering (valid name and,
-/// for a module, one start script). Digests are filled in later, once everything passed.
-fn inspect(
-    name: &OsString,
-    dir: PathBuf,
-    origin: Origin,
-    problems: &mut Vec<Problem>,
-) -> Option<Checked> {
-    let name = match name.to_str().ok_or(super::NameError::NotUtf8) {
-        Ok(n) => validate_module_name(n).map(|()| n.to_string()),
-        Err(e) => Err(e),
-    };
-    if let Err(e) = &name {
-        problems.push(Problem::new(&dir, format!("{e}: rename the folder")));
-    }
-    let toml_path = dir.join(MODULE_TOML);
-    let (meta, messages) = read_meta(&dir);
-    problems.extend(messages.into_iter().map(|m| Problem::new(&toml_path, m)));
-    if let (Some(declared), Ok(folder)) = (&meta.name, &name)
-        && declared != folder
-    {
-        problems.push(Problem::new(
-            &toml_path,
-            format!(
-                "`name` is \"{declared}\" but the folder is named \"{folder}\": make them equal \
-                 (the folder's name is the module's name) or remove `name`"
-            ),
-        ));
-    }
-    if meta.kind == FolderKind::Data {
-        problems.extend(check_data_folder(&dir, &meta));
-        problems.extend(check_module_files(&dir, &[]));
-        return Some(Checked::Data(DataFolder {
-            name: name.ok()?,
-            dir,
-            meta,
-            origin,
-            digest: String::new(),
-            files: 0,
-            bytes: 0,
-        }));
-    }
-    let start = script(&dir, START_SCRIPTS, problems);
-    if start.is_none() && find_script(&dir, START_SCRIPTS) == Found::Absent {
-        problems.push(Problem::new(
-            &dir,
-            "no start script: add an executable `start` (or `start.sh`) to the module, or \
-             kind = \"data\" to its module.toml if the folder only carries files",
-        ));
-    }
-    let init = script(&dir, INIT_SCRIPTS, problems);
-    let scripts: Vec<&str> = [start, init].into_iter().flatten().collect();
-    problems.extend(check_module_files(&dir, &scripts));
-    Some(Checked::Module(Module {
-        name: name.ok()?,
-        dir,
-        start: start?.to_string(),
-        init: init.map(str::to_string),
-        meta,
-        origin,
-        digest: String::new(),
-        files: 0,
-        bytes: 0,
-    }))
-}
-
-/// The script present under one of `names`, when exactly one is and it is a file.
-fn script(
+/// Checks every module's `requires`, a module without a start script included: each missing
+/// requirement is a problem of its own.
+fn missing_requirements(
     dir: &Path,
-    names: [&'static str; 2],
-    problems: &mut Vec<Problem>,
-) -> Option<&'static str> {
-    match find_script(dir, names) {
-        Found::Absent => None,
-        Found::Ambiguous(a, b) => {
-            problems.push(Problem::new(
-                dir,
-                format!("both `{a}` and `{b}` are present, which is ambiguous: keep one"),
-            ));
-            None
-        }
-        Found::One(n) if dir.join(n).is_file() => Some(n),
-        Found::One(n) => {
-            problems.push(Problem::new(
-                dir.join(n),
-                "is not a file (a folder, or a symlink to nothing): make it a script",
-            ));
-            None
-        }
-    }
-}
-
-/// Checks every `requires` (each missing one is a problem of its own), then orders the modules.
-/// A requirement naming a data folder only says it must be in the bundle: a data folder is never
-/// run, so it takes no place in the order. Returns indices into `modules` in run order (empty when
-/// there is a cycle).
-fn requires_order(
-    dir: &Path,
-    libraries: &[PathBuf],
+    libraries: &Libraries,
     known: &BTreeSet<String>,
-    modules: &[Module],
+    declared: &[Declared],
     problems: &mut Vec<Problem>,
-) -> Vec<usize> {
-    for m in modules {
-        for req in m
-            .meta
-            .requires
-            .iter()
-            .filter(|r| !known.contains(r.as_str()))
-        {
+) {
+    for m in declared {
+        for req in m.requires.iter().filter(|r| !known.contains(r.as_str())) {
+            if validate_module_name(req).is_err() {
+                continue; // reported with the module.toml
+            }
             let path = m.dir.join(MODULE_TOML);
-            let message = match find_in_libraries(req, libraries) {
-                Some((_, found)) => format!(
-                    "`{}` requires `{req}`, which is not in this bundle; the library has it at \
-                     {}: add it to modules in bundle.toml",
+            let message = match libraries.find(req) {
+                Some((origin, found)) => format!(
+                    "`{}` requires `{req}`, which is not in this bundle; the {} has it{}: add \
+                     it to modules in bundle.toml",
                     m.name,
-                    found.display()
+                    origin.describe(),
+                    match origin {
+                        Origin::Library(_) => format!(" at {}", found.display()),
+                        _ => String::new(),
+                    }
                 ),
                 None => format!(
                     "`{}` requires `{req}`, found nowhere (looked in {}): add a module folder \
                      `{req}`, or add it to modules in bundle.toml with its library on \
                      --modules-path",
                     m.name,
-                    looked_in(req, Some(dir), libraries)
+                    libraries.looked_in(req, Some(dir))
                 ),
             };
             problems.push(Problem::new(path, message));
         }
     }
+}
+
+/// Orders the usable modules. A requirement naming a data folder only says it must be in the
+/// bundle: a data folder is never run, so it takes no place in the order. Returns indices into
+/// `modules` in run order (empty when there is a cycle).
+fn requires_order(dir: &Path, modules: &[Module], problems: &mut Vec<Problem>) -> Vec<usize> {
     let present: BTreeSet<&str> = modules.iter().map(|m| m.name.as_str()).collect();
     let graph: Vec<(String, Vec<String>)> = modules
         .iter()

@@ -5,21 +5,24 @@
 
 use std::path::PathBuf;
 
-use super::{ARCHIVE_TOP, MANIFEST_NAME, Personality};
+use super::{ARCHIVE_TOP, EnvTable, MANIFEST_NAME, Personality};
 
 /// The first manifest format: modules only. Every `bundle-bootstrap` reads it, so it is still what
 /// `bundle pack` writes for a bundle without data folders (byte for byte as before).
 pub const MANIFEST_FORMAT_V1: u32 = 1;
-/// The newest manifest format, which this code reads along with the older ones: format 1 plus the
-/// `data` list. Written only for a bundle with data folders, so that a `bundle-bootstrap` that
-/// predates them refuses it with "update bundle-bootstrap" (exit 4) instead of failing on a module
-/// that requires a folder it cannot see.
-pub const MANIFEST_FORMAT: u32 = 2;
+/// Format 1 plus the `data` list. Written only for a bundle with data folders (and no settings),
+/// so that a `bundle-bootstrap` that predates them refuses it with "update bundle-bootstrap"
+/// (exit 4) instead of failing on a module that requires a folder it cannot see.
+pub const MANIFEST_FORMAT_V2: u32 = 2;
+/// The newest manifest format, which this code reads along with the older ones: format 2 plus the
+/// settings (`env`, for the bundle and per module). Written only for a bundle with settings, so
+/// that a `bundle-bootstrap` that predates them refuses it rather than run modules without them.
+pub const MANIFEST_FORMAT: u32 = 3;
 
 /// The manifest: what is in the bundle, in run order.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct Manifest {
-    /// [`MANIFEST_FORMAT_V1`] or [`MANIFEST_FORMAT`] for what this code writes.
+    /// [`MANIFEST_FORMAT_V1`] to [`MANIFEST_FORMAT`] for what this code writes.
     pub format: u32,
     /// The bundle's name (`BUNDLE_NAME` at boot).
     pub name: String,
@@ -30,6 +33,9 @@ pub struct Manifest {
     /// The data folders, in name order (format 2; absent, and empty, in format 1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<ManifestData>,
+    /// `bundle.toml`'s settings, for every module (format 3; absent, and empty, before).
+    #[serde(default, skip_serializing_if = "EnvTable::is_empty")]
+    pub env: EnvTable,
 }
 
 /// One module in the manifest.
@@ -49,8 +55,13 @@ pub struct ManifestModule {
     pub start: String,
     /// The init script's file name, or null.
     pub init: Option<String>,
-    /// `local` or `library:<path>`: where pack found it, for people reading `bundle inspect`.
+    /// `local`, `library:<path>` or `built-in:<bundle version>`: where pack found it, for people
+    /// reading `bundle inspect`.
     pub origin: String,
+    /// The module's own default settings, from its `module.toml` (format 3; absent, and empty,
+    /// before).
+    #[serde(default, skip_serializing_if = "EnvTable::is_empty")]
+    pub env: EnvTable,
 }
 
 /// One data folder in the manifest: unpacked and checked like a module, never run.
@@ -105,15 +116,11 @@ pub enum LayoutEntry {
 }
 
 impl Personality {
-    /// The manifest for this personality, modules in run order, data folders in name order: format 1
-    /// without data folders, else format 2.
+    /// The manifest for this personality, modules in run order, data folders in name order, in the
+    /// oldest format that holds it.
     pub fn manifest(&self) -> Manifest {
         Manifest {
-            format: if self.data.is_empty() {
-                MANIFEST_FORMAT_V1
-            } else {
-                MANIFEST_FORMAT
-            },
+            format: self.manifest_format(),
             name: self.name.clone(),
             version: self.version.clone(),
             modules: self
@@ -128,6 +135,7 @@ impl Personality {
                     start: m.start.clone(),
                     init: m.init.clone(),
                     origin: m.origin.to_string(),
+                    env: m.meta.env.clone(),
                 })
                 .collect(),
             data: self
@@ -141,6 +149,20 @@ impl Personality {
                     origin: d.origin.to_string(),
                 })
                 .collect(),
+            env: self.env.clone(),
+        }
+    }
+
+    /// The oldest format that holds everything this personality has: 1 for modules only, 2 with
+    /// data folders, 3 with settings. Older bootstraps then read what they understand in full.
+    fn manifest_format(&self) -> u32 {
+        let settings = !self.env.is_empty() || self.modules.iter().any(|m| !m.meta.env.is_empty());
+        if settings {
+            MANIFEST_FORMAT
+        } else if !self.data.is_empty() {
+            MANIFEST_FORMAT_V2
+        } else {
+            MANIFEST_FORMAT_V1
         }
     }
 

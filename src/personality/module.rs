@@ -10,16 +10,17 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+pub use crate::names::{MAX_NAME_LEN, NameError};
+
 /// The start script's names, in the order they are looked for. Both present is ambiguous.
 pub const START_SCRIPTS: [&str; 2] = ["start", "start.sh"];
 /// The init script's names. Both present is ambiguous.
 pub const INIT_SCRIPTS: [&str; 2] = ["init", "init.sh"];
 /// A module's optional metadata file.
 pub const MODULE_TOML: &str = "module.toml";
-/// The longest module name, in bytes: it becomes a folder name, a log prefix and `BUNDLE_MODULE`.
-pub const MAX_NAME_LEN: usize = 64;
 /// The keys `module.toml` may hold.
-pub const MODULE_TOML_KEYS: [&str; 5] = ["name", "version", "description", "requires", "kind"];
+pub const MODULE_TOML_KEYS: [&str; 6] =
+    ["name", "version", "description", "requires", "kind", "env"];
 
 /// What a folder of a personality is, from `module.toml`'s `kind` (`module` when not given).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
@@ -49,6 +50,9 @@ pub struct ModuleMeta {
     pub requires: Vec<String>,
     /// A module (the default) or a data folder.
     pub kind: FolderKind,
+    /// The module's default settings (`[env]`): set in its scripts' environment, under
+    /// `bundle.toml`'s `[env]` and `--env`, which win.
+    pub env: super::EnvTable,
 }
 
 /// Where a module was found.
@@ -58,16 +62,44 @@ pub enum Origin {
     Local,
     /// A folder inside this module library (one of [`super::library_paths`]).
     Library(PathBuf),
+    /// The standard library built into `bundle` (the last one searched).
+    BuiltIn,
 }
 
+/// The manifest's spelling of [`Origin::BuiltIn`]'s prefix: `built-in:<bundle version>`.
+const BUILTIN_PREFIX: &str = "built-in:";
+/// The manifest's spelling of [`Origin::Library`]'s prefix: `library:<path>`.
+const LIBRARY_PREFIX: &str = "library:";
+
 impl fmt::Display for Origin {
-    /// The manifest's spelling: `local` or `library:<path>`.
+    /// The manifest's spelling: `local`, `library:<path>` or `built-in:<bundle version>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Local => f.write_str("local"),
-            Origin::Library(p) => write!(f, "library:{}", p.display()),
+            Origin::Library(p) => write!(f, "{LIBRARY_PREFIX}{}", p.display()),
+            Origin::BuiltIn => write!(f, "{BUILTIN_PREFIX}{}", super::builtin::BUILTIN_VERSION),
         }
     }
+}
+
+impl Origin {
+    /// For people: `local`, `library /src/modules`, `built-in library (bundle 0.1.0)`.
+    pub fn describe(&self) -> String {
+        describe_origin(&self.to_string())
+    }
+}
+
+/// An origin as a manifest records it (`local`, `library:<path>`, `built-in:<version>`), for
+/// people; anything else as it is, escaped (it came from the bundle).
+pub fn describe_origin(recorded: &str) -> String {
+    let text = if let Some(path) = recorded.strip_prefix(LIBRARY_PREFIX) {
+        format!("library {path}")
+    } else if let Some(version) = recorded.strip_prefix(BUILTIN_PREFIX) {
+        format!("built-in library (bundle {version})")
+    } else {
+        recorded.to_string()
+    };
+    crate::names::printable(&text).into_owned()
 }
 
 /// A checked module, ready to pack.
@@ -112,56 +144,9 @@ pub struct DataFolder {
     pub bytes: u64,
 }
 
-/// Why a name is not a valid module name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NameError {
-    /// The name is empty.
-    Empty,
-    /// The name is longer than [`MAX_NAME_LEN`] bytes.
-    TooLong(usize),
-    /// The name does not start with a letter or digit.
-    BadFirst(char),
-    /// The name holds a character outside `A-Z a-z 0-9 . _ -`.
-    BadChar(char),
-    /// The folder name is not UTF-8.
-    NotUtf8,
-}
-
-impl fmt::Display for NameError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const RULE: &str = "a module name is a letter or digit, then letters, digits, `.`, `_` or `-`, \
-                            at most 64 bytes";
-        match self {
-            NameError::Empty => write!(f, "empty module name; {RULE}"),
-            NameError::TooLong(n) => write!(f, "module name is {n} bytes long; {RULE}"),
-            NameError::BadFirst(c) => write!(f, "module name starts with {c:?}; {RULE}"),
-            NameError::BadChar(c) => write!(f, "module name holds {c:?}; {RULE}"),
-            NameError::NotUtf8 => write!(f, "module name is not UTF-8; {RULE}"),
-        }
-    }
-}
-
-impl std::error::Error for NameError {}
-
-/// Checks a module name against `[A-Za-z0-9][A-Za-z0-9._-]*`, at most [`MAX_NAME_LEN`] bytes.
-///
-/// The rule keeps names safe as folder names in the archive (no `/`, no `..`, no leading `-` or
-/// `.`), as log-line prefixes and as environment values.
+/// Checks a module or data folder name against the one name rule ([`crate::names`]).
 pub fn validate_module_name(name: &str) -> Result<(), NameError> {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return Err(NameError::Empty);
-    };
-    if name.len() > MAX_NAME_LEN {
-        return Err(NameError::TooLong(name.len()));
-    }
-    if !first.is_ascii_alphanumeric() {
-        return Err(NameError::BadFirst(first));
-    }
-    match chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
-        Some(c) => Err(NameError::BadChar(c)),
-        None => Ok(()),
-    }
+    crate::names::validate_name(name)
 }
 
 /// Which of a script's two names are present in a module folder.
@@ -251,40 +236,6 @@ pub fn read_meta(dir: &Path) -> (ModuleMeta, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn good_names() {
-        for n in ["java", "10-java", "a", "9", "erlang_otp.26", "A-b.c_d"] {
-            assert_eq!(validate_module_name(n), Ok(()), "{n}");
-        }
-        assert_eq!(validate_module_name(&"x".repeat(MAX_NAME_LEN)), Ok(()));
-    }
-
-    #[test]
-    fn bad_names() {
-        assert_eq!(validate_module_name(""), Err(NameError::Empty));
-        assert_eq!(
-            validate_module_name(".hidden"),
-            Err(NameError::BadFirst('.'))
-        );
-        assert_eq!(validate_module_name("-x"), Err(NameError::BadFirst('-')));
-        assert_eq!(validate_module_name("_x"), Err(NameError::BadFirst('_')));
-        assert_eq!(
-            validate_module_name("my java"),
-            Err(NameError::BadChar(' '))
-        );
-        assert_eq!(validate_module_name("a/b"), Err(NameError::BadChar('/')));
-        assert_eq!(validate_module_name("jäva"), Err(NameError::BadChar('ä')));
-        assert_eq!(
-            validate_module_name(&"x".repeat(MAX_NAME_LEN + 1)),
-            Err(NameError::TooLong(65))
-        );
-        assert!(
-            NameError::BadChar(' ')
-                .to_string()
-                .contains("at most 64 bytes")
-        );
-    }
 
     #[test]
     fn module_toml_reports_every_unknown_key_and_type_errors() {

@@ -3,23 +3,23 @@
 //! order"). What `bundle-bootstrap` runs.
 //!
 //! With `bundle.json` the manifest's order is kept and every module's and data folder's digest is
-//! checked again; without it (a bundle made by hand with `tar | openssl enc`) the module folders
-//! (a start script) and data folders (`kind = "data"` in `module.toml`) are found and ordered
-//! here. Reads the unpacked folder only; runs nothing, writes nothing.
+//! checked again; without it (a bundle made by hand with `tar | openssl enc`) `hand_made.rs`
+//! finds and orders them. Names, versions and settings are held to the one rule of
+//! [`crate::names`] either way: a bundle that breaks it is refused (exit 4). Reads the unpacked
+//! folder only; runs nothing, writes nothing.
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::env::{EnvTable, check_env_pair, pairs};
 use super::manifest::{MANIFEST_FORMAT, MANIFEST_FORMAT_V1, Manifest};
 use super::module::{
-    FolderKind, Found, INIT_SCRIPTS, MODULE_TOML, ModuleMeta, NameError, START_SCRIPTS,
-    find_script, validate_module_name,
+    Found, INIT_SCRIPTS, NameError, START_SCRIPTS, find_script, validate_module_name,
 };
 use super::plan_error::PlanError;
-use super::{ARCHIVE_TOP, Content, MANIFEST_NAME, module_digest, run_order};
+use super::{ARCHIVE_TOP, Content, MANIFEST_NAME, module_digest};
 
 /// What to run from an unpacked bundle.
 #[derive(Debug, Clone)]
@@ -36,8 +36,11 @@ pub struct Plan {
     /// as `bundle pack` writes it), else in name byte order.
     pub data: Vec<PlannedData>,
     /// Folders in `root` that are neither modules nor data folders: no start script and no
-    /// `kind = "data"`, hidden, or not in the manifest.
+    /// `kind = "data"`, hidden, or not in the manifest. Escaped for printing (a hidden folder's
+    /// name is not held to the name rule).
     pub skipped: Vec<String>,
+    /// The bundle's settings for every module (the manifest's `env`), in key order.
+    pub env: Vec<(String, String)>,
     /// Whether the plan came from `bundle.json`.
     pub from_manifest: bool,
 }
@@ -61,6 +64,11 @@ pub struct PlannedModule {
     pub files: u64,
     /// Their total size in bytes, as found on disk.
     pub bytes: u64,
+    /// The module's own default settings (its `module.toml`'s `[env]`), in key order.
+    pub env: Vec<(String, String)>,
+    /// Where `bundle pack` found it, as the manifest records it (`local`, `library:<path>`,
+    /// `built-in:<version>`); `None` in a hand-made bundle.
+    pub origin: Option<String>,
 }
 
 /// One data folder: unpacked with the bundle and checked, never run.
@@ -76,6 +84,8 @@ pub struct PlannedData {
     pub files: u64,
     /// Their total size in bytes, as found on disk.
     pub bytes: u64,
+    /// Where `bundle pack` found it, as the manifest records it; `None` in a hand-made bundle.
+    pub origin: Option<String>,
 }
 
 /// Plans the run of the bundle unpacked in `unpacked`.
@@ -109,16 +119,20 @@ pub fn plan_unpacked(
         Some(only) if find_script(&only, START_SCRIPTS) == Found::Absent => only,
         _ => unpacked.to_path_buf(),
     };
-    by_hand(root, fallback_name, fallback_version)
+    super::hand_made::by_hand(root, fallback_name, fallback_version)
 }
 
-/// A folder's sub-folders (real folders, not symlinks) in name byte order; hidden ones apart.
-struct Folders {
-    visible: Vec<String>,
-    hidden: Vec<String>,
+/// A folder's sub-folders (real folders, not symlinks) in name byte order; hidden ones apart
+/// (escaped for printing). A visible folder's name must follow the name rule: it may become a
+/// module's name, and one that does not refuses the bundle.
+pub(super) struct Folders {
+    /// Visible folders, names checked.
+    pub visible: Vec<String>,
+    /// Hidden folders, names escaped.
+    pub hidden: Vec<String>,
 }
 
-fn folders(dir: &Path) -> Result<Folders, PlanError> {
+pub(super) fn folders(dir: &Path) -> Result<Folders, PlanError> {
     let read = |source| PlanError::Read {
         path: dir.to_path_buf(),
         source,
@@ -137,13 +151,18 @@ fn folders(dir: &Path) -> Result<Folders, PlanError> {
     };
     for n in names {
         let name = n.to_str().ok_or_else(|| PlanError::BadName {
-            path: dir.join(&n),
+            path: dir.to_path_buf(),
             name: n.to_string_lossy().into_owned(),
             source: NameError::NotUtf8,
         })?;
         if name.starts_with('.') {
-            out.hidden.push(name.to_string());
+            out.hidden.push(crate::names::printable(name).into_owned());
         } else {
+            validate_module_name(name).map_err(|source| PlanError::BadName {
+                path: dir.to_path_buf(),
+                name: name.to_string(),
+                source,
+            })?;
             out.visible.push(name.to_string());
         }
     }
@@ -173,6 +192,16 @@ fn from_manifest(root: PathBuf) -> Result<Plan, PlanError> {
         });
     }
     let manifest = Manifest::from_json(&bytes).map_err(bad_json)?;
+    let label = |what: &'static str, value: &str, source| PlanError::BadLabel {
+        path: path.clone(),
+        what,
+        value: crate::names::printable(value).into_owned(),
+        source,
+    };
+    crate::names::validate_name(&manifest.name).map_err(|e| label("name", &manifest.name, e))?;
+    crate::names::validate_version(&manifest.version)
+        .map_err(|e| label("version", &manifest.version, e))?;
+    let env = checked_env(&path, "the bundle", &manifest.env)?;
     let mut listed = BTreeSet::new();
     // Data folders first: a module may require one, and they are never run, so they are "before".
     let mut data = Vec::new();
@@ -196,6 +225,7 @@ fn from_manifest(root: PathBuf) -> Result<Plan, PlanError> {
             digest,
             files,
             bytes,
+            origin: Some(d.origin.clone()),
         });
     }
     let mut modules = Vec::new();
@@ -209,7 +239,7 @@ fn from_manifest(root: PathBuf) -> Result<Plan, PlanError> {
             return Err(PlanError::ManifestOrder {
                 path,
                 module: m.name.clone(),
-                requirement: requirement.clone(),
+                requirement: crate::names::printable(requirement).into_owned(),
             });
         }
         if !listed.insert(m.name.as_str()) {
@@ -234,6 +264,8 @@ fn from_manifest(root: PathBuf) -> Result<Plan, PlanError> {
             requires: m.requires.clone(),
             files,
             bytes,
+            env: checked_env(&path, &m.name, &m.env)?,
+            origin: Some(m.origin.clone()),
         });
     }
     let present = folders(&root)?;
@@ -250,8 +282,25 @@ fn from_manifest(root: PathBuf) -> Result<Plan, PlanError> {
         modules,
         data,
         skipped,
+        env,
         from_manifest: true,
     })
+}
+
+/// Settings of the manifest (of the bundle, or of one module: `owner`) against the one rule.
+pub(super) fn checked_env(
+    path: &Path,
+    owner: &str,
+    table: &EnvTable,
+) -> Result<Vec<(String, String)>, PlanError> {
+    for (key, value) in table {
+        check_env_pair(key, value).map_err(|problem| PlanError::Env {
+            path: path.to_path_buf(),
+            owner: owner.to_string(),
+            problem,
+        })?;
+    }
+    Ok(pairs(table))
 }
 
 /// The folder of a module or data folder the manifest lists: a real folder (not a symlink) under
@@ -287,7 +336,7 @@ fn checked_digest(name: &str, dir: &Path, expected: &str) -> Result<(String, u64
 }
 
 /// The manifest's script name must be one of the two allowed names and a file in the module.
-fn script_path(
+pub(super) fn script_path(
     module: &str,
     dir: &Path,
     name: &str,
@@ -304,124 +353,9 @@ fn script_path(
     }
 }
 
-fn digest_of(dir: &Path) -> Result<Content, PlanError> {
+pub(super) fn digest_of(dir: &Path) -> Result<Content, PlanError> {
     module_digest(dir).map_err(|source| PlanError::Read {
         path: dir.to_path_buf(),
         source,
     })
-}
-
-/// A bundle without a manifest: every folder of `root` with a start script is a module, every one
-/// whose `module.toml` says `kind = "data"` is a data folder; the others are skipped.
-fn by_hand(root: PathBuf, name: &str, version: &str) -> Result<Plan, PlanError> {
-    let present = folders(&root)?;
-    let mut skipped = present.hidden;
-    let mut found = Vec::new();
-    let mut data = Vec::new();
-    for folder in present.visible {
-        let dir = root.join(&folder);
-        let meta = hand_meta(&dir)?;
-        if meta.kind == FolderKind::Data {
-            if let Some(script) = START_SCRIPTS
-                .iter()
-                .chain(INIT_SCRIPTS.iter())
-                .find(|s| fs::symlink_metadata(dir.join(s)).is_ok())
-            {
-                return Err(PlanError::DataScript {
-                    path: dir.join(script),
-                });
-            }
-            let Content {
-                digest,
-                files,
-                bytes,
-            } = digest_of(&dir)?;
-            data.push(PlannedData {
-                name: folder,
-                dir,
-                digest,
-                files,
-                bytes,
-            });
-            continue;
-        }
-        let start = match find_script(&dir, START_SCRIPTS) {
-            Found::Absent => {
-                skipped.push(folder);
-                continue;
-            }
-            Found::Ambiguous(first, second) => {
-                return Err(PlanError::Ambiguous {
-                    path: dir,
-                    first,
-                    second,
-                });
-            }
-            Found::One(s) => script_path(&folder, &dir, s, START_SCRIPTS)?,
-        };
-        let init = match find_script(&dir, INIT_SCRIPTS) {
-            Found::Absent => None,
-            Found::Ambiguous(first, second) => {
-                return Err(PlanError::Ambiguous {
-                    path: dir,
-                    first,
-                    second,
-                });
-            }
-            Found::One(s) => Some(script_path(&folder, &dir, s, INIT_SCRIPTS)?),
-        };
-        let Content {
-            digest,
-            files,
-            bytes,
-        } = digest_of(&dir)?;
-        found.push(PlannedModule {
-            name: folder,
-            dir,
-            start,
-            init,
-            digest,
-            requires: meta.requires,
-            files,
-            bytes,
-        });
-    }
-    if found.is_empty() {
-        return Err(PlanError::NoModules { path: root });
-    }
-    // A data folder is in the bundle and never runs: requiring it orders nothing.
-    let data_names: BTreeSet<&str> = data.iter().map(|d| d.name.as_str()).collect();
-    let graph: Vec<(String, Vec<String>)> = found
-        .iter()
-        .map(|m| {
-            let reqs = m
-                .requires
-                .iter()
-                .filter(|r| !data_names.contains(r.as_str()));
-            (m.name.clone(), reqs.cloned().collect())
-        })
-        .collect();
-    let order = run_order(&graph).map_err(|source| PlanError::Order {
-        root: root.clone(),
-        source,
-    })?;
-    let mut slots: Vec<Option<PlannedModule>> = found.into_iter().map(Some).collect();
-    Ok(Plan {
-        name: name.to_string(),
-        version: version.to_string(),
-        root,
-        modules: order.iter().filter_map(|&i| slots[i].take()).collect(),
-        data,
-        skipped,
-        from_manifest: false,
-    })
-}
-
-fn hand_meta(dir: &Path) -> Result<ModuleMeta, PlanError> {
-    let path = dir.join(MODULE_TOML);
-    match fs::read_to_string(&path) {
-        Ok(text) => toml::from_str(&text).map_err(|source| PlanError::ModuleToml { path, source }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ModuleMeta::default()),
-        Err(source) => Err(PlanError::Read { path, source }),
-    }
 }

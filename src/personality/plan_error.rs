@@ -42,16 +42,39 @@ pub enum PlanError {
         /// The format number found.
         format: u64,
     },
-    /// A module name (in the manifest, or a folder's) is refused.
-    #[error("module name {name:?} in {path} is refused")]
+    /// A module name (in the manifest, a folder's, or a `requires`) is refused.
+    #[error("module name \"{}\" in {} is refused", crate::names::printable(.name), .path.display())]
     BadName {
-        /// The manifest, or the folder.
+        /// The manifest, the folder holding the folder, or the `module.toml`.
         path: PathBuf,
-        /// The name as found.
+        /// The name as found (escape it to print it).
         name: String,
         /// What is wrong with it.
         #[source]
         source: NameError,
+    },
+    /// The manifest's bundle name or version breaks the rule.
+    #[error("the bundle {what} \"{value}\" in {path} is refused")]
+    BadLabel {
+        /// The manifest.
+        path: PathBuf,
+        /// `name` or `version`.
+        what: &'static str,
+        /// The value, escaped for printing.
+        value: String,
+        /// What is wrong with it.
+        #[source]
+        source: NameError,
+    },
+    /// A setting of the manifest (or of a hand-made bundle's `module.toml`) breaks the rule.
+    #[error("{path}: a setting of {owner} is refused: {problem}")]
+    Env {
+        /// The manifest or `module.toml`.
+        path: PathBuf,
+        /// `the bundle`, or the module's name.
+        owner: String,
+        /// What is wrong, the key escaped.
+        problem: String,
     },
     /// The manifest lists a module twice.
     #[error("{path} lists module `{module}` twice")]
@@ -158,6 +181,13 @@ impl Classify for PlanError {
                 "list the archive with `tar -t`: modules go in start-up-bundle/<name>/start".into(),
             ),
             PlanError::Format { .. } => Some("update bundle-bootstrap".into()),
+            PlanError::BadName { .. } | PlanError::BadLabel { .. } | PlanError::Env { .. } => {
+                Some(
+                    "this bundle was not made by `bundle pack`, or was changed: `bundle check` \
+                     the personality and pack it again"
+                        .into(),
+                )
+            }
             _ => None,
         }
     }

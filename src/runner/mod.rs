@@ -47,6 +47,9 @@ pub struct ModuleToRun {
     pub init: Option<PathBuf>,
     /// The module's content digest: its init runs again when this changes.
     pub digest: String,
+    /// The module's own default settings (its `module.toml`'s `[env]`): set first, so the
+    /// bundle's settings and `--env` win over them.
+    pub env: Vec<(String, String)>,
 }
 
 /// What to run: the bundle's facts (for the environment) and its modules in run order.
@@ -60,6 +63,9 @@ pub struct RunSpec {
     pub root: PathBuf,
     /// The modules, in run order.
     pub modules: Vec<ModuleToRun>,
+    /// The bundle's settings for every module (`bundle.toml`'s `[env]`): over each module's own,
+    /// under `--env`.
+    pub env: Vec<(String, String)>,
 }
 
 /// How to run: the scripts' environment and timeouts.
@@ -257,7 +263,10 @@ fn run_one(
     };
     let module_state = state.module_dir(&module.name)?;
     let mut command = script::script_command(&script).map_err(not_started)?;
-    let mut extra = opts.env.clone();
+    // Settings from the weakest to the strongest: the module's defaults, the bundle's, `--env`.
+    let mut extra = module.env.clone();
+    extra.extend(spec.env.iter().cloned());
+    extra.extend(opts.env.iter().cloned());
     // Ours come last so that `--env` cannot make a script lie about where it runs.
     let root = absolute(&spec.root);
     extra.extend([

@@ -161,14 +161,9 @@ fn malformed(reason: impl Into<String>) -> CommentError {
     }
 }
 
-/// A bundle name safe as a file name and an object key: `[A-Za-z0-9._-]+`, not starting with `.`.
+/// A bundle name safe as a file name and an object key: the one name rule ([`crate::names`]).
 pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    crate::names::validate_name(name).is_ok()
 }
 
 fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), CommentError> {
@@ -193,12 +188,22 @@ impl Fields {
                 .map_err(|_| malformed(format!("{what}={value} is too large")))
         };
         match key {
-            // The name becomes a file name in STATE/seq/ and a key in release layouts.
-            "name" if !valid_name(&value) => Err(malformed(format!(
-                "name={value:?}: bundle names are letters, digits, '.', '_' and '-', not starting with '.'"
-            ))),
-            "name" => set(&mut self.name, key, value.clone()),
-            "version" if !value.is_empty() => set(&mut self.version, key, value.clone()),
+            // The name becomes a file name in STATE/seq/ and a key in release layouts; both reach
+            // the console and BUNDLE_NAME/BUNDLE_VERSION.
+            "name" => match crate::names::validate_name(&value) {
+                Ok(()) => set(&mut self.name, key, value.clone()),
+                Err(e) => Err(malformed(format!(
+                    "name={:?}: {e}",
+                    crate::names::printable(&value)
+                ))),
+            },
+            "version" => match crate::names::validate_version(&value) {
+                Ok(()) => set(&mut self.version, key, value.clone()),
+                Err(e) => Err(malformed(format!(
+                    "version={:?}: {e}",
+                    crate::names::printable(&value)
+                ))),
+            },
             "seq" => set(&mut self.seq, key, number(key)?),
             "sha256" => {
                 let hex = value.len() == SHA256_HEX_LEN
@@ -233,7 +238,6 @@ impl Fields {
                 key,
                 time::parse_rfc3339(&value).map_err(malformed)?,
             ),
-            "version" => Err(malformed(format!("{key}= is empty"))),
             _ => Err(malformed(format!("unknown key {key:?}"))),
         }
     }
@@ -343,14 +347,20 @@ mod tests {
             digest: Digest::Md5,
             cipher: Cipher::Aes128Cbc,
         };
-        f.version = "1.0 ünï 100%".into();
+        f.version = "1.0+build.7~rc".into();
         f.expires = None;
         let line = f.to_comment();
-        assert!(line.contains("version=1.0%20"), "{line}");
+        assert!(line.contains("version=1.0+build.7~rc "), "{line}");
         assert!(!line.contains("iter="), "{line}");
         assert_eq!(TrustedFacts::parse(&line), Ok(f.clone()));
+        // Versions reach the console and BUNDLE_VERSION: printable ASCII only, even encoded.
+        for bad in ["1.0 ünï 100%", "1\n\u{1b}[2J"] {
+            let mut g = f.clone();
+            g.version = bad.into();
+            assert!(TrustedFacts::parse(&g.to_comment()).is_err(), "{bad}");
+        }
         // Names become file names and object keys: only a safe alphabet is accepted.
-        for bad in ["my shop", "../x", ".hidden", "a/b"] {
+        for bad in ["my shop", "../x", ".hidden", "a/b", "-x", "caf\u{e9}"] {
             f.name = bad.into();
             assert!(TrustedFacts::parse(&f.to_comment()).is_err(), "{bad}");
         }

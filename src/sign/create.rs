@@ -123,10 +123,8 @@ pub enum SignError {
         len: usize,
     },
     /// The bundle name cannot be signed: it becomes a file name and an object key.
-    #[error(
-        "the bundle name {0:?} cannot be signed: use letters, digits, '.', '_' and '-' (set name in bundle.toml)"
-    )]
-    BadName(String),
+    #[error("the bundle {0} cannot be signed: {1}")]
+    BadName(String, crate::names::NameError),
     /// Key generation or signing failed inside minisign (random source, …).
     #[error("cannot {action}")]
     Minisign {
@@ -153,6 +151,7 @@ impl Classify for SignError {
             SignError::NotAKey { .. } => {
                 "give the secret key file `bundle keygen` or `minisign -G` wrote"
             }
+            SignError::BadName(..) => "pass --name and --version that follow the rule",
             _ => return None,
         };
         Some(text.to_string())
@@ -297,9 +296,12 @@ impl SigningKey {
     /// Signs `data` (prehashed, as minisign ≥ 0.8 does by default) with `facts` as the trusted
     /// comment, and returns the `.minisig` text.
     pub fn sign(&self, data: impl Read, facts: &TrustedFacts) -> Result<String, SignError> {
-        if !crate::sign::comment::valid_name(&facts.name) {
-            return Err(SignError::BadName(facts.name.clone()));
-        }
+        let shown =
+            |what: &str, value: &str| format!("{what} {:?}", crate::names::printable(value));
+        crate::names::validate_name(&facts.name)
+            .map_err(|e| SignError::BadName(shown("name", &facts.name), e))?;
+        crate::names::validate_version(&facts.version)
+            .map_err(|e| SignError::BadName(shown("version", &facts.version), e))?;
         let comment = facts.to_comment();
         if comment.len() > MAX_COMMENT_LEN {
             return Err(SignError::CommentTooLong { len: comment.len() });

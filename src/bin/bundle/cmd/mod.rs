@@ -53,13 +53,13 @@ pub fn done() -> Result<ExitCode, Failure> {
 /// `--modules-path`, for the commands that read a personality.
 #[derive(Debug, clap::Args)]
 pub struct LibraryFlags {
-    /// Module library folders, searched in order [default: $BUNDLE_MODULES_PATH, else ./modules]
+    /// Module library folders, searched in order before the built-in one [default: $BUNDLE_MODULES_PATH, else ./modules]
     #[arg(long = "modules-path", value_name = "DIR")]
     pub modules_path: Vec<PathBuf>,
 }
 
 impl LibraryFlags {
-    /// The libraries to search, in order.
+    /// The library folders to search, in order (the built-in library comes after them).
     pub fn libraries(&self) -> Vec<PathBuf> {
         personality::library_paths(&self.modules_path)
     }

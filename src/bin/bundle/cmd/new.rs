@@ -17,6 +17,9 @@ pub struct NewArgs {
     /// The template
     #[arg(long, value_name = "NAME", default_value = templates::DEFAULT_TEMPLATE)]
     pub template: String,
+    /// The personality's name (bundle.toml's `name`, the pointer NAME.latest) [default: DIR's name]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// List the templates
     #[arg(long)]
     pub list: bool,
@@ -34,9 +37,10 @@ impl NewArgs {
         let Some(dir) = self.dir else {
             return Err(Failure::usage("name the folder to create: bundle new DIR"));
         };
-        let files = templates::write(&self.template, &dir)?;
+        let name = self.name.unwrap_or_else(|| templates::default_name(&dir));
+        let files = templates::write(&self.template, &dir, &name)?;
         println(&format!(
-            "wrote the {} template into {} ({files} files)",
+            "wrote the {} template into {} ({files} files) as the personality {name}",
             self.template,
             dir.display()
         ))?;

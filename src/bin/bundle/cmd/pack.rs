@@ -81,6 +81,9 @@ impl PackArgs {
         let result = pack::pack_signed(&req, &passphrase, with.as_ref(), &|n| progress.set(n));
         progress.done();
         let packed = result?;
+        for warning in &packed.warnings {
+            ctx.say(&format!("warning: {warning}"));
+        }
         let names: Vec<&str> = packed
             .manifest
             .modules
