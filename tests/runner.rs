@@ -285,10 +285,16 @@ fn output_is_merged_in_order_prefixed_live_and_logged_plain() {
         echo.starts_with("[10-out] one\n[10-out] two\n[10-out] three\n"),
         "{echo}"
     );
+    // The log holds what the script wrote, byte for byte: the script writes it itself.
     let log = read(&report.log_dir.join("10-out.start.log"));
-    assert!(log.starts_with("one\ntwo\nthree\n"), "{}", &log[..40]);
-    // 200,000 bytes without a newline arrive as lines of at most MAX_LINE bytes.
-    let long: Vec<usize> = log.lines().skip(3).map(str::len).collect();
+    assert_eq!(log, format!("one\ntwo\nthree\n{}", "x".repeat(200_000)));
+    // The echo holds at most MAX_LINE bytes of a line at a time: 200,000 bytes without a newline
+    // arrive as pieces.
+    let long: Vec<usize> = echo
+        .lines()
+        .skip(3)
+        .map(|l| l.strip_prefix("[10-out] ").expect("prefixed").len())
+        .collect();
     assert_eq!(
         long,
         [
@@ -297,6 +303,39 @@ fn output_is_merged_in_order_prefixed_live_and_logged_plain() {
             runner::MAX_LINE,
             200_000 - 3 * runner::MAX_LINE
         ]
+    );
+}
+
+/// An echo that notes when each line arrived.
+struct Timed(Vec<(Instant, String)>);
+
+impl std::io::Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        match self.0.last_mut() {
+            Some((_, line)) if !line.ends_with('\n') => line.push_str(&text),
+            _ => self.0.push((Instant::now(), text.into_owned())),
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn output_is_echoed_while_the_script_runs() {
+    let dir = scratch();
+    let (root, state) = (dir.path().join("b"), dir.path().join("state"));
+    let m = module(&root, "10-slow", "echo first\nsleep 1\necho second\n", None);
+    let mut echo = Timed(Vec::new());
+    run_to(&spec(&root, vec![m]), &options(&state), &mut echo).expect("run");
+    let lines: Vec<&str> = echo.0.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(lines, ["[10-slow] first\n", "[10-slow] second\n"]);
+    let gap = echo.0[1].0 - echo.0[0].0;
+    assert!(
+        gap >= Duration::from_millis(700),
+        "the first line waited for the script to end: echoed {gap:?} before the second"
     );
 }
 

@@ -1,14 +1,14 @@
-//! A script's output: bytes cut into capped lines, echoed with the module's prefix, logged without
-//! it, and the last lines kept for the failure message.
+//! A script's output: the log file the script writes, followed as it grows, cut into capped lines,
+//! echoed with the module's prefix, and the last lines kept for the failure message.
 //!
-//! Pure bookkeeping over `Read`/`Write`; it never starts or stops a process.
+//! Pure bookkeeping over `Read`/`Write`; it never starts or stops a process, and never writes the log
+//! (the script does: [`super::script`]).
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::sync::mpsc::SyncSender;
 
 /// The longest line we hold in memory; a longer one is cut into pieces of this size, so a script that
-/// prints megabytes without a newline cannot exhaust memory.
+/// prints megabytes without a newline cannot exhaust memory. The log file keeps it whole.
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// How many of the last lines the failure message shows.
@@ -17,7 +17,7 @@ pub const TAIL_LINES: usize = 20;
 /// The longest tail line shown in a failure message; the log keeps the whole line.
 const MAX_TAIL_LINE: usize = 1000;
 
-/// Size of one read from the pipe.
+/// Size of one read from the log file.
 const READ_CHUNK: usize = 8 * 1024;
 
 /// Cuts a byte stream into lines (without their `\n`), none longer than [`MAX_LINE`].
@@ -55,62 +55,93 @@ impl LineSplitter {
     }
 }
 
-/// Reads `reader` to its end, sending each line to `lines`. Runs on its own thread.
-///
-/// When the receiver has gone (the script exited but a background child it started still holds the
-/// pipe), it keeps reading and discards: closing our end would kill that child with SIGPIPE the next
-/// time it writes.
-pub fn pump(mut reader: impl Read, lines: SyncSender<Vec<u8>>) {
-    let mut splitter = LineSplitter::default();
-    let mut buf = vec![0u8; READ_CHUNK];
-    let mut listening = true;
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) if listening => splitter.push(&buf[..n], &mut |line| {
-                if listening && lines.send(line).is_err() {
-                    listening = false;
-                }
-            }),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+/// Follows a file that a script is writing (its log): each call reads what was added since the last,
+/// from our own file offset — never the writer's, so the script's writes are not disturbed.
+pub struct Follow<R> {
+    file: R,
+    /// Bytes read so far: where the next read starts.
+    read: u64,
+    splitter: LineSplitter,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> Follow<R> {
+    /// Follows `file` from its start.
+    pub fn new(file: R) -> Self {
+        Follow {
+            file,
+            read: 0,
+            splitter: LineSplitter::default(),
+            buf: vec![0u8; READ_CHUNK],
         }
     }
-    if let Some(last) = splitter.finish() {
-        // The receiver may be gone; nothing to do about it then.
-        let _ = lines.send(last);
+
+    /// Reads at most `budget` new bytes (fewer when the writer has not written more yet), handing
+    /// every completed line to `sink`. Returns how many bytes it read: 0 when there is nothing new.
+    pub fn read_new(&mut self, budget: usize, sink: &mut LineSink<'_>) -> usize {
+        self.read_until(self.read.saturating_add(budget as u64), sink)
+    }
+
+    /// Reads up to byte `end` of the file, or to its end when that comes first: what was written
+    /// when the script exited, but not what the processes it left running write later.
+    pub fn read_to(&mut self, end: u64, sink: &mut LineSink<'_>) {
+        while self.read < end {
+            if self.read_until(end, sink) == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Hands the last line to `sink` when the output ended without a newline.
+    pub fn finish(self, sink: &mut LineSink<'_>) {
+        if let Some(last) = self.splitter.finish() {
+            sink.line(&last);
+        }
+    }
+
+    fn read_until(&mut self, end: u64, sink: &mut LineSink<'_>) -> usize {
+        let mut got = 0;
+        while self.read < end {
+            let want = usize::try_from(end - self.read).map_or(READ_CHUNK, |n| n.min(READ_CHUNK));
+            match self.file.read(&mut self.buf[..want]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.read += n as u64;
+                    got += n;
+                    self.splitter
+                        .push(&self.buf[..n], &mut |line| sink.line(&line));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A log we cannot read any more only costs the echo; the script goes on.
+                Err(_) => break,
+            }
+        }
+        got
     }
 }
 
-/// Where one script's lines go: the echo (prefixed), its log (as is), and the tail.
+/// Where one script's lines go: the echo (prefixed) and the tail. The log already has them.
 pub struct LineSink<'a> {
     prefix: Vec<u8>,
     echo: &'a mut dyn Write,
-    log: &'a mut dyn Write,
     tail: VecDeque<String>,
 }
 
 impl<'a> LineSink<'a> {
     /// A sink that prefixes echoed lines with `[label] `.
-    pub fn new(label: &str, echo: &'a mut dyn Write, log: &'a mut dyn Write) -> Self {
+    pub fn new(label: &str, echo: &'a mut dyn Write) -> Self {
         LineSink {
             prefix: format!("[{label}] ").into_bytes(),
             echo,
-            log,
             tail: VecDeque::with_capacity(TAIL_LINES),
         }
     }
 
     /// Takes one line of the script's output.
     ///
-    /// Write errors are ignored on purpose: a closed console (`bundle-bootstrap | head`) or a full disk
-    /// must not stop the modules themselves; the script's exit status still decides the run.
+    /// Write errors are ignored on purpose: a closed console (`bundle-bootstrap | head`) must not
+    /// stop the modules themselves; the script's exit status still decides the run.
     pub fn line(&mut self, line: &[u8]) {
-        let _ = self
-            .log
-            .write_all(line)
-            .and_then(|()| self.log.write_all(b"\n"));
         self.say(line);
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
@@ -140,7 +171,6 @@ impl<'a> LineSink<'a> {
 
     /// The last lines seen, oldest first.
     pub fn into_tail(self) -> Vec<String> {
-        let _ = self.log.flush();
         self.tail.into()
     }
 }
@@ -179,8 +209,8 @@ mod tests {
 
     #[test]
     fn sink_prefixes_echo_and_keeps_the_tail() {
-        let (mut echo, mut log) = (Vec::new(), Vec::new());
-        let mut sink = LineSink::new("10-java", &mut echo, &mut log);
+        let mut echo = Vec::new();
+        let mut sink = LineSink::new("10-java", &mut echo);
         for i in 0..25 {
             sink.line(format!("line {i}").as_bytes());
         }
@@ -188,6 +218,48 @@ mod tests {
         assert_eq!(tail.len(), TAIL_LINES);
         assert_eq!(tail[0], "line 5");
         assert!(String::from_utf8_lossy(&echo).starts_with("[10-java] line 0\n"));
-        assert!(String::from_utf8_lossy(&log).starts_with("line 0\nline 1\n"));
+    }
+
+    /// A reader that hands out what has been "written" so far, like a log file a script is writing.
+    struct Growing(std::rc::Rc<std::cell::RefCell<(Vec<u8>, usize)>>);
+
+    impl Read for Growing {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut inner = self.0.borrow_mut();
+            let (data, at) = &mut *inner;
+            let n = buf.len().min(data.len() - *at);
+            buf[..n].copy_from_slice(&data[*at..*at + n]);
+            *at += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn follow_reads_what_was_added_and_stops_where_told() {
+        let shared = std::rc::Rc::new(std::cell::RefCell::new((Vec::new(), 0)));
+        let mut follow = Follow::new(Growing(shared.clone()));
+        let mut echo = Vec::new();
+        let mut sink = LineSink::new("m", &mut echo);
+        assert_eq!(follow.read_new(1024, &mut sink), 0, "nothing written yet");
+        shared.borrow_mut().0.extend_from_slice(b"one\ntw");
+        assert_eq!(follow.read_new(1024, &mut sink), 6);
+        shared.borrow_mut().0.extend_from_slice(b"o\nlater\n");
+        // The script exited when 8 bytes were written: what came later is not echoed.
+        follow.read_to(8, &mut sink);
+        follow.finish(&mut sink);
+        assert_eq!(sink.into_tail(), ["one", "two"]);
+        assert_eq!(String::from_utf8_lossy(&echo), "[m] one\n[m] two\n");
+    }
+
+    #[test]
+    fn follow_keeps_to_its_budget() {
+        let shared = std::rc::Rc::new(std::cell::RefCell::new((vec![b'x'; 100], 0)));
+        let mut follow = Follow::new(Growing(shared));
+        let mut echo = Vec::new();
+        let mut sink = LineSink::new("m", &mut echo);
+        assert_eq!(follow.read_new(30, &mut sink), 30);
+        assert_eq!(follow.read_new(1000, &mut sink), 70);
+        follow.finish(&mut sink);
+        assert_eq!(sink.into_tail(), ["x".repeat(100)]);
     }
 }

@@ -1,32 +1,33 @@
 //! One script as one supervised process: how it is started (shebang or `bash`), its environment, its
-//! merged output streamed live, its timeout, and how it ended.
+//! merged output logged and streamed live, its timeout, and how it ended.
+//!
+//! The script writes its stdout and stderr straight into its log file, and we follow that file to
+//! echo it. Never a pipe: a process the script leaves running (a daemon started with `&`, the seed's
+//! way) inherits that output, and a pipe's reader — us — goes away when the run ends; its next write
+//! would kill it with SIGPIPE. A file outlives us, so such a process keeps running and logging.
 //!
 //! Knows nothing of modules' order, init records or the status file: [`super`] decides what runs.
 
 use std::ffi::OsString;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::error::ScriptOutcome;
-use super::output::{LineSink, TAIL_LINES, pump};
+use super::output::{Follow, LineSink};
 use super::timeout::Stopper;
 
-/// How often the supervisor looks at the child and the clock when there is no output.
+/// How often the supervisor looks at the log, the child and the clock when there is no new output:
+/// also the most a line waits before it is echoed.
 const POLL: Duration = Duration::from_millis(50);
 
-/// After the script exits, how long we keep reading output that a background child it started may
-/// still be holding open (a daemon started with `&`); then we move on without it.
-const DRAIN: Duration = Duration::from_millis(1500);
-
-/// Lines buffered between the reading thread and the supervisor, at most [`super::output::MAX_LINE`]
-/// bytes each: a slow console slows the script down rather than filling memory.
-const LINE_QUEUE: usize = TAIL_LINES * 4;
+/// How many bytes of output the supervisor echoes before it looks at the child and the clock again,
+/// so that a script printing without pause is still stopped at its timeout.
+const ECHO_BUDGET: usize = 128 * 1024;
 
 /// Variables no script ever sees, whatever the caller asks (DESIGN.md, "Passphrases").
 pub const ALWAYS_STRIPPED: &[&str] = &[crate::secret::PASSPHRASE_VAR];
@@ -108,8 +109,9 @@ pub enum JobError {
     Spawn(io::Error),
 }
 
-/// Runs `job` to its end: stdin from /dev/null, stdout and stderr into one pipe (so their order is
-/// kept), its own process group, output echoed to `echo` and logged, stopped at its timeout.
+/// Runs `job` to its end: stdin from /dev/null, stdout and stderr into its log file (one open file,
+/// so their order is kept), its own process group, the log echoed to `echo` as it grows, stopped at
+/// its timeout. Processes the script leaves running are not waited for, and not stopped.
 pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError> {
     let Job {
         label,
@@ -118,57 +120,46 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         timeout,
         grace,
     } = job;
-    let mut log_file = io::BufWriter::new(File::create(log).map_err(JobError::Log)?);
-    let (reader, writer) = io::pipe().map_err(JobError::Spawn)?;
+    let (out, tail) = open_log(log).map_err(JobError::Log)?;
     command
         .stdin(Stdio::null())
-        .stdout(writer.try_clone().map_err(JobError::Spawn)?)
-        .stderr(writer)
+        .stdout(out.try_clone().map_err(JobError::Log)?)
+        .stderr(out)
         // Own group, so the timeout can stop the script and everything it started (kill(2) on -pgid).
         .process_group(0);
     let started = Instant::now();
     let spawned = spawn(&mut command);
-    // The command holds our copies of the pipe's write end; until they close we would never see EOF.
+    // The command holds our copies of the log's write side; only the script's are needed.
     drop(command);
     let mut child = spawned.map_err(JobError::Spawn)?;
 
-    let (tx, rx) = mpsc::sync_channel(LINE_QUEUE);
-    std::thread::Builder::new()
-        .name(format!("output of {label}"))
-        .spawn(move || pump(reader, tx))
-        .map_err(JobError::Spawn)?;
-
-    let mut sink = LineSink::new(label, echo, &mut log_file);
+    let mut sink = LineSink::new(label, echo);
+    let mut follow = Follow::new(&tail);
     let mut stopper = Stopper::new(child.id(), started, timeout, grace);
-    // The exit status (None when it could not be read) and when we saw the script exit.
-    let mut exited: Option<(Option<ExitStatus>, Instant)> = None;
-    let mut eof = false;
-    loop {
-        if exited.is_none() {
-            exited = wait_now(&mut child).map(|status| (status, Instant::now()));
+    // The exit status, None when it could not be read.
+    let status = loop {
+        let echoed = follow.read_new(ECHO_BUDGET, &mut sink);
+        if let Some(status) = wait_now(&mut child) {
+            break status;
         }
-        match exited {
-            Some(_) if eof => break,
-            Some((_, at)) if at.elapsed() >= DRAIN => {
-                sink.note("(script exited; a background process still holds its output, not waiting for it)");
-                break;
-            }
-            Some(_) => {}
-            None => stopper.tick(Instant::now()),
-        }
-        if eof {
+        stopper.tick(Instant::now());
+        if echoed == 0 {
             std::thread::sleep(POLL);
-            continue;
         }
-        match rx.recv_timeout(POLL) {
-            Ok(line) => sink.line(&line),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => eof = true,
-        }
-    }
+    };
     let duration = started.elapsed();
+    // A write(2) to a file is in it once the call returns: all the script wrote is there now. What
+    // its leftover processes write from here on stays in the log only.
+    let written = tail.metadata().map_or(u64::MAX, |m| m.len());
+    follow.read_to(written, &mut sink);
+    follow.finish(&mut sink);
     stopper.finish(POLL);
-    let status = exited.and_then(|(status, _)| status);
+    if stopper.stopped_with().is_none() && stopper.group_alive() {
+        sink.note(&format!(
+            "(the script exited and left processes running; what they print goes to {})",
+            log.display()
+        ));
+    }
     let outcome = match (stopper.stopped_with(), status) {
         (Some(signal), _) => ScriptOutcome::TimedOut {
             after: timeout,
@@ -183,6 +174,16 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         duration,
         tail: sink.into_tail(),
     })
+}
+
+/// Creates (empties) the log a script writes to, and opens it a second time for us to follow with
+/// our own offset. O_APPEND: every write lands at the end, also after an operator empties the log
+/// of a daemon that writes to it for months (`: > LOG`).
+fn open_log(log: &Path) -> io::Result<(File, File)> {
+    let out = OpenOptions::new().append(true).create(true).open(log)?;
+    out.set_len(0)?;
+    let tail = File::open(log)?;
+    Ok((out, tail))
 }
 
 /// Spawns, retrying briefly on ETXTBSY (see [`TXTBSY_RETRIES`]).
