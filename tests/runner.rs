@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use startup_bundle::boot::status;
 use startup_bundle::exit::{Classify, Exit};
 use startup_bundle::runner::{
-    self, ModuleToRun, Outcome, Phase, RunError, RunOptions, RunSpec, ScriptOutcome,
+    self, ModuleToRun, Outcome, Phase, RunError, RunOptions, RunSpec, ScriptOutcome, StopSignal,
 };
 use startup_bundle::state::{RunKind, RunResult, StateDir, StateError, StepState};
 
@@ -768,4 +768,88 @@ fn each_module_gets_its_own_private_state_folder_kept_between_runs() {
         let mode = fs::metadata(&own).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "{} is not private", own.display());
     }
+}
+
+#[test]
+fn an_interrupt_reaches_the_script_and_ends_the_run_even_when_the_script_exits_0() {
+    let dir = scratch();
+    let (root, state) = (dir.path().join("b"), dir.path().join("state"));
+    let ready = dir.path().join("ready");
+    // The script takes the TERM in its stride and exits 0: the run is still interrupted.
+    let a = module(
+        &root,
+        "10-calm",
+        &format!(
+            "trap 'echo got TERM; exit 0' TERM\ntouch '{}'\nwhile :; do sleep 0.1; done\n",
+            ready.display()
+        ),
+        None,
+    );
+    let b = module(
+        &root,
+        "20-never",
+        &format!("touch '{}'\n", dir.path().join("ran").display()),
+        None,
+    );
+    let opts = options(&state);
+    let flag = opts.interrupt.clone();
+    let raiser = std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(30);
+        while !ready.exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        flag.raise(StopSignal::Term);
+    });
+    let (result, echo) = run_captured(&spec(&root, vec![a, b]), &opts);
+    raiser.join().unwrap();
+    let err = result.unwrap_err();
+    let RunError::Interrupted(stopped) = &err else {
+        panic!("expected Interrupted, got {err:?}");
+    };
+    assert_eq!(
+        (stopped.signal, stopped.module.as_str(), stopped.phase),
+        (StopSignal::Term, "10-calm", Phase::Start)
+    );
+    let ended = stopped.ended.as_ref().expect("the script had started");
+    assert_eq!(ended.outcome, ScriptOutcome::Exited(0));
+    assert_eq!(err.exit(), Exit::Terminated);
+    assert_eq!(err.exit().code(), 143);
+    assert!(
+        echo.contains("[10-calm] (SIGTERM: passed on to the script's process group)\n")
+            && echo.contains("[10-calm] got TERM\n"),
+        "{echo}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "stopped by SIGTERM during module 10-calm's start script, which exited with status 0 after "
+        ),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("ran").exists(),
+        "a module after the TERM ran"
+    );
+    let steps: Vec<_> = status::read(&state)
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(steps, [StepState::Failed, StepState::Pending]);
+
+    // The hook that reports it runs to its end although the flag is still raised.
+    let logs = dir.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    let mut echo = Vec::new();
+    runner::run_hook(
+        "sleep 0.3; echo \"told: $BUNDLE_RESULT\"",
+        Outcome::Interrupted,
+        None,
+        &state_dir(&state),
+        &logs,
+        &opts.run,
+        &mut echo,
+    )
+    .expect("the hook");
+    assert_eq!(String::from_utf8_lossy(&echo), "[hook] told: interrupted\n");
 }

@@ -5,10 +5,10 @@ use crate::exit::{Classify, Exit};
 use crate::fetch::FetchError;
 use crate::open::OpenError;
 use crate::personality::PlanError;
-use crate::runner::RunError;
+use crate::runner::{RunError, StopSignal};
 use crate::secret::SecretError;
 use crate::sign::VerifyError;
-use crate::state::StateError;
+use crate::state::{Stage, StateError};
 
 /// Why a boot failed, by stage.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +48,32 @@ pub enum BootError {
     /// The unpacked bundle has no runnable plan.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// A module failed (boxed: it carries the output tail).
+    /// A module failed, or the run was interrupted while scripts ran (boxed: it carries the
+    /// output tail).
     #[error(transparent)]
     Run(Box<RunError>),
+    /// A TERM or INT arrived while no script ran (fetching, verifying, unpacking): the run stopped
+    /// at the next stage boundary. Exit 143 or 130.
+    #[error("stopped by {signal} before the {} stage", stage_name(*before))]
+    Interrupted {
+        /// The signal.
+        signal: StopSignal,
+        /// The stage that did not start.
+        before: Stage,
+    },
+}
+
+/// A stage as the interruption message names it.
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Start => "start",
+        Stage::Fetch => "fetch",
+        Stage::Verify => "verify",
+        Stage::Unpack => "decrypt and unpack",
+        Stage::Plan => "plan",
+        Stage::Run => "run",
+        Stage::Done => "last",
+    }
 }
 
 impl Classify for BootError {
@@ -65,6 +88,7 @@ impl Classify for BootError {
             BootError::Open(e) => e.exit(),
             BootError::Plan(e) => e.exit(),
             BootError::Run(e) => e.exit(),
+            BootError::Interrupted { signal, .. } => signal.exit(),
         }
     }
 
@@ -85,6 +109,9 @@ impl Classify for BootError {
             BootError::Open(e) => e.hint(),
             BootError::Plan(e) => e.hint(),
             BootError::Run(e) => e.hint(),
+            BootError::Interrupted { .. } => {
+                Some("nothing ran: run bundle-bootstrap again to apply the bundle".into())
+            }
         }
     }
 }
@@ -94,6 +121,15 @@ impl BootError {
     pub fn failed_module(&self) -> Option<&str> {
         match self {
             BootError::Run(e) => e.failed_module(),
+            _ => None,
+        }
+    }
+
+    /// The signal that stopped the run, when one did (exit 143 or 130, recorded as interrupted).
+    pub fn interrupted(&self) -> Option<StopSignal> {
+        match self {
+            BootError::Interrupted { signal, .. } => Some(*signal),
+            BootError::Run(e) => e.interrupted(),
             _ => None,
         }
     }

@@ -18,6 +18,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::error::ScriptOutcome;
+use super::interrupt::{Interrupt, StopSignal};
 use super::output::{Follow, LineSink};
 use super::timeout::Stopper;
 
@@ -85,8 +86,11 @@ pub struct Job<'a> {
     pub log: &'a Path,
     /// When to stop it.
     pub timeout: Duration,
-    /// How long between SIGTERM and SIGKILL.
+    /// How long between SIGTERM (or the interrupting signal) and SIGKILL.
     pub grace: Duration,
+    /// The run's interrupt flag: once raised, its signal is passed on to the script's group.
+    /// `None` for what must run to its end even then (the hook that reports the interruption).
+    pub interrupt: Option<&'a Interrupt>,
 }
 
 /// How a supervised script ended.
@@ -98,6 +102,8 @@ pub struct Finished {
     pub duration: Duration,
     /// Its last lines of output.
     pub tail: Vec<String>,
+    /// The interrupting signal passed on to it, when the run was interrupted while it ran.
+    pub interrupted: Option<StopSignal>,
 }
 
 /// Why a script could not be supervised at all.
@@ -111,7 +117,8 @@ pub enum JobError {
 
 /// Runs `job` to its end: stdin from /dev/null, stdout and stderr into its log file (one open file,
 /// so their order is kept), its own process group, the log echoed to `echo` as it grows, stopped at
-/// its timeout. Processes the script leaves running are not waited for, and not stopped.
+/// its timeout or when the run is interrupted. Processes the script leaves running are not waited
+/// for, and not stopped.
 pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError> {
     let Job {
         label,
@@ -119,6 +126,7 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         log,
         timeout,
         grace,
+        interrupt,
     } = job;
     let (out, tail) = open_log(log).map_err(JobError::Log)?;
     command
@@ -142,6 +150,13 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         if let Some(status) = wait_now(&mut child) {
             break status;
         }
+        if let Some(signal) = interrupt.and_then(Interrupt::raised)
+            && stopper.interrupt(signal, Instant::now())
+        {
+            sink.note(&format!(
+                "({signal}: passed on to the script's process group)"
+            ));
+        }
         stopper.tick(Instant::now());
         if echoed == 0 {
             std::thread::sleep(POLL);
@@ -154,7 +169,8 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
     follow.read_to(written, &mut sink);
     follow.finish(&mut sink);
     stopper.finish(POLL);
-    if stopper.stopped_with().is_none() && stopper.group_alive() {
+    let interrupted = stopper.interrupted_by();
+    if stopper.stopped_with().is_none() && interrupted.is_none() && stopper.group_alive() {
         sink.note(&format!(
             "(the script exited and left processes running; what they print goes to {})",
             log.display()
@@ -173,6 +189,7 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         outcome,
         duration,
         tail: sink.into_tail(),
+        interrupted,
     })
 }
 

@@ -8,6 +8,7 @@ use startup_bundle::archive::Limits;
 use startup_bundle::boot::{self, BootOptions, Mode, ParamsGiven, SignaturePolicy};
 use startup_bundle::cli::{DecryptFlags, Dur, EnvVar, Failure, Sha256Hex, Size, report};
 use startup_bundle::fetch::{self, FetchOptions, S3Options, imds};
+use startup_bundle::runner::Interrupt;
 use startup_bundle::sign::{ExpiryPolicy, Rollback, TrustedKey};
 use startup_bundle::state::DEFAULT_STATE_DIR;
 use startup_bundle::{runner, secret};
@@ -99,9 +100,11 @@ pub struct S3Flags {
 }
 
 impl RunArgs {
-    /// `bundle-bootstrap run`: the error report, then the one-line summary, last.
+    /// `bundle-bootstrap run`: the error report, then the one-line summary, last. TERM or INT
+    /// stop the run (exit 143 or 130).
     pub fn run(self) -> Result<ExitCode, Failure> {
         let opts = self.options()?;
+        handle_signals(&opts)?;
         let result = boot::boot(&opts, &mut log);
         let summary = boot::summary(&result, opts.mode);
         let code = match result {
@@ -193,6 +196,14 @@ impl RunArgs {
             },
             on_success: self.on_success,
             on_failure: self.on_failure,
+            interrupt: Interrupt::new(),
         })
     }
+}
+
+/// From here on TERM and INT stop the run cleanly (`opts.interrupt`) instead of killing us mid-way.
+pub fn handle_signals(opts: &BootOptions) -> Result<(), Failure> {
+    opts.interrupt
+        .on_signals()
+        .map_err(|e| Failure::usage(format!("cannot handle SIGTERM and SIGINT: {e}")))
 }

@@ -26,6 +26,7 @@ pub struct WatchArgs {
 
 impl WatchArgs {
     /// Polls until stopped (or `--polls` runs out); a configuration mistake stops it with exit 1.
+    /// TERM or INT stop it: exit 0, or 143/130 when that cut a run short.
     pub fn run(self) -> Result<ExitCode, Failure> {
         if self.run.dry_run {
             return Err(Failure::usage(
@@ -37,9 +38,10 @@ impl WatchArgs {
             polls: (self.polls > 0).then_some(self.polls),
         };
         let opts = self.run.options()?;
-        watch::watch(&opts, &every, &mut |line| {
+        super::run::handle_signals(&opts)?;
+        let stopped = watch::watch(&opts, &every, &mut |line| {
             eprintln!("{} watch: {line}", crate::PROGRAM)
         })?;
-        Ok(ExitCode::SUCCESS)
+        Ok(stopped.exit().into())
     }
 }
