@@ -1,14 +1,17 @@
-//! A script's output: the log file the script writes, followed as it grows, cut into capped lines,
-//! echoed with the module's prefix, and the last lines kept for the failure message.
+//! A script's output: bytes cut into capped lines, echoed with the module's prefix, logged without
+//! it, and the last lines kept for the failure message.
 //!
-//! Pure bookkeeping over `Read`/`Write`; it never starts or stops a process, and never writes the log
-//! (the script does: [`super::script`]).
+//! Bookkeeping over `Read`/`Write`; it never starts or stops a process.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, PipeReader, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 /// The longest line we hold in memory; a longer one is cut into pieces of this size, so a script that
-/// prints megabytes without a newline cannot exhaust memory. The log file keeps it whole.
+/// prints megabytes without a newline cannot exhaust memory.
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// How many of the last lines the failure message shows.
@@ -17,8 +20,14 @@ pub const TAIL_LINES: usize = 20;
 /// The longest tail line shown in a failure message; the log keeps the whole line.
 const MAX_TAIL_LINE: usize = 1000;
 
-/// Size of one read from the log file.
+/// Size of one read from the pipe.
 const READ_CHUNK: usize = 8 * 1024;
+
+/// How long [`pump`] waits for output before it looks whether it was asked to stop.
+const STOP_CHECK: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 50_000_000,
+};
 
 /// Cuts a byte stream into lines (without their `\n`), none longer than [`MAX_LINE`].
 #[derive(Debug, Default)]
@@ -55,93 +64,76 @@ impl LineSplitter {
     }
 }
 
-/// Follows a file that a script is writing (its log): each call reads what was added since the last,
-/// from our own file offset — never the writer's, so the script's writes are not disturbed.
-pub struct Follow<R> {
-    file: R,
-    /// Bytes read so far: where the next read starts.
-    read: u64,
-    splitter: LineSplitter,
-    buf: Vec<u8>,
+/// Reads the script's output pipe to its end, sending each line to `lines` — or until `stop` is
+/// set: then it sends the unfinished line and gives the pipe back, because processes the script left
+/// running still hold it (the caller hands it on: see [`super::script`]). Runs on its own thread.
+///
+/// When the receiver has gone, it keeps reading and discards: closing our end would kill whatever
+/// holds the pipe with SIGPIPE the next time it writes.
+pub fn pump(
+    reader: PipeReader,
+    lines: SyncSender<Vec<u8>>,
+    stop: &AtomicBool,
+) -> Option<PipeReader> {
+    let mut splitter = LineSplitter::default();
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut listening = true;
+    let mut send = |line| {
+        if listening && lines.send(line).is_err() {
+            listening = false;
+        }
+    };
+    let stopped = loop {
+        if stop.load(Ordering::SeqCst) {
+            break true;
+        }
+        let mut ready = [PollFd::new(&reader, PollFlags::IN)];
+        match poll(&mut ready, Some(&STOP_CHECK)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+        match (&reader).read(&mut buf) {
+            Ok(0) => break false,
+            Ok(n) => splitter.push(&buf[..n], &mut send),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break false,
+        }
+    };
+    if let Some(last) = splitter.finish() {
+        send(last);
+    }
+    stopped.then_some(reader)
 }
 
-impl<R: Read> Follow<R> {
-    /// Follows `file` from its start.
-    pub fn new(file: R) -> Self {
-        Follow {
-            file,
-            read: 0,
-            splitter: LineSplitter::default(),
-            buf: vec![0u8; READ_CHUNK],
-        }
-    }
-
-    /// Reads at most `budget` new bytes (fewer when the writer has not written more yet), handing
-    /// every completed line to `sink`. Returns how many bytes it read: 0 when there is nothing new.
-    pub fn read_new(&mut self, budget: usize, sink: &mut LineSink<'_>) -> usize {
-        self.read_until(self.read.saturating_add(budget as u64), sink)
-    }
-
-    /// Reads up to byte `end` of the file, or to its end when that comes first: what was written
-    /// when the script exited, but not what the processes it left running write later.
-    pub fn read_to(&mut self, end: u64, sink: &mut LineSink<'_>) {
-        while self.read < end {
-            if self.read_until(end, sink) == 0 {
-                break;
-            }
-        }
-    }
-
-    /// Hands the last line to `sink` when the output ended without a newline.
-    pub fn finish(self, sink: &mut LineSink<'_>) {
-        if let Some(last) = self.splitter.finish() {
-            sink.line(&last);
-        }
-    }
-
-    fn read_until(&mut self, end: u64, sink: &mut LineSink<'_>) -> usize {
-        let mut got = 0;
-        while self.read < end {
-            let want = usize::try_from(end - self.read).map_or(READ_CHUNK, |n| n.min(READ_CHUNK));
-            match self.file.read(&mut self.buf[..want]) {
-                Ok(0) => break,
-                Ok(n) => {
-                    self.read += n as u64;
-                    got += n;
-                    self.splitter
-                        .push(&self.buf[..n], &mut |line| sink.line(&line));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // A log we cannot read any more only costs the echo; the script goes on.
-                Err(_) => break,
-            }
-        }
-        got
-    }
-}
-
-/// Where one script's lines go: the echo (prefixed) and the tail. The log already has them.
+/// Where one script's lines go: the echo (prefixed), its log (as is), and the tail.
 pub struct LineSink<'a> {
     prefix: Vec<u8>,
     echo: &'a mut dyn Write,
+    log: &'a mut dyn Write,
     tail: VecDeque<String>,
 }
 
 impl<'a> LineSink<'a> {
     /// A sink that prefixes echoed lines with `[label] `.
-    pub fn new(label: &str, echo: &'a mut dyn Write) -> Self {
+    pub fn new(label: &str, echo: &'a mut dyn Write, log: &'a mut dyn Write) -> Self {
         LineSink {
             prefix: format!("[{label}] ").into_bytes(),
             echo,
+            log,
             tail: VecDeque::with_capacity(TAIL_LINES),
         }
     }
 
     /// Takes one line of the script's output.
     ///
-    /// Write errors are ignored on purpose: a closed console (`bundle-bootstrap | head`) must not
-    /// stop the modules themselves; the script's exit status still decides the run.
+    /// Write errors are ignored on purpose: a closed console (`bundle-bootstrap | head`) or a full disk
+    /// must not stop the modules themselves; the script's exit status still decides the run.
     pub fn line(&mut self, line: &[u8]) {
+        let _ = self
+            .log
+            .write_all(line)
+            .and_then(|()| self.log.write_all(b"\n"));
         self.say(line);
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
@@ -169,8 +161,14 @@ impl<'a> LineSink<'a> {
             .and_then(|()| self.echo.flush());
     }
 
+    /// Writes out what the log holds in memory, before another writer appends to the same file.
+    pub fn flush_log(&mut self) {
+        let _ = self.log.flush();
+    }
+
     /// The last lines seen, oldest first.
     pub fn into_tail(self) -> Vec<String> {
+        let _ = self.log.flush();
         self.tail.into()
     }
 }
@@ -208,9 +206,48 @@ mod tests {
     }
 
     #[test]
+    fn pump_gives_back_a_pipe_still_held_and_keeps_its_lines() {
+        let (reader, mut writer) = io::pipe().unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let pumping = {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || pump(reader, tx, &stop))
+        };
+        writer.write_all(b"whole\nhalf").unwrap();
+        assert_eq!(rx.recv().unwrap(), b"whole");
+        stop.store(true, Ordering::SeqCst);
+        let back = pumping.join().unwrap();
+        assert_eq!(rx.recv().unwrap(), b"half", "the unfinished line is sent");
+        assert!(
+            back.is_some(),
+            "a pipe that still has a writer is given back"
+        );
+        // Whoever gets it reads what the writer writes next.
+        writer.write_all(b"later\n").unwrap();
+        drop(writer);
+        let mut rest = String::new();
+        back.unwrap().read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "later\n");
+    }
+
+    #[test]
+    fn pump_reads_to_the_end_and_gives_nothing_back() {
+        let (reader, mut writer) = io::pipe().unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        writer.write_all(b"a\nb").unwrap();
+        drop(writer);
+        assert!(pump(reader, tx, &AtomicBool::new(false)).is_none());
+        assert_eq!(
+            rx.iter().collect::<Vec<_>>(),
+            [b"a".to_vec(), b"b".to_vec()]
+        );
+    }
+
+    #[test]
     fn sink_prefixes_echo_and_keeps_the_tail() {
-        let mut echo = Vec::new();
-        let mut sink = LineSink::new("10-java", &mut echo);
+        let (mut echo, mut log) = (Vec::new(), Vec::new());
+        let mut sink = LineSink::new("10-java", &mut echo, &mut log);
         for i in 0..25 {
             sink.line(format!("line {i}").as_bytes());
         }
@@ -218,48 +255,6 @@ mod tests {
         assert_eq!(tail.len(), TAIL_LINES);
         assert_eq!(tail[0], "line 5");
         assert!(String::from_utf8_lossy(&echo).starts_with("[10-java] line 0\n"));
-    }
-
-    /// A reader that hands out what has been "written" so far, like a log file a script is writing.
-    struct Growing(std::rc::Rc<std::cell::RefCell<(Vec<u8>, usize)>>);
-
-    impl Read for Growing {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let mut inner = self.0.borrow_mut();
-            let (data, at) = &mut *inner;
-            let n = buf.len().min(data.len() - *at);
-            buf[..n].copy_from_slice(&data[*at..*at + n]);
-            *at += n;
-            Ok(n)
-        }
-    }
-
-    #[test]
-    fn follow_reads_what_was_added_and_stops_where_told() {
-        let shared = std::rc::Rc::new(std::cell::RefCell::new((Vec::new(), 0)));
-        let mut follow = Follow::new(Growing(shared.clone()));
-        let mut echo = Vec::new();
-        let mut sink = LineSink::new("m", &mut echo);
-        assert_eq!(follow.read_new(1024, &mut sink), 0, "nothing written yet");
-        shared.borrow_mut().0.extend_from_slice(b"one\ntw");
-        assert_eq!(follow.read_new(1024, &mut sink), 6);
-        shared.borrow_mut().0.extend_from_slice(b"o\nlater\n");
-        // The script exited when 8 bytes were written: what came later is not echoed.
-        follow.read_to(8, &mut sink);
-        follow.finish(&mut sink);
-        assert_eq!(sink.into_tail(), ["one", "two"]);
-        assert_eq!(String::from_utf8_lossy(&echo), "[m] one\n[m] two\n");
-    }
-
-    #[test]
-    fn follow_keeps_to_its_budget() {
-        let shared = std::rc::Rc::new(std::cell::RefCell::new((vec![b'x'; 100], 0)));
-        let mut follow = Follow::new(Growing(shared));
-        let mut echo = Vec::new();
-        let mut sink = LineSink::new("m", &mut echo);
-        assert_eq!(follow.read_new(30, &mut sink), 30);
-        assert_eq!(follow.read_new(1000, &mut sink), 70);
-        follow.finish(&mut sink);
-        assert_eq!(sink.into_tail(), ["x".repeat(100)]);
+        assert!(String::from_utf8_lossy(&log).starts_with("line 0\nline 1\n"));
     }
 }

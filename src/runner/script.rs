@@ -1,34 +1,49 @@
 //! One script as one supervised process: how it is started (shebang or `bash`), its environment, its
-//! merged output logged and streamed live, its timeout, and how it ended.
+//! merged output streamed live and logged, its timeout, and how it ended.
 //!
-//! The script writes its stdout and stderr straight into its log file, and we follow that file to
-//! echo it. Never a pipe: a process the script leaves running (a daemon started with `&`, the seed's
-//! way) inherits that output, and a pipe's reader — us — goes away when the run ends; its next write
-//! would kill it with SIGPIPE. A file outlives us, so such a process keeps running and logging.
+//! The script's stdout and stderr are one pipe that we read while it runs. A process the script
+//! leaves running (a daemon started with `&`, the seed's way) inherits that pipe; once the script
+//! has exited we wait [`DRAIN`] for it, then hand the pipe to a relay (`cat >> LOG`) outside our
+//! process, which goes on appending to the log after we exit. Without it the daemon's next write
+//! after the run would kill it with SIGPIPE. (Never the log file itself as the script's output:
+//! `echo oops >/dev/stderr` or `tee /dev/stderr` open that again with O_TRUNC and empty the log.)
 //!
 //! Knows nothing of modules' order, init records or the status file: [`super`] decides what runs.
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, PipeReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::error::ScriptOutcome;
 use super::interrupt::{Interrupt, StopSignal};
-use super::output::{Follow, LineSink};
+use super::output::{LineSink, TAIL_LINES, pump};
 use super::timeout::Stopper;
 
-/// How often the supervisor looks at the log, the child and the clock when there is no new output:
-/// also the most a line waits before it is echoed.
+/// How often the supervisor looks at the child and the clock when there is no output.
 const POLL: Duration = Duration::from_millis(50);
 
-/// How many bytes of output the supervisor echoes before it looks at the child and the clock again,
-/// so that a script printing without pause is still stopped at its timeout.
-const ECHO_BUDGET: usize = 128 * 1024;
+/// After the script exits, how long we keep reading output that a process it left running may still
+/// be holding open (a daemon started with `&`); then the pipe goes to the relay and we move on.
+const DRAIN: Duration = Duration::from_millis(1500);
+
+/// Lines buffered between the reading thread and the supervisor, at most [`super::output::MAX_LINE`]
+/// bytes each: a slow console slows the script down rather than filling memory.
+const LINE_QUEUE: usize = TAIL_LINES * 4;
+
+/// The relay, run by `sh`: a `cat` in the background that appends the pipe (its stdin) to the log
+/// (its stdout), and `sh` exits at once, so `cat` is no child of ours (init reaps it) and
+/// outlives us. The pipe goes through fd 3 because a background command's stdin is /dev/null in a
+/// non-interactive shell unless it is redirected (POSIX Shell Command Language, 2.9.3). It also
+/// ignores SIGINT, as background commands do: Ctrl-C on our terminal does not cut the daemons off.
+const RELAY: &str = "exec 3<&0; cat <&3 3<&- &";
 
 /// Variables no script ever sees, whatever the caller asks (DESIGN.md, "Passphrases").
 pub const ALWAYS_STRIPPED: &[&str] = &[crate::secret::PASSPHRASE_VAR];
@@ -115,10 +130,10 @@ pub enum JobError {
     Spawn(io::Error),
 }
 
-/// Runs `job` to its end: stdin from /dev/null, stdout and stderr into its log file (one open file,
-/// so their order is kept), its own process group, the log echoed to `echo` as it grows, stopped at
-/// its timeout or when the run is interrupted. Processes the script leaves running are not waited
-/// for, and not stopped.
+/// Runs `job` to its end: stdin from /dev/null, stdout and stderr into one pipe (so their order is
+/// kept), its own process group, output echoed to `echo` and logged, stopped at its timeout or when
+/// the run is interrupted. Processes the script leaves running are not waited for, and not stopped:
+/// their output goes on into the log through the relay.
 pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError> {
     let Job {
         label,
@@ -128,53 +143,87 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         grace,
         interrupt,
     } = job;
-    let (out, tail) = open_log(log).map_err(JobError::Log)?;
+    let mut log_file = io::BufWriter::new(File::create(log).map_err(JobError::Log)?);
+    let (reader, writer) = io::pipe().map_err(JobError::Spawn)?;
     command
         .stdin(Stdio::null())
-        .stdout(out.try_clone().map_err(JobError::Log)?)
-        .stderr(out)
+        .stdout(writer.try_clone().map_err(JobError::Spawn)?)
+        .stderr(writer)
         // Own group, so the timeout can stop the script and everything it started (kill(2) on -pgid).
         .process_group(0);
     let started = Instant::now();
     let spawned = spawn(&mut command);
-    // The command holds our copies of the log's write side; only the script's are needed.
+    // The command holds our copies of the pipe's write end; until they close we would never see EOF.
     drop(command);
     let mut child = spawned.map_err(JobError::Spawn)?;
 
-    let mut sink = LineSink::new(label, echo);
-    let mut follow = Follow::new(&tail);
-    let mut stopper = Stopper::new(child.id(), started, timeout, grace);
-    // The exit status, None when it could not be read.
-    let status = loop {
-        let echoed = follow.read_new(ECHO_BUDGET, &mut sink);
-        if let Some(status) = wait_now(&mut child) {
-            break status;
-        }
-        if let Some(signal) = interrupt.and_then(Interrupt::raised)
-            && stopper.interrupt(signal, Instant::now())
-        {
-            sink.note(&format!(
-                "({signal}: passed on to the script's process group)"
-            ));
-        }
-        stopper.tick(Instant::now());
-        if echoed == 0 {
-            std::thread::sleep(POLL);
-        }
+    let (tx, rx) = mpsc::sync_channel(LINE_QUEUE);
+    let stop = Arc::new(AtomicBool::new(false));
+    let pumping = {
+        let stop = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name(format!("output of {label}"))
+            .spawn(move || pump(reader, tx, &stop))
+            .map_err(JobError::Spawn)?
     };
-    let duration = started.elapsed();
-    // A write(2) to a file is in it once the call returns: all the script wrote is there now. What
-    // its leftover processes write from here on stays in the log only.
-    let written = tail.metadata().map_or(u64::MAX, |m| m.len());
-    follow.read_to(written, &mut sink);
-    follow.finish(&mut sink);
+
+    let mut sink = LineSink::new(label, echo, &mut log_file);
+    let mut stopper = Stopper::new(child.id(), started, timeout, grace);
+    // The exit status (None when it could not be read) and when we saw the script exit.
+    let mut exited: Option<(Option<ExitStatus>, Instant)> = None;
+    let mut eof = false;
+    loop {
+        if exited.is_none() {
+            exited = wait_now(&mut child).map(|status| (status, Instant::now()));
+        }
+        match exited {
+            Some(_) if eof => break,
+            Some((_, at)) if at.elapsed() >= DRAIN => break,
+            Some(_) => {}
+            None => {
+                if let Some(signal) = interrupt.and_then(Interrupt::raised)
+                    && stopper.interrupt(signal, Instant::now())
+                {
+                    sink.note(&format!(
+                        "({signal}: passed on to the script's process group)"
+                    ));
+                }
+                stopper.tick(Instant::now());
+            }
+        }
+        if eof {
+            std::thread::sleep(POLL);
+            continue;
+        }
+        match rx.recv_timeout(POLL) {
+            Ok(line) => sink.line(&line),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => eof = true,
+        }
+    }
+    let (status, exited_at) = exited.unwrap_or((None, Instant::now()));
+    let duration = exited_at.duration_since(started);
+    // The pump sends what it still has and, when something still holds the pipe, gives it back.
+    stop.store(true, Ordering::SeqCst);
+    for line in rx.iter() {
+        sink.line(&line);
+    }
+    let held_pipe = pumping.join().ok().flatten();
     stopper.finish(POLL);
-    let interrupted = stopper.interrupted_by();
-    if stopper.stopped_with().is_none() && interrupted.is_none() && stopper.group_alive() {
-        sink.note(&format!(
-            "(the script exited and left processes running; what they print goes to {})",
-            log.display()
-        ));
+    if let Some(pipe) = held_pipe {
+        sink.flush_log();
+        let note = match hand_off(pipe, log) {
+            Ok(()) => format!(
+                "(the script exited and left processes running that hold its output; it goes on \
+                 into {})",
+                log.display()
+            ),
+            Err(e) => format!(
+                "(the script exited and left processes running that hold its output; it could not \
+                 be handed on ({e}), so they may die of SIGPIPE once this run ends)"
+            ),
+        };
+        sink.note(&note);
     }
     let outcome = match (stopper.stopped_with(), status) {
         (Some(signal), _) => ScriptOutcome::TimedOut {
@@ -189,18 +238,27 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         outcome,
         duration,
         tail: sink.into_tail(),
-        interrupted,
+        interrupted: stopper.interrupted_by(),
     })
 }
 
-/// Creates (empties) the log a script writes to, and opens it a second time for us to follow with
-/// our own offset. O_APPEND: every write lands at the end, also after an operator empties the log
-/// of a daemon that writes to it for months (`: > LOG`).
-fn open_log(log: &Path) -> io::Result<(File, File)> {
-    let out = OpenOptions::new().append(true).create(true).open(log)?;
-    out.set_len(0)?;
-    let tail = File::open(log)?;
-    Ok((out, tail))
+/// Gives the script's output `pipe`, still held by processes it left running, to the [`RELAY`],
+/// which appends it to `log` for as long as they write, also after we exit.
+fn hand_off(pipe: PipeReader, log: &Path) -> io::Result<()> {
+    let out = OpenOptions::new().append(true).open(log)?;
+    let status = Command::new("sh")
+        .args(["-c", RELAY])
+        .stdin(pipe)
+        .stdout(out)
+        .stderr(Stdio::null())
+        // Out of our group: a Ctrl-C or a signal to our group does not reach it.
+        .process_group(0)
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("sh -c '{RELAY}' {status}")))
+    }
 }
 
 /// Spawns, retrying briefly on ETXTBSY (see [`TXTBSY_RETRIES`]).

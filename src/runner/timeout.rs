@@ -120,8 +120,7 @@ impl Stopper {
         }
     }
 
-    /// Whether anything is left in the group (kill(2) with signal 0 also finds zombies).
-    pub fn group_alive(&self) -> bool {
+    fn group_alive(&self) -> bool {
         self.group
             .is_some_and(|group| test_kill_process_group(group).is_ok())
     }
