@@ -41,6 +41,7 @@ fn spec(root: &Path, modules: Vec<ModuleToRun>) -> RunSpec {
         bundle_version: "1.2.3".into(),
         root: root.to_path_buf(),
         modules,
+        instance_id: Some("i-0123456789abcdef0".into()),
     }
 }
 

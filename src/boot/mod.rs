@@ -15,6 +15,7 @@
 pub mod config;
 mod diff;
 mod error;
+pub mod instance;
 mod options;
 mod reapply;
 mod release;
@@ -51,7 +52,7 @@ pub fn boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<BootReport,
     let mut result = match opts.mode {
         Mode::DryRun => fetch_and_apply(opts, &state, &lock, None, log),
         Mode::Run => {
-            let mut record = state.begin_run(&lock, RunKind::Run, fetch::redact(&opts.url))?;
+            let mut record = begin(opts, &state, &lock, RunKind::Run)?;
             let result = fetch_and_apply(opts, &state, &lock, Some(&mut record), log);
             finish(opts, &state, &mut record, &result, log);
             result
@@ -62,6 +63,19 @@ pub fn boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<BootReport,
     }
     drop(lock);
     result
+}
+
+/// Starts the run's record under the lock, with the instance it runs on.
+fn begin(
+    opts: &BootOptions,
+    state: &StateDir,
+    lock: &StateLock,
+    kind: RunKind,
+) -> Result<RunRecord, BootError> {
+    let mut record = state.begin_run(lock, kind, fetch::redact(&opts.url))?;
+    record.status_mut().instance_id = instance::instance_id(&opts.fetch.s3.imds_endpoint);
+    record.save()?;
+    Ok(record)
 }
 
 /// The passphrase, the fetch, and everything after.
@@ -180,6 +194,9 @@ fn run_release(
         bundle_version: plan.version.clone(),
         root: plan.root.clone(),
         modules: plan.modules.iter().map(ModuleToRun::from).collect(),
+        instance_id: record
+            .as_deref()
+            .and_then(|r| r.status().instance_id.clone()),
     };
     let mut report = BootReport {
         name: plan.name.clone(),

@@ -150,7 +150,7 @@ pub fn poll(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<Polled, Boo
         fetch::redact(&opts.url),
         hashing::short(&sha256)
     ));
-    let mut record = state.begin_run(&lock, RunKind::Run, fetch::redact(&opts.url))?;
+    let mut record = super::begin(opts, &state, &lock, RunKind::Run)?;
     let mut result = (|| {
         let pass = secret::read_passphrase(opts.pass.as_ref(), Prompt::Never)?;
         record.stage(Stage::Fetch)?;

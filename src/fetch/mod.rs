@@ -14,7 +14,7 @@ mod redirect;
 mod resume;
 mod retry;
 mod s3;
-mod tls;
+pub(crate) mod tls;
 mod url;
 
 use std::path::{Path, PathBuf};

@@ -64,6 +64,8 @@ pub struct RunSpec {
     pub root: PathBuf,
     /// The modules, in run order.
     pub modules: Vec<ModuleToRun>,
+    /// `BUNDLE_INSTANCE_ID`, when known.
+    pub instance_id: Option<String>,
 }
 
 /// How to run: the scripts' environment and timeouts.
@@ -303,6 +305,10 @@ fn run_one(
         ("BUNDLE_PHASE".into(), phase.to_string()),
         ("BUNDLE_NAME".into(), spec.bundle_name.clone()),
         ("BUNDLE_VERSION".into(), spec.bundle_version.clone()),
+        (
+            "BUNDLE_INSTANCE_ID".into(),
+            spec.instance_id.clone().unwrap_or_default(),
+        ),
         (
             "BUNDLE_STATE_DIR".into(),
             state.path().to_string_lossy().into_owned(),
