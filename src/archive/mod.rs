@@ -6,14 +6,16 @@
 //! the decrypting reader in front of [`unpack`]'s input.
 //!
 //! Layout: [`entry`] (what goes in, walking a folder), `pack` (tar headers), `pipeline` (the
-//! compression threads), `detect` + `zstd_read` (choosing the decompressor), `unpack` + `extract`
-//! (the strict extractor), `paths` (the path rules both sides share), `tripwire` (telling a broken
-//! stream from a bad archive), [`readahead`] (reading on a thread of its own).
+//! compression threads), `detect` + `gzip_read` + `zstd_read` (choosing and running the
+//! decompressor), `unpack` + `extract` (the strict extractor), `paths` (the path rules both sides
+//! share), `tripwire` (telling a broken stream from a bad archive), [`readahead`] (reading on a
+//! thread of its own).
 
 mod detect;
 pub mod entry;
 mod error;
 mod extract;
+mod gzip_read;
 mod pack;
 mod paths;
 mod pipeline;

@@ -1,0 +1,169 @@
+//! Issue 9, the archive and decryption holes: one regression test per hole, each built from hostile
+//! bytes written here by hand (raw tar headers, PAX records) and encrypted by the real `openssl enc`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use tar::EntryType as T;
+
+use crate::support::{ITER, PASS, Ran, bundle, run, run_with_stdin, scratch};
+use crate::support::{Mode, tool, write};
+
+const TOP: &str = "start-up-bundle";
+const PASS_VAR: &str = "SB_PASS";
+
+/// One tar entry: a GNU header with `path` in its name field (no checks), then `data`, padded.
+fn entry(out: &mut Vec<u8>, path: &[u8], kind: T, link: &[u8], data: &[u8]) {
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..path.len()].copy_from_slice(path);
+    h.as_old_mut().linkname[..link.len()].copy_from_slice(link);
+    h.set_entry_type(kind);
+    h.set_mode(if kind == T::Directory { 0o755 } else { 0o644 });
+    h.set_size(data.len() as u64);
+    h.set_cksum();
+    out.extend_from_slice(h.as_bytes());
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+}
+
+/// A PAX extended header (POSIX.1-2001 `x`) whose records apply to the entry after it.
+fn pax(out: &mut Vec<u8>, records: &[(&str, &[u8])]) {
+    let mut body = Vec::new();
+    for (key, value) in records {
+        // "%d %s=%s\n", where the length counts its own digits.
+        let rest = key.len() + value.len() + 3;
+        let mut len = rest + 1;
+        while len != rest + len.to_string().len() {
+            len = rest + len.to_string().len();
+        }
+        body.extend_from_slice(format!("{len} {key}=").as_bytes());
+        body.extend_from_slice(value);
+        body.push(b'\n');
+    }
+    entry(out, b"PaxHeaders/x", T::XHeader, b"", &body);
+}
+
+/// The end-of-archive marker: two zero blocks.
+fn end(mut tar: Vec<u8>) -> Vec<u8> {
+    tar.extend_from_slice(&[0; 1024]);
+    tar
+}
+
+/// `plain` encrypted by the real `openssl enc` with the test passphrase and `--iter`.
+fn openssl_enc(plain: &[u8], file: &Path) -> PathBuf {
+    run_with_stdin(
+        tool("openssl")
+            .args([
+                "enc",
+                "-aes-256-cbc",
+                "-pbkdf2",
+                "-md",
+                "sha256",
+                "-iter",
+                ITER,
+            ])
+            .args(["-pass", &format!("env:{PASS_VAR}"), "-out"])
+            .arg(file)
+            .env(PASS_VAR, PASS),
+        plain,
+    )
+    .ok();
+    file.to_path_buf()
+}
+
+/// `bundle unpack FILE -C DIR` with the test passphrase and `--iter` (unless `extra` asks for the
+/// legacy KDF), plus `extra`.
+fn unpack(file: &Path, dir: &Path, extra: &[&str]) -> Ran {
+    let mut cmd = bundle();
+    cmd.arg("unpack").arg(file).arg("-C").arg(dir);
+    if !extra.contains(&"--legacy-kdf") {
+        cmd.args(["--iter", ITER]);
+    }
+    run(cmd
+        .args(["--pass", &format!("env:{PASS_VAR}")])
+        .args(extra)
+        .env(PASS_VAR, PASS))
+}
+
+/// Every path below `dir`, sorted.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let Ok(list) = fs::read_dir(&d) else { continue };
+        for item in list {
+            let path = item.unwrap().path();
+            out.push(path.strip_prefix(dir).unwrap().display().to_string());
+            if fs::symlink_metadata(&path).unwrap().is_dir() {
+                pending.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Item 16: a NUL byte in a PAX path or link target is a refused entry (exit 4, not 1); a gzip
+/// payload followed by zero padding, which `gzip -d` and `tar -xz` accept, unpacks (not exit 3).
+#[test]
+fn nul_in_a_pax_path_exits_4_and_zero_padded_gzip_unpacks() {
+    let s = scratch();
+    for key in ["path", "linkpath"] {
+        let mut tar = Vec::new();
+        pax(&mut tar, &[(key, format!("{TOP}/a\0b").as_bytes())]);
+        entry(
+            &mut tar,
+            format!("{TOP}/l").as_bytes(),
+            T::Symlink,
+            b"x",
+            b"",
+        );
+        let file = openssl_enc(&end(tar), &s.path().join(format!("nul-{key}")));
+        let out = s.path().join(format!("out-{key}"));
+        let ran = unpack(&file, &out, &[]);
+        ran.code(4).stderr_has("NUL");
+        assert!(tree(&out).is_empty(), "left {:?}{ran}", tree(&out));
+    }
+
+    // The seed's way, as written to a tape or by `tar -b`: gzip output padded with zeros to a
+    // 10240-byte record, then `openssl enc -md md5`.
+    let src = s.path().join("src");
+    write(&src, &format!("{TOP}/10-a/start"), "echo a\n", Mode::Exec);
+    let tgz = s.path().join("padded.tgz");
+    run(tool("tar")
+        .arg("-C")
+        .arg(&src)
+        .arg("-czf")
+        .arg(&tgz)
+        .arg(TOP))
+    .ok();
+    let mut padded = fs::read(&tgz).unwrap();
+    padded.resize(padded.len().div_ceil(10240) * 10240, 0);
+    fs::write(&tgz, &padded).unwrap();
+    run(tool("tar").arg("-tzf").arg(&tgz))
+        .ok()
+        .stdout_has("10-a/start");
+    let file = s.path().join("seed.enc");
+    run_with_stdin(
+        tool("openssl")
+            .args([
+                "enc",
+                "-aes-256-cbc",
+                "-md",
+                "md5",
+                "-pass",
+                "env:SB_PASS",
+                "-out",
+            ])
+            .arg(&file)
+            .env(PASS_VAR, PASS),
+        &padded,
+    )
+    .ok();
+    let out = s.path().join("seed-out");
+    unpack(&file, &out, &["--legacy-kdf", "--md", "md5"]).ok();
+    assert_eq!(
+        fs::read_to_string(out.join(TOP).join("10-a/start")).unwrap(),
+        "echo a\n"
+    );
+}
