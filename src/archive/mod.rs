@@ -7,7 +7,8 @@
 //!
 //! Layout: [`entry`] (what goes in, walking a folder), `pack` (tar headers), `pipeline` (the
 //! compression threads), `detect` + `gzip_read` + `zstd_read` (choosing and running the
-//! decompressor), `unpack` + `extract` (the strict extractor), `paths` (the path rules both sides
+//! decompressor), `stream` (reading the tar stream to its end, and why it stopped), `unpack` +
+//! `extract` (the strict extractor), `paths` (the path rules both sides
 //! share), `tripwire` (telling a broken stream from a bad archive), [`readahead`] (reading on a
 //! thread of its own).
 
@@ -20,6 +21,7 @@ mod pack;
 mod paths;
 mod pipeline;
 pub mod readahead;
+mod stream;
 mod tripwire;
 mod unpack;
 mod zstd_read;
