@@ -102,6 +102,6 @@ pub fn unpack_into(
 
 impl From<ArchiveError> for UnpackError {
     fn from(e: ArchiveError) -> Self {
-        UnpackError::Open(OpenError::Archive(e))
+        UnpackError::Open(OpenError::from(e))
     }
 }

@@ -4,13 +4,21 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use startup_bundle::archive::Limits;
+use startup_bundle::enc::{Kdf, Params};
+use startup_bundle::exit::{Classify, Exit};
+use startup_bundle::open;
+use startup_bundle::secret::Passphrase;
 use tar::EntryType as T;
 
-use crate::support::{ITER, PASS, Ran, bundle, run, run_with_stdin, scratch};
+use crate::support::{ITER, PASS, Ran, bundle, pack, personality, run, run_with_stdin, scratch};
 use crate::support::{Mode, tool, write};
 
 const TOP: &str = "start-up-bundle";
 const PASS_VAR: &str = "SB_PASS";
+/// The one sentence every decryption failure prints (issue 9, items 10 and 17).
+const CANNOT_DECRYPT: &str =
+    "cannot decrypt: wrong passphrase, wrong --iter/--md/--cipher, or a damaged file";
 
 /// One tar entry: a GNU header with `path` in its name field (no checks), then `data`, padded.
 fn entry(out: &mut Vec<u8>, path: &[u8], kind: T, link: &[u8], data: &[u8]) {
@@ -103,6 +111,43 @@ fn tree(dir: &Path) -> Vec<String> {
     out
 }
 
+/// Item 10: every failure before the first valid archive header prints one and the same message,
+/// whether the padding was valid or not. Before: "not a gzip, zstd or tar stream" for valid
+/// padding, "decryption failed" for bad padding.
+#[test]
+fn every_failure_before_the_first_header_prints_the_same_message() {
+    let s = scratch();
+    let garbage: Vec<u8> = (0..4000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect();
+    let good_padding = openssl_enc(&garbage, &s.path().join("good-padding"));
+    let mut bytes = fs::read(&good_padding).unwrap();
+    // CBC: flipping a bit of the second-to-last ciphertext block flips the same bit of the last
+    // plaintext block; 0x80 on its last byte turns any pad length 1..=16 into an invalid one.
+    let at = bytes.len() - 17;
+    bytes[at] ^= 0x80;
+    let bad_padding = s.path().join("bad-padding");
+    fs::write(&bad_padding, &bytes).unwrap();
+    let gzip_magic = openssl_enc(
+        &[&[0x1f, 0x8b][..], &garbage].concat(),
+        &s.path().join("gz"),
+    );
+    let empty = openssl_enc(b"", &s.path().join("empty"));
+    let cases = [&good_padding, &bad_padding, &gzip_magic, &empty];
+    let mut seen = Vec::new();
+    for file in cases {
+        let out = s.path().join("out");
+        let ran = unpack(file, &out, &[]);
+        ran.code(3);
+        assert!(tree(&out).is_empty(), "left {:?}{ran}", tree(&out));
+        seen.push((file.file_name().unwrap().to_owned(), ran.stderr.clone()));
+    }
+    for (name, stderr) in &seen {
+        assert_eq!(stderr, &seen[0].1, "{name:?} differs from {:?}", seen[0].0);
+    }
+    assert!(seen[0].1.contains(CANNOT_DECRYPT), "{}", seen[0].1);
+}
+
 /// Item 16: a NUL byte in a PAX path or link target is a refused entry (exit 4, not 1); a gzip
 /// payload followed by zero padding, which `gzip -d` and `tar -xz` accept, unpacks (not exit 3).
 #[test]
@@ -165,5 +210,82 @@ fn nul_in_a_pax_path_exits_4_and_zero_padded_gzip_unpacks() {
     assert_eq!(
         fs::read_to_string(out.join(TOP).join("10-a/start")).unwrap(),
         "echo a\n"
+    );
+}
+/// Item 17: an unreadable header is named by its byte offset, not by the good entry before it;
+/// a wrong passphrase is one sentence; with signed parameters the hint blames the passphrase.
+#[test]
+fn unreadable_headers_name_their_offset_and_decryption_failures_read_as_one_sentence() {
+    let s = scratch();
+    let good = format!("{TOP}/good");
+    let mut tar = Vec::new();
+    entry(&mut tar, good.as_bytes(), T::Regular, b"", b"0123456789");
+    let mut bad = Vec::new();
+    entry(
+        &mut bad,
+        format!("{TOP}/bad").as_bytes(),
+        T::Regular,
+        b"",
+        b"",
+    );
+    bad[148] ^= 1; // the header checksum
+    tar.extend_from_slice(&bad);
+    let file = openssl_enc(&end(tar), &s.path().join("bad-header"));
+    let ran = unpack(&file, &s.path().join("out"), &[]);
+    ran.code(4).stderr_has("byte 1024");
+    assert!(
+        !ran.stderr.contains(&good),
+        "names the good entry before it{ran}"
+    );
+
+    let dir = personality(s.path());
+    let packed = s.path().join("shop.bundle");
+    pack(&dir, &packed, &[]);
+    let ran = run(bundle()
+        .arg("unpack")
+        .arg(&packed)
+        .arg("-C")
+        .arg(s.path().join("wrong"))
+        .args(["--iter", ITER, "--pass", "env:WRONG"])
+        .env("WRONG", "not the passphrase"));
+    ran.code(3);
+    let lines: Vec<&str> = ran.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{ran}");
+    assert_eq!(
+        lines[0],
+        format!("bundle: error: {CANNOT_DECRYPT}"),
+        "{ran}"
+    );
+    assert!(
+        lines[1].starts_with("hint: ") && lines[1].contains("--iter"),
+        "{ran}"
+    );
+}
+
+/// Item 17: when the parameters came from a verified signature, the failure blames the
+/// passphrase, not the flags (the boot code says so through `OpenError::with_signed_params`).
+#[test]
+fn with_signed_parameters_a_decryption_failure_blames_the_passphrase() {
+    let s = scratch();
+    let packed = s.path().join("shop.bundle");
+    pack(&personality(s.path()), &packed, &[]);
+    let params = Params {
+        kdf: Kdf::Pbkdf2 {
+            iterations: ITER.parse().unwrap(),
+        },
+        ..Params::default()
+    };
+    let wrong = Passphrase::from_bytes(b"not the passphrase".to_vec());
+    let dest = s.path().join("signed");
+    let err = open::decrypt_unpack(&packed, &wrong, &params, &dest, &Limits::default(), &|_| {})
+        .expect_err("wrong passphrase")
+        .with_signed_params(&params);
+    assert_eq!(err.exit(), Exit::Verify);
+    let (message, hint) = (err.to_string(), err.hint().unwrap_or_default());
+    assert!(!message.contains("--iter"), "blames the flags: {message}");
+    assert!(hint.contains(&params.openssl_flags()), "{hint}");
+    assert!(
+        hint.contains("the passphrase is the likely culprit"),
+        "{hint}"
     );
 }
