@@ -199,6 +199,11 @@ fn we_unpack_what_gnu_tar_writes() {
     write(&src, &format!("{TOP}/10-a/start"), "echo a\n", Mode::Exec);
     write(&src, &format!("{TOP}/10-a/{long}"), "long\n", Mode::Plain);
     std::os::unix::fs::symlink("start", src.join(TOP).join("10-a/run")).unwrap();
+    // A folder that would lock out its own owner gets its mode only after its content.
+    write(&src, &format!("{TOP}/10-a/ro/sealed/x"), "x\n", Mode::Plain);
+    for ro in ["10-a/ro/sealed", "10-a/ro"] {
+        fs::set_permissions(src.join(TOP).join(ro), fs::Permissions::from_mode(0o555)).unwrap();
+    }
     fs::hard_link(
         src.join(TOP).join("10-a/start"),
         src.join(TOP).join("10-a/again"),

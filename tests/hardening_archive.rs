@@ -2,9 +2,10 @@
 //! bytes written here by hand (raw tar headers, PAX records) and encrypted by the real `openssl enc`.
 
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use startup_bundle::archive::Limits;
+use startup_bundle::archive::{self, ArchiveError, Limits};
 use startup_bundle::enc::{Kdf, Params};
 use startup_bundle::exit::{Classify, Exit};
 use startup_bundle::open;
@@ -109,6 +110,78 @@ fn tree(dir: &Path) -> Vec<String> {
     }
     out.sort();
     out
+}
+
+fn unpack_lib(
+    tar: Vec<u8>,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<archive::Unpacked, ArchiveError> {
+    archive::unpack(io::Cursor::new(tar), dest, limits, &|_| {})
+}
+
+/// Item 4: folders the archive only implies count as entries and as bytes, symlink targets count
+/// as bytes, and paths have a depth cap. Before: a 2 KB bundle under `--max-unpacked 1K` made
+/// 114,066 folders.
+#[test]
+fn directory_bomb_folders_and_link_targets_are_counted_and_depth_is_capped() {
+    let s = scratch();
+    // 60 entries, each an empty file five fresh folders down: 300 folders, no file bytes.
+    let mut bomb = Vec::new();
+    for i in 0..60 {
+        let path = format!("{TOP}/d{i:02}/a/b/c/d/f");
+        entry(&mut bomb, path.as_bytes(), T::Regular, b"", b"");
+    }
+    let bomb = end(bomb);
+    let file = openssl_enc(&bomb, &s.path().join("bomb.enc"));
+    let out = s.path().join("out");
+    let ran = unpack(&file, &out, &["--max-unpacked", "1K"]);
+    ran.code(4).stderr_has("--max-unpacked");
+    assert!(tree(&out).is_empty(), "left {:?}{ran}", tree(&out));
+
+    // The entry cap sees the 300 folders too, not just the 60 tar entries.
+    let few = Limits {
+        max_bytes: 1 << 40,
+        max_entries: 100,
+    };
+    let err = unpack_lib(bomb, &s.path().join("lib"), &few).expect_err("301 things made");
+    assert!(
+        matches!(err, ArchiveError::TooManyEntries { limit: 100 }),
+        "{err:?}"
+    );
+
+    // Symlink targets are bytes on disk: 20 links with 90-byte targets exceed 1000 bytes.
+    let mut links = Vec::new();
+    let target = format!("{}x", "./".repeat(44));
+    for i in 0..20 {
+        let path = format!("l{i:02}");
+        entry(
+            &mut links,
+            path.as_bytes(),
+            T::Symlink,
+            target.as_bytes(),
+            b"",
+        );
+    }
+    let small = Limits {
+        max_bytes: 1000,
+        max_entries: 100,
+    };
+    let err = unpack_lib(end(links), &s.path().join("links"), &small).expect_err("1800 bytes");
+    assert!(
+        matches!(err, ArchiveError::TooBig { limit: 1000, .. }),
+        "{err:?}"
+    );
+
+    // One path 200 folders deep is refused whole, however generous the caps.
+    let mut deep = Vec::new();
+    let path = format!("{}f", "a/".repeat(200));
+    pax(&mut deep, &[("path", path.as_bytes())]);
+    entry(&mut deep, b"placeholder", T::Regular, b"", b"x");
+    let err = unpack_lib(end(deep), &s.path().join("deep"), &few).expect_err("too deep");
+    assert_eq!(err.exit(), Exit::Archive, "{err:?}");
+    assert!(err.to_string().contains("deep"), "{err}");
+    assert!(!s.path().join("deep").exists() && !s.path().join("lib").exists());
 }
 
 /// Item 10: every failure before the first valid archive header prints one and the same message,

@@ -90,9 +90,16 @@ pub enum ArchiveError {
         limit: u64,
     },
     /// The destination already exists; unpack only ever creates a new folder.
-    #[error("{path} already exists; unpack writes a new folder only")]
+    #[error("{path} already exists; unpack never replaces anything")]
     DestinationExists {
         /// The destination asked for.
+        path: PathBuf,
+    },
+    /// The private folder being unpacked into was moved or replaced by someone else: another
+    /// user can write to its parent. Nothing was placed, and what was unpacked is removed.
+    #[error("{path} was moved or replaced while unpacking into it; nothing was placed")]
+    Moved {
+        /// The private folder's path when it was made.
         path: PathBuf,
     },
     /// A local file or folder could not be read or written.
@@ -184,6 +191,7 @@ impl Classify for ArchiveError {
             | ArchiveError::TooBig { .. }
             | ArchiveError::TooManyEntries { .. } => Exit::Archive,
             ArchiveError::DestinationExists { .. }
+            | ArchiveError::Moved { .. }
             | ArchiveError::Io { .. }
             | ArchiveError::Output { .. }
             | ArchiveError::BadEntry { .. }
@@ -212,6 +220,9 @@ impl Classify for ArchiveError {
             }
             ArchiveError::DestinationExists { .. } => {
                 "choose a new folder, or remove the old one first"
+            }
+            ArchiveError::Moved { .. } => {
+                "another user can write to that folder: unpack into a folder only you can write to"
             }
             ArchiveError::BadEntry { .. } => {
                 "remove or replace that entry in the personality folder, then pack again"

@@ -65,7 +65,7 @@ pub(crate) fn extract_all<R: Read + Send + 'static>(
             e,
             archive,
             &stream,
-            extractor.limits.max_bytes,
+            extractor.max_bytes(),
         ));
     }
     // tar-rs ends quietly both at a zero block and at a plain end of stream; only the first is an
