@@ -117,6 +117,30 @@ pub fn decrypt_unpack(
     limits: &Limits,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Unpacked, OpenError> {
+    let decrypted = decrypt(bundle, pass, params)?;
+    Ok(archive::unpack(decrypted, dest, limits, progress)?)
+}
+
+/// Decrypts `bundle` and unpacks it into the existing folder `dir`, like `tar -C dir`
+/// ([`archive::unpack_in`]); nothing is placed unless the whole file decrypted and unpacked cleanly.
+pub fn decrypt_unpack_in(
+    bundle: &Path,
+    pass: &Passphrase,
+    params: &Params,
+    dir: &Path,
+    limits: &Limits,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Unpacked, OpenError> {
+    let decrypted = decrypt(bundle, pass, params)?;
+    Ok(archive::unpack_in(decrypted, dir, limits, progress)?)
+}
+
+/// The plaintext of `bundle`, decrypted on a thread of its own.
+fn decrypt(
+    bundle: &Path,
+    pass: &Passphrase,
+    params: &Params,
+) -> Result<archive::ReadAhead, OpenError> {
     let file = File::open(bundle).map_err(|source| OpenError::Open {
         path: bundle.to_path_buf(),
         source,
@@ -126,6 +150,5 @@ pub fn decrypt_unpack(
         pass.expose(),
         params,
     )?;
-    let ahead = archive::ReadAhead::new(decrypted);
-    Ok(archive::unpack(ahead, dest, limits, progress)?)
+    Ok(archive::ReadAhead::new(decrypted))
 }

@@ -2,8 +2,10 @@
 //! bytes written here by hand (raw tar headers, PAX records) and encrypted by the real `openssl enc`.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use startup_bundle::archive::{self, ArchiveError, Limits};
 use startup_bundle::enc::{Kdf, Params};
@@ -219,6 +221,104 @@ fn every_failure_before_the_first_header_prints_the_same_message() {
         assert_eq!(stderr, &seen[0].1, "{name:?} differs from {:?}", seen[0].0);
     }
     assert!(seen[0].1.contains(CANNOT_DECRYPT), "{}", seen[0].1);
+}
+
+/// Item 13: `bundle unpack -C DIR` into a folder another user can write: its private folder is
+/// swapped for a symlink while the bundle streams in. Before: the decrypted files landed where
+/// the symlink pointed. The bundle comes through a fifo, so the swap happens at a known point.
+#[test]
+fn a_private_folder_swapped_for_a_symlink_gets_nothing_written_through_it() {
+    let s = scratch();
+    let (dir, outside, moved) = (
+        s.path().join("dir"),
+        s.path().join("outside"),
+        s.path().join("moved"),
+    );
+    fs::create_dir(&outside).unwrap();
+    let mut tar = Vec::new();
+    for i in 0..50 {
+        let path = format!("{TOP}/m/f{i:02}");
+        entry(
+            &mut tar,
+            path.as_bytes(),
+            T::Regular,
+            b"",
+            b"decrypted secret\n",
+        );
+    }
+    // Reading runs ahead in 256 KiB buffers: the files must be well before the end to arrive
+    // while the end is held back.
+    let filler = format!("{TOP}/m/zz-filler");
+    entry(&mut tar, filler.as_bytes(), T::Regular, b"", &[7; 700_000]);
+    let bytes = fs::read(openssl_enc(&end(tar), &s.path().join("b.enc"))).unwrap();
+    let fifo = s.path().join("fifo");
+    run(tool("mkfifo").arg(&fifo)).ok();
+    let child = Command::new(env!("CARGO_BIN_EXE_bundle"))
+        .arg("unpack")
+        .arg(&fifo)
+        .arg("-C")
+        .arg(&dir)
+        .args(["--iter", ITER, "--pass", &format!("env:{PASS_VAR}")])
+        .env(PASS_VAR, PASS)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut writer = fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+    // The header (Salted__ and salt): enough for bundle to derive the key and make its folder.
+    writer.write_all(&bytes[..16]).unwrap();
+    let private = wait_for(|| fs::read_dir(&dir).ok()?.flatten().map(|e| e.path()).next());
+    fs::rename(&private, &moved).unwrap();
+    std::os::unix::fs::symlink(&outside, &private).unwrap();
+    // Everything but the end-of-archive marker: the small files are extracted, then tar waits.
+    writer.write_all(&bytes[16..bytes.len() - 512]).unwrap();
+    let last = Path::new(TOP).join("m/f49");
+    wait_for(|| (outside.join(&last).exists() || moved.join(&last).exists()).then_some(()));
+    assert!(
+        tree(&outside).is_empty(),
+        "written through the symlink: {:?}",
+        tree(&outside)
+    );
+    writer.write_all(&bytes[bytes.len() - 512..]).unwrap();
+    drop(writer);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        tree(&outside).is_empty(),
+        "written through the symlink: {:?}",
+        tree(&outside)
+    );
+    // Either it placed the bundle where asked, or it refused; nothing decrypted is left elsewhere.
+    let left: Vec<_> = tree(&moved)
+        .into_iter()
+        .filter(|p| p.ends_with("f49"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "decrypted files left in the moved folder: {left:?} {stderr}"
+    );
+    if output.status.success() {
+        assert_eq!(
+            fs::read_to_string(dir.join(&last)).unwrap(),
+            "decrypted secret\n"
+        );
+    } else {
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(!dir.join(TOP).exists(), "{stderr}");
+    }
+}
+
+/// Polls `f` for up to 30 s.
+fn wait_for<R>(mut f: impl FnMut() -> Option<R>) -> R {
+    let start = Instant::now();
+    loop {
+        if let Some(r) = f() {
+            return r;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "timed out");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Item 16: a NUL byte in a PAX path or link target is a refused entry (exit 4, not 1); a gzip
