@@ -7,6 +7,9 @@ mod support;
 mod enc;
 // Deterministic packing, GNU tar both ways, hostile archives.
 mod archive;
+// Issue 9's archive and decryption holes: directory bombs, the padding oracle, the unpack -C race,
+// exit statuses and messages; one regression test each.
+mod hardening_archive;
 // Modules, bundle.toml, run order, `bundle check`.
 mod personality;
 // Downloads against a fault-injecting HTTP(S) server on 127.0.0.1.
