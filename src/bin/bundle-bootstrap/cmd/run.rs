@@ -3,13 +3,14 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use startup_bundle::boot::{self, Mode};
+use startup_bundle::boot::{self, BootOptions, Mode};
 use startup_bundle::cli::{Failure, RunArgs, report};
 
 use super::{Ctx, log, resolve};
 use crate::PROGRAM;
 
-/// `bundle-bootstrap run`: the error report, then the one-line summary, last.
+/// `bundle-bootstrap run`: the error report, then the one-line summary, last. TERM or INT stop
+/// the run (exit 143 or 130).
 pub fn run(args: RunArgs, ctx: &Ctx) -> Result<ExitCode, Failure> {
     let args = match resolve(args, "run", ctx, |cli| match cli.command {
         crate::Command::Run(args) => Some(*args),
@@ -19,6 +20,7 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> Result<ExitCode, Failure> {
         Err(ended) => return ended,
     };
     let opts = args.options(&mut log)?;
+    handle_signals(&opts)?;
     let result = boot::boot(&opts, &mut log);
     let summary = boot::summary(&result, opts.mode);
     let code = match result {
@@ -33,4 +35,11 @@ pub fn run(args: RunArgs, ctx: &Ctx) -> Result<ExitCode, Failure> {
     };
     log(&summary);
     Ok(code)
+}
+
+/// From here on TERM and INT stop the run cleanly (`opts.interrupt`) instead of killing us mid-way.
+pub fn handle_signals(opts: &BootOptions) -> Result<(), Failure> {
+    opts.interrupt
+        .on_signals()
+        .map_err(|e| Failure::usage(format!("cannot handle SIGTERM and SIGINT: {e}")))
 }
