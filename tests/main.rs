@@ -30,6 +30,9 @@ mod sign;
 mod library;
 // s3://bucket/key: the publisher's S3 primitive and bundle-bootstrap against s3s-fs and an IMDSv2 server.
 mod s3;
+// --pass ssm:NAME and secretsmanager:ID against moto's SSM and Secrets Manager (SigV4 and IAM
+// checked) and the IMDSv2 server; the default user-data booting that way without an aws CLI.
+mod ssm;
 // `bundle publish`/`releases`, pointer boots, and the publish race.
 mod publish;
 // The holes an attack found in the state folder, the signature binding, hooks, pruning, the

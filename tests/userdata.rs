@@ -173,9 +173,19 @@ fn every_passphrase_source_renders_shellcheck_clean_and_inline_needs_consent() {
     let ssm = run(bundle()
         .args(["userdata", &url, "--pass-from", "ssm:/team/bundle-pass"])
         .args(boot));
-    ssm.ok()
-        .stdout_has("aws ssm get-parameter --name /team/bundle-pass --with-decryption");
+    // bundle-bootstrap reads SSM and Secrets Manager itself: no aws CLI, no exported passphrase.
+    ssm.ok().stdout_has("--pass ssm:/team/bundle-pass");
+    assert!(
+        !ssm.stdout.contains("aws ") && !ssm.stdout.contains("BUNDLE_PASSPHRASE"),
+        "{}",
+        ssm.stdout
+    );
     shellcheck(&ssm.stdout, s.tmp.path());
+    let secrets = run(bundle()
+        .args(["userdata", &url, "--pass-from", "secretsmanager:team/pass"])
+        .args(boot));
+    secrets.ok().stdout_has("--pass secretsmanager:team/pass");
+    assert!(!secrets.stdout.contains("aws "), "{}", secrets.stdout);
     run(bundle()
         .args(["userdata", &url, "--pass-from", "inline"])
         .args(boot)
@@ -242,4 +252,12 @@ fn the_ssm_passphrase_is_read_with_the_aws_cli() {
         .env("AWS_DEFAULT_REGION", "eu-west-1"))
     .ok();
     assert_eq!(s.trace().len(), 4);
+    // Without the aws CLI (Debian and Ubuntu images have none) the script says so and stops.
+    run(tool("bash")
+        .arg(&path)
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_DEFAULT_REGION", "eu-west-1"))
+    .code(1)
+    .stdout_has("needs the aws CLI");
+    assert_eq!(s.trace().len(), 4, "nothing ran the second time");
 }

@@ -116,7 +116,7 @@ fn fetch_and_apply(
         (Err(e), _) => return Err(e),
     };
     // Read only now: an offline boot needs no passphrase (nor the network it may come from).
-    let pass = secret::read_passphrase(opts.pass.as_ref(), Prompt::Never)?;
+    let pass = secret::read_passphrase_with(opts.pass.as_ref(), Prompt::Never, &opts.fetch, log)?;
     apply(opts, state, record, &pass, source, log)
 }
 

@@ -152,7 +152,8 @@ pub fn poll(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<Polled, Boo
     ));
     let mut record = super::begin(opts, &state, &lock, RunKind::Run)?;
     let mut result = (|| {
-        let pass = secret::read_passphrase(opts.pass.as_ref(), Prompt::Never)?;
+        let pass =
+            secret::read_passphrase_with(opts.pass.as_ref(), Prompt::Never, &opts.fetch, log)?;
         record.stage(Stage::Fetch)?;
         super::apply(opts, &state, Some(&mut record), &pass, source, log)
     })();

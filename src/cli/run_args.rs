@@ -100,13 +100,15 @@ pub struct RunArgs {
 /// How s3:// URLs are reached.
 #[derive(Debug, clap::Args)]
 pub struct S3Flags {
-    /// The bucket's region for s3:// URLs [default: $AWS_REGION, $AWS_DEFAULT_REGION, IMDS, us-east-1]
+    /// The region of s3:// URLs and of --pass ssm:/secretsmanager: [default: $AWS_REGION,
+    /// $AWS_DEFAULT_REGION, IMDS, us-east-1]
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
     /// An S3-compatible endpoint for s3:// URLs, addressed path-style (http://127.0.0.1:9000)
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// The instance metadata service (IMDSv2) for role credentials and region
+    /// The instance metadata service (IMDSv2) for role credentials and region (s3:// URLs, --pass
+    /// ssm:/secretsmanager:)
     #[arg(long, value_name = "URL", default_value = imds::DEFAULT_IMDS_ENDPOINT)]
     pub imds_endpoint: String,
 }

@@ -101,7 +101,7 @@ pub use boot::{Boot, Pass, boot, watch};
 /// seed's `tar | openssl enc`, minisign key pairs.
 mod fixtures;
 pub use fixtures::{
-    ITER, Key, PASS, keygen, pack, pack_command, pack_signed, personality, seed_bundle,
+    ITER, Key, PASS, keygen, pack, pack_command, pack_signed, packed_shop, personality, seed_bundle,
 };
 
 /// The fault-injecting HTTP(S) server on 127.0.0.1.
@@ -112,3 +112,30 @@ pub mod imds;
 
 /// `s3s-fs` on 127.0.0.1: a real S3-compatible server that checks SigV4 signatures.
 pub mod s3_server;
+
+/// moto's server on 127.0.0.1: real SSM and Secrets Manager APIs that check SigV4 and IAM.
+pub mod moto;
+
+/// Every variable that could point a test at real AWS credentials, a region, an endpoint or IMDS:
+/// removed from a boot that talks to a test server.
+pub const AWS_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SSM",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+];
+
+/// A port that was free a moment ago on 127.0.0.1 (for a server started in another process).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    listener.local_addr().unwrap().port()
+}

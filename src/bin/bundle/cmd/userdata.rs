@@ -18,7 +18,8 @@ const DEFAULT_INSTALL_DIR: &str = "/usr/local/bin";
 pub struct UserdataArgs {
     /// The bundle's URL
     pub url: String,
-    /// Where the instance gets the passphrase: ssm:NAME, file:PATH (baked into the image) or inline
+    /// Where the instance gets the passphrase: ssm:NAME (SSM Parameter Store), secretsmanager:ID
+    /// (Secrets Manager), file:PATH (baked into the image) or inline
     #[arg(long, value_name = "SOURCE")]
     pub pass_from: String,
     /// Allow --pass-from inline (user-data is readable by every process on the instance)
@@ -68,12 +69,15 @@ impl UserdataArgs {
         let params = self.cipher.params()?;
         let pass_from = match self.pass_from.split_once(':') {
             Some(("ssm", name)) if !name.is_empty() => PassFrom::Ssm(name.to_string()),
+            Some(("secretsmanager", id)) if !id.is_empty() => {
+                PassFrom::SecretsManager(id.to_string())
+            }
             Some(("file", path)) if !path.is_empty() => PassFrom::File(PathBuf::from(path)),
             None if self.pass_from == "inline" => {
                 if !self.allow_inline_passphrase {
                     return Err(Failure::usage(
                         "--pass-from inline writes the passphrase into user-data, which every process on the instance can read \
-                         through the metadata service; use ssm:NAME or file:PATH, or add --allow-inline-passphrase",
+                         through the metadata service; use ssm:NAME, secretsmanager:ID or file:PATH, or add --allow-inline-passphrase",
                     ));
                 }
                 let p = secret::read_passphrase(self.pass.as_ref(), Prompt::Once)?;
@@ -83,7 +87,7 @@ impl UserdataArgs {
             }
             _ => {
                 return Err(Failure::usage(
-                    "--pass-from takes ssm:NAME, file:PATH or inline",
+                    "--pass-from takes ssm:NAME, secretsmanager:ID, file:PATH or inline",
                 ));
             }
         };
