@@ -31,7 +31,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch the bundle at URL (or the saved configuration's) and run every module's scripts in order
-    Run(Box<cli::RunArgs>),
+    Run(Box<cmd::run::RunCmd>),
     /// Poll URL and apply it again whenever it changes (like cfn-hup); runs until stopped
     Watch(Box<cmd::watch::WatchArgs>),
     /// Apply the current release again, with the saved configuration, fetching nothing
