@@ -16,6 +16,7 @@ mod release;
 mod report;
 pub mod source;
 pub mod status;
+pub mod units;
 pub mod watch;
 
 use std::io::Write;

@@ -40,6 +40,9 @@ pub enum Command {
     Rollback(Box<cmd::reapply::RollbackArgs>),
     /// Show the last run, module by module (exit 0 only when it succeeded)
     Status(cmd::status::StatusArgs),
+    /// Install and enable the systemd units that apply the saved configuration at every later boot
+    /// (and, with --watch, whenever the bundle changes)
+    Install(cmd::install::InstallArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Rerun(args) => args.run(&ctx),
         Command::Rollback(args) => args.run(&ctx),
         Command::Status(args) => args.run(&ctx),
+        Command::Install(args) => args.run(&ctx),
     };
     result.unwrap_or_else(|failure| cli::report(PROGRAM, &failure))
 }
