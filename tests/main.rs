@@ -13,6 +13,8 @@ mod personality;
 mod fetch;
 // Scripts run in order, output, timeouts, init records, the lock.
 mod runner;
+// The runner hardened: daemons outlive the run and keep logging; TERM and INT stop a run cleanly.
+mod hardening_runner;
 // `bundle check|pack|unpack|inspect|keygen` against openssl and tar, both ways.
 mod cli_pack;
 // `bundle-bootstrap run|status` and `bundle try` end to end.

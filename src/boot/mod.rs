@@ -6,6 +6,11 @@
 //! Until the state folder passed its checks and the lock is held, a failure is only printed: no
 //! file is written and no hook runs. From then on every run's outcome, whatever stage it failed at,
 //! is in `status.json`, and the hooks run under the lock once it is recorded.
+//!
+//! A TERM or INT ([`BootOptions::interrupt`]) ends the run at the next stage boundary, or — while
+//! scripts run — through the runner, which passes it on to the running script. Either way the run
+//! is recorded as interrupted (exit 143 or 130) and the failure hook runs, with
+//! `BUNDLE_RESULT=interrupted`: it reports the run whatever ended it.
 
 pub mod config;
 mod diff;
@@ -107,7 +112,7 @@ fn fetch_and_apply(
     mut record: Option<&mut RunRecord>,
     log: &mut dyn FnMut(&str),
 ) -> Result<BootReport, BootError> {
-    set_stage(&mut record, Stage::Fetch)?;
+    set_stage(opts, &mut record, Stage::Fetch)?;
     let downloads = state.downloads(lock)?;
     // With a release to fall back on, a boot gives up fetching after --offline-after.
     let can_fall_back = record.is_some()
@@ -141,7 +146,18 @@ fn fetch_and_apply(
     apply(opts, state, record, &pass, source, log)
 }
 
-fn set_stage(record: &mut Option<&mut RunRecord>, stage: Stage) -> Result<(), BootError> {
+/// Moves the run to `stage` — unless a TERM or INT has arrived: then it stops here.
+fn set_stage(
+    opts: &BootOptions,
+    record: &mut Option<&mut RunRecord>,
+    stage: Stage,
+) -> Result<(), BootError> {
+    if let Some(signal) = opts.interrupt.raised() {
+        return Err(BootError::Interrupted {
+            signal,
+            before: stage,
+        });
+    }
     match record {
         Some(r) => Ok(r.stage(stage)?),
         None => Ok(()),
@@ -160,13 +176,13 @@ fn apply(
 ) -> Result<BootReport, BootError> {
     source::attach_signature(opts, &mut source, log)?;
 
-    set_stage(&mut record, Stage::Verify)?;
+    set_stage(opts, &mut record, Stage::Verify)?;
     let accepted = release::verify(opts, state, &source, log)?;
     if let (Some(r), Some(a)) = (record.as_deref_mut(), &accepted) {
         r.status_mut().notes.extend(a.allowed.iter().cloned());
     }
 
-    set_stage(&mut record, Stage::Unpack)?;
+    set_stage(opts, &mut record, Stage::Unpack)?;
     let releases = state.releases()?;
     let opened = release::open(opts, &releases, &source, pass, accepted.as_ref(), log)?;
     drop(source);
@@ -197,7 +213,7 @@ fn run_release(
 ) -> Result<BootReport, BootError> {
     let sha256 = opened.record.sha256.clone();
     releases.touch(&sha256);
-    set_stage(&mut record, Stage::Plan)?;
+    set_stage(opts, &mut record, Stage::Plan)?;
     let plan = opened.plan;
     let spec = RunSpec {
         bundle_name: plan.name.clone(),
@@ -278,10 +294,14 @@ fn finish(
 ) {
     let (hook, outcome, failed) = match result {
         Ok(_) => (&opts.on_success, Outcome::Success, None),
+        Err(e) if e.interrupted().is_some() => (&opts.on_failure, Outcome::Interrupted, None),
         Err(e) => (&opts.on_failure, Outcome::Failure, e.failed_module()),
     };
     let saved = match result {
         Ok(_) => record.finish(RunResult::Ok, 0, None),
+        Err(e) if e.interrupted().is_some() => {
+            record.finish(RunResult::Interrupted, e.exit().code(), Some(e.to_string()))
+        }
         Err(e) => record.finish(RunResult::Failed, e.exit().code(), Some(e.to_string())),
     };
     if let Err(e) = saved {

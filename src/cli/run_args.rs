@@ -203,6 +203,7 @@ impl RunArgs {
             },
             on_success: self.on_success,
             on_failure: self.on_failure,
+            interrupt: crate::runner::Interrupt::new(),
             offline: boot::Offline {
                 enabled: !self.no_offline,
                 after: self.offline_after.map(|d| d.0),

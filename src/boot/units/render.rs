@@ -37,9 +37,10 @@ Before=shutdown.target
 /// The service settings both units share — how stops treat what modules started, and the
 /// hardening that leaves modules able to do their job — and their `[Install]` section.
 const SHARED_SERVICE: &str = "\
-# A stop or restart signals bundle-bootstrap alone: daemons a module started in the background
-# (`&`) stay in this unit's control group and keep running, as they do after user-data. A script
-# still running when the unit is stopped finishes on its own (or at shutdown).
+# A stop or restart signals bundle-bootstrap alone, which passes the TERM on to the script it is
+# running and records the run as interrupted (exit 143: the unit shows as failed). Daemons a module
+# started in the background (`&`) stay in this unit's control group and keep running, as they do
+# after user-data.
 KillMode=process
 # Not capped either (as cloud-final.service, which runs user-data, does not cap them).
 TasksMax=infinity

@@ -3,7 +3,7 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use startup_bundle::boot::{self, Booted, Mode};
+use startup_bundle::boot::{self, BootOptions, Booted, Mode};
 use startup_bundle::cli::{Failure, RunArgs, report};
 use startup_bundle::hashing;
 
@@ -22,7 +22,8 @@ pub struct RunCmd {
     pub once_per_boot: bool,
 }
 
-/// `bundle-bootstrap run`: the error report, then the one-line summary, last.
+/// `bundle-bootstrap run`: the error report, then the one-line summary, last. TERM or INT stop
+/// the run (exit 143 or 130).
 pub fn run(cmd: RunCmd, ctx: &Ctx) -> Result<ExitCode, Failure> {
     let once = cmd.once_per_boot;
     let args = match resolve(cmd.run, "run", ctx, |cli| match cli.command {
@@ -33,6 +34,7 @@ pub fn run(cmd: RunCmd, ctx: &Ctx) -> Result<ExitCode, Failure> {
         Err(ended) => return ended,
     };
     let opts = args.options(&mut log)?;
+    handle_signals(&opts)?;
     let result = if once {
         match boot::boot_once_per_boot(&opts, &mut log) {
             Booted::Ran(result) => *result,
@@ -78,4 +80,11 @@ fn already_applied(last: &startup_bundle::state::Status) -> String {
         last.run_id,
         last.finished.as_deref().unwrap_or("-")
     )
+}
+
+/// From here on TERM and INT stop the run cleanly (`opts.interrupt`) instead of killing us mid-way.
+pub fn handle_signals(opts: &BootOptions) -> Result<(), Failure> {
+    opts.interrupt
+        .on_signals()
+        .map_err(|e| Failure::usage(format!("cannot handle SIGTERM and SIGINT: {e}")))
 }
