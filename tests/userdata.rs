@@ -168,7 +168,11 @@ fn the_bootstrap_user_data_boots_the_bundle() {
     );
     assert!(s.tmp.path().join("bin/bundle-bootstrap").is_file());
     // The units are installed after the run, and run the downloaded program.
-    let unit = fs::read_to_string(s.tmp.path().join("units/startup-bundle.service")).unwrap();
+    let unit_path = s.tmp.path().join("units/startup-bundle.service");
+    let unit = fs::read_to_string(&unit_path).unwrap();
+    // The script's `umask 077` does not make it unreadable (systemd warns about such files).
+    let mode = fs::metadata(&unit_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
     let bin = s.tmp.path().join("bin/bundle-bootstrap");
     assert!(
         unit.contains(&format!("ExecStart={} --config", bin.display())),

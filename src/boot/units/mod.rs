@@ -133,6 +133,18 @@ fn check_program(bin: &Path) -> Result<(), UnitsError> {
     }
 }
 
+/// Writes a unit file atomically with mode 0644 whatever the umask: user-data runs under
+/// `umask 077`, and systemd warns about unit files others cannot read.
+fn write_unit(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut file = crate::fsutil::NewFile::create(path, UNIT_MODE)?;
+    file.file()
+        .set_permissions(fs::Permissions::from_mode(UNIT_MODE))?;
+    file.write_all(text.as_bytes())?;
+    file.place(crate::fsutil::Overwrite::Replace)
+}
+
 /// One install: what it changed so far, to undo it.
 struct Transaction<'a> {
     o: &'a InstallOptions,
@@ -242,12 +254,10 @@ impl Transaction<'_> {
             self.done.unchanged.push(path);
             return Ok(false);
         }
-        crate::fsutil::atomic_write(&path, text.as_bytes(), UNIT_MODE).map_err(|source| {
-            UnitsError::Io {
-                action: "write",
-                path: path.clone(),
-                source,
-            }
+        write_unit(&path, text).map_err(|source| UnitsError::Io {
+            action: "write",
+            path: path.clone(),
+            source,
         })?;
         log(&format!("wrote {}", path.display()));
         self.files.push((path.clone(), before));
@@ -307,7 +317,7 @@ impl Transaction<'_> {
         }
         for (path, before) in std::mem::take(&mut self.files).into_iter().rev() {
             let undone = match &before {
-                Some(text) => crate::fsutil::atomic_write(&path, text.as_bytes(), UNIT_MODE),
+                Some(text) => write_unit(&path, text),
                 None => fs::remove_file(&path),
             };
             say(undone.map_err(|source| UnitsError::Io {
