@@ -19,6 +19,9 @@ use crate::enc::{Kdf, Params};
 use crate::exit::{Classify, Exit};
 use crate::shell::quote as q;
 
+mod units;
+pub use units::Units;
+
 /// Where the user-data script logs on the instance (besides the console), unless told.
 pub const DEFAULT_LOG_FILE: &str = "/var/log/startup-bundle.log";
 
@@ -85,6 +88,8 @@ pub struct UserdataOptions {
     pub env: Vec<(String, String)>,
     /// Extra `bundle-bootstrap run` flags, passed as they are.
     pub extra_args: Vec<String>,
+    /// Whether the script installs the systemd units after the first successful run.
+    pub units: Units,
 }
 
 /// Why no script was rendered.
@@ -322,8 +327,10 @@ fn bootstrap_body(s: &mut String, o: &UserdataOptions) -> Result<(), UserdataErr
         args.extend(["--env".to_string(), q(&format!("{k}={v}"))]);
     }
     args.extend(o.extra_args.iter().map(|a| q(a)));
+    args.extend(units::pass_for_later_boots(s, o));
     let _ = writeln!(s, "say \"running bundle-bootstrap\"");
     let _ = writeln!(s, "\"$INSTALL_DIR/bundle-bootstrap\" {}", args.join(" "));
+    units::install_units(s, o);
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::support::http::Server;
 use crate::support::{ITER, Mode, PASS, bootstrap, keygen, pack, pack_signed, run, scratch, write};
 
 /// A personality `root/web-VERSION` named `web`, whose modules append `NAME VERSION` to `marks`.
-fn web(root: &Path, version: &str, modules: &[&str]) -> PathBuf {
+pub(crate) fn web(root: &Path, version: &str, modules: &[&str]) -> PathBuf {
     let dir = root.join(format!("web-{version}"));
     for m in modules {
         write(

@@ -45,3 +45,6 @@ mod crash;
 mod hardening_fetch;
 // After the first boot: the saved configuration, offline boots, rerun, rollback, status --wait.
 mod lifecycle;
+// Every boot: `bundle-bootstrap install` (systemd-analyze, a logging stand-in for systemctl,
+// rollback) and `run --once-per-boot` with real runs.
+mod units;

@@ -308,6 +308,8 @@ fn the_default_user_data_boots_with_an_ssm_passphrase_and_no_aws_cli() {
     let rendered = run(bundle()
         .args(["userdata", &server.url("/shop.bundle"), "--iter", ITER])
         .args(["--pass-from", &format!("ssm:{PARAMETER}")])
+        // No systemd here, and no configuration to save (BUNDLE_BOOTSTRAP_CONFIG=none).
+        .arg("--no-units")
         .args(["--bootstrap-url", &server.url("/bundle-bootstrap")])
         .args(["--bootstrap-sha256", &sha256_hex(&bootstrap_bin)])
         .arg("--state-dir")

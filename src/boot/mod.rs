@@ -22,6 +22,7 @@ mod release;
 mod report;
 pub mod source;
 pub mod status;
+pub mod units;
 pub mod watch;
 
 use std::io::Write;
@@ -39,7 +40,7 @@ use crate::runner::{self, ModuleToRun, Outcome, RunSpec};
 use crate::secret::{self, Prompt};
 use crate::state::{
     BundleInfo, DEFAULT_KEEP_RUNS, Releases, RunKind, RunRecord, RunResult, Stage, StateDir,
-    StateLock,
+    StateLock, Status,
 };
 
 pub use crate::state::{DEFAULT_STATE_DIR, default_state_dir};
@@ -49,12 +50,51 @@ pub fn boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<BootReport,
     let started = Instant::now();
     let state = StateDir::open(&opts.state_dir)?;
     let lock = state.lock(opts.lock_wait, log)?;
+    boot_locked(opts, &state, lock, started, log)
+}
+
+/// What [`boot_once_per_boot`] did.
+#[derive(Debug)]
+pub enum Booted {
+    /// It ran, as [`boot`] does.
+    Ran(Box<Result<BootReport, BootError>>),
+    /// A run already succeeded in this boot (user-data's, before the boot unit): nothing was done,
+    /// and the status is that run's.
+    AlreadyApplied(Box<Status>),
+}
+
+/// [`boot`], unless a run already succeeded in this boot (`run --once-per-boot`, what the boot
+/// unit runs): on an instance launched from an image with the units enabled, user-data applies
+/// the bundle first and the unit, ordered after it, must not apply it a second time. Decided
+/// under the lock, so a run that is still going is waited for, then seen.
+pub fn boot_once_per_boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Booted {
+    let started = Instant::now();
+    let locked = StateDir::open(&opts.state_dir)
+        .and_then(|state| state.lock(opts.lock_wait, log).map(|lock| (state, lock)));
+    let (state, lock) = match locked {
+        Ok(locked) => locked,
+        Err(e) => return Booted::Ran(Box::new(Err(e.into()))),
+    };
+    match state.read_status() {
+        Ok(last) if last.succeeded_in_this_boot() => Booted::AlreadyApplied(Box::new(last)),
+        _ => Booted::Ran(Box::new(boot_locked(opts, &state, lock, started, log))),
+    }
+}
+
+/// [`boot`] once the lock is held.
+fn boot_locked(
+    opts: &BootOptions,
+    state: &StateDir,
+    lock: StateLock,
+    started: Instant,
+    log: &mut dyn FnMut(&str),
+) -> Result<BootReport, BootError> {
     let mut result = match opts.mode {
-        Mode::DryRun => fetch_and_apply(opts, &state, &lock, None, log),
+        Mode::DryRun => fetch_and_apply(opts, state, &lock, None, log),
         Mode::Run => {
-            let mut record = begin(opts, &state, &lock, RunKind::Run)?;
-            let result = fetch_and_apply(opts, &state, &lock, Some(&mut record), log);
-            finish(opts, &state, &mut record, &result, log);
+            let mut record = begin(opts, state, &lock, RunKind::Run)?;
+            let result = fetch_and_apply(opts, state, &lock, Some(&mut record), log);
+            finish(opts, state, &mut record, &result, log);
             result
         }
     };

@@ -298,8 +298,9 @@ fn absolute(path: &str) -> String {
         .unwrap_or_else(|_| path.to_string())
 }
 
-/// Flags that only make sense for the run that was given them.
-const NOT_SAVED: &[&str] = &["dry-run"];
+/// Flags that only make sense for the run that was given them (`--once-per-boot` is the boot
+/// unit's, on its own command line).
+const NOT_SAVED: &[&str] = &["dry-run", "once-per-boot"];
 /// The passphrase flag, and its id.
 const PASS_FLAG: &str = "pass";
 const PASS_FLAG_ID: &str = "pass";

@@ -89,6 +89,22 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Writes `bin_dir/systemctl`: a stand-in that appends its arguments to `calls` and fails (exit 1,
+/// a message on stderr) when they equal `$FAIL_ON`. The CI machine runs no systemd, and a machine
+/// that does must not have its units changed by a test: the one stand-in of the suite, for
+/// `bundle-bootstrap install` (tests/units.rs says more).
+pub fn systemctl_stand_in(bin_dir: &Path, calls: &Path) {
+    write(
+        bin_dir,
+        "systemctl",
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nif [ -n \"${{FAIL_ON:-}}\" ] && [ \"$*\" = \"$FAIL_ON\" ]; then\n  echo \"Failed to $1 unit: Access denied\" >&2\n  exit 1\nfi\n",
+            calls.display()
+        ),
+        Mode::Exec,
+    );
+}
+
 /// Running commands: [`run`], [`start`], [`run_with_stdin`], [`child_test`], and [`Ran`]'s dump.
 mod process;
 pub use process::{Ran, child_test, only_as_child, run, run_with_stdin, start};

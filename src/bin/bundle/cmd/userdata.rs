@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use startup_bundle::cli::{CipherFlags, EnvVar, Failure, Sha256Hex};
+use startup_bundle::cli::{CipherFlags, Dur, EnvVar, Failure, Sha256Hex};
 use startup_bundle::secret::{self, PassSpec, Prompt};
 use startup_bundle::state::DEFAULT_STATE_DIR;
-use startup_bundle::userdata::{self, PassFrom};
+use startup_bundle::userdata::{self, PassFrom, Units};
 
 use super::{Ctx, done, print};
 
@@ -58,6 +58,14 @@ pub struct UserdataArgs {
     /// KEY=VALUE for every module's environment (repeatable)
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<EnvVar>,
+    /// Do not install the systemd units after the first successful run (then nothing applies
+    /// the bundle at later boots)
+    #[arg(long, conflicts_with = "watch")]
+    pub no_units: bool,
+    /// Also install startup-bundle-watch.service, which polls this often (e.g. 5m) and applies a new
+    /// release
+    #[arg(long, value_name = "DUR", conflicts_with = "shell_only")]
+    pub watch: Option<Dur>,
     /// Extra flags for `bundle-bootstrap run` (e.g. --module-timeout 1h), after `--`
     #[arg(last = true, value_name = "FLAGS")]
     pub extra: Vec<String>,
@@ -117,6 +125,11 @@ impl UserdataArgs {
             log_file: self.log_file,
             env: self.env.iter().map(EnvVar::pair).collect(),
             extra_args: self.extra,
+            units: match (self.no_units || self.shell_only, self.watch) {
+                (true, _) => Units::Skip,
+                (false, None) => Units::Boot,
+                (false, Some(every)) => Units::BootAndWatch(every.0),
+            },
         };
         print(&userdata::render(&opts)?)?;
         done()
