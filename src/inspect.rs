@@ -240,7 +240,7 @@ impl From<&PlannedModule> for InspectedModule {
 
 impl From<ArchiveError> for InspectError {
     fn from(e: ArchiveError) -> Self {
-        InspectError::Open(OpenError::Archive(e))
+        InspectError::Open(OpenError::from(e))
     }
 }
 

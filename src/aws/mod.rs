@@ -1,19 +1,26 @@
 //! The AWS client, a leaf: SigV4 signing, credentials (the `AWS_*` variables, the shared files,
-//! the instance role through IMDSv2), S3 addressing and signed requests, and what S3's error
-//! answers mean.
+//! the instance role through IMDSv2), S3 addressing and signed requests, what S3's error answers
+//! mean, and the JSON APIs a passphrase is read from (SSM Parameter Store, Secrets Manager).
 //!
 //! It builds requests and reads answers; the callers send them. `fetch` does the bootstrap's GET
-//! with its own retries, deadline and redirect rules; the publisher does PUT, GET and LIST. Nothing
-//! here retries, sleeps, logs, or knows who called: no `fetch`, no `publish`, no `boot`. The only
-//! requests sent from here are IMDS's, which is part of finding credentials. Secrets live in
-//! zeroized strings and never reach `Debug`, logs or errors.
+//! with its own retries, deadline and redirect rules; the publisher does PUT, GET and LIST;
+//! `secret` posts `GetParameter` and `GetSecretValue`. Nothing here retries, sleeps, or knows who
+//! called: no `fetch`, no `publish`, no `boot`, no `secret`. The only requests sent from here are
+//! IMDS's, which is part of finding credentials (`resolve`, which logs what IMDS could not give).
+//! Secrets live in zeroized strings and never reach `Debug`, logs or errors.
 
+mod api_error;
 pub mod credentials;
+pub mod endpoint;
 pub mod error;
 pub mod imds;
+pub mod json;
 pub mod profile;
+pub mod resolve;
 pub mod s3;
+pub mod secrets;
 mod sigv4;
+pub mod ssm;
 
 /// The region used when neither a flag, the environment, a profile nor IMDS names one.
 pub const DEFAULT_REGION: &str = "us-east-1";
