@@ -37,3 +37,6 @@ mod crash;
 mod hardening_fetch;
 // After the first boot: the saved configuration, offline boots, rerun, rollback, status --wait.
 mod lifecycle;
+// Issue 12 on the publisher's side: `bundle sign` reads what it signs, verify/inspect of URLs and
+// pointers, releases, publish --from, credentials the way the AWS tools find them, small things.
+mod operator_publisher;

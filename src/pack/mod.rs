@@ -3,7 +3,12 @@
 //!
 //! Only this file knows the order of the stages on the publisher's side. The output appears under its
 //! final name only when it is complete: it is written to a private temp file beside it and then linked
-//! (refusing to replace an existing file) or renamed (`--force`) into place.
+//! (refusing to replace an existing file) or renamed (`--force`) into place. `bundle sign` of an
+//! existing bundle, which reads the facts it signs from the bundle, is [`existing`].
+
+mod existing;
+
+pub use existing::{Claimed, FactsOrigin, SignedExisting, sign_existing, signature_free};
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -15,6 +20,7 @@ use crate::archive::{self, ArchiveError, Compression, PackEntry, PackOptions, So
 use crate::enc::{self, Armor, Params};
 use crate::exit::{Classify, Exit};
 use crate::fsutil::{NewFile, Overwrite};
+use crate::inspect::InspectError;
 use crate::personality::{self, LayoutEntry, Manifest, Problems};
 use crate::secret::{PASSPHRASE_VAR, Passphrase};
 use crate::sign::{self, SignError, SigningKey, TrustedFacts};
@@ -103,6 +109,25 @@ pub enum PackError {
     /// The signature could not be made.
     #[error(transparent)]
     Sign(#[from] SignError),
+    /// The bundle to sign does not open with the passphrase and parameters given, or holds no
+    /// runnable plan: nothing is signed.
+    #[error(transparent)]
+    Open(#[from] InspectError),
+    /// `--name` or `--version` disagrees with the bundle's own `bundle.json`.
+    #[error(
+        "--{what} {claimed:?} is not what the bundle says: its bundle.json has {what} {read:?}"
+    )]
+    Claim {
+        /// `name` or `version`.
+        what: &'static str,
+        /// What the flag said.
+        claimed: String,
+        /// What the bundle says.
+        read: String,
+    },
+    /// The file changed between the moment it was opened and the moment it was signed.
+    #[error("{0} changed while it was being signed")]
+    Changed(PathBuf),
     /// Writing the output failed.
     #[error("cannot write {path}")]
     Io {
@@ -120,7 +145,11 @@ impl Classify for PackError {
             PackError::Problems(p) => p.exit(),
             PackError::Archive(e) => e.exit(),
             PackError::Sign(e) => e.exit(),
-            PackError::Exists(_) | PackError::Io { .. } => Exit::Usage,
+            PackError::Open(e) => e.exit(),
+            PackError::Exists(_)
+            | PackError::Io { .. }
+            | PackError::Claim { .. }
+            | PackError::Changed(_) => Exit::Usage,
         }
     }
 
@@ -129,6 +158,13 @@ impl Classify for PackError {
             PackError::Problems(p) => p.hint(),
             PackError::Archive(e) => e.hint(),
             PackError::Sign(e) => e.hint(),
+            PackError::Open(e) => e.hint(),
+            PackError::Claim { what, .. } => Some(format!(
+                "leave --{what} out: the signature vouches for what the bundle says (set it in bundle.toml and pack again)"
+            )),
+            PackError::Changed(_) => {
+                Some("wait until nothing writes the file, then sign it again".to_string())
+            }
             PackError::Exists(_) => {
                 Some("pass --force to replace it, or choose another -o".to_string())
             }
@@ -238,44 +274,12 @@ pub fn pack_signed(
     })
 }
 
-/// Signs an existing bundle file (`bundle sign`): `FILE.minisig` with the given facts; the file's
-/// sha256 is computed here.
-pub fn sign_existing(
-    file: &Path,
-    with: &SignWith<'_>,
-    name: &str,
-    version: &str,
-    params: &Params,
-    overwrite: Overwrite,
-) -> Result<Signed, PackError> {
-    let sig_path = sign::sig_path(file);
-    if overwrite == Overwrite::Refuse && fs::symlink_metadata(&sig_path).is_ok() {
-        return Err(PackError::Exists(sig_path));
-    }
-    let read_err = |source| PackError::Io {
-        path: file.to_path_buf(),
-        source,
-    };
-    let (sha256, _) = crate::hashing::file_sha256(file).map_err(read_err)?;
-    let facts = TrustedFacts {
-        name: name.to_string(),
-        version: version.to_string(),
-        seq: with.seq,
-        sha256,
-        params: *params,
-        expires: with.expires,
-    };
-    let text = with.key.sign(File::open(file).map_err(read_err)?, &facts)?;
-    write_signature(&sig_path, &text, overwrite)?;
-    Ok(Signed {
-        path: sig_path,
-        key_id: with.key.key_id().to_string(),
-        facts,
-    })
-}
-
 /// Writes `.minisig` text whole: a temp file beside it, then linked or renamed into place.
-fn write_signature(path: &Path, text: &str, overwrite: Overwrite) -> Result<(), PackError> {
+pub(crate) fn write_signature(
+    path: &Path,
+    text: &str,
+    overwrite: Overwrite,
+) -> Result<(), PackError> {
     let io_err = |source| PackError::Io {
         path: path.to_path_buf(),
         source,
@@ -328,7 +332,7 @@ pub fn open_command(
 }
 
 /// Places a finished output file, naming an existing one in the error.
-fn place(file: NewFile, overwrite: Overwrite) -> Result<(), PackError> {
+pub(crate) fn place(file: NewFile, overwrite: Overwrite) -> Result<(), PackError> {
     let target = file.target().to_path_buf();
     file.place(overwrite).map_err(|source| {
         if source.kind() == io::ErrorKind::AlreadyExists {

@@ -1,0 +1,154 @@
+//! Issue 12, the operator's path on the publisher's side: `bundle sign` reads what it signs,
+//! `verify`/`inspect` of URLs and pointers, `releases`, `publish --from`, and the small things that
+//! cost an operator time. Each test fails on the code before the fix it names.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use crate::support::{
+    ITER, Key, Mode, PASS, Pass, Ran, boot, bundle, keygen, pack, personality, run, scratch,
+    seed_bundle, sha256_hex, tool, write,
+};
+
+/// `bundle sign FILE -s KEY --pass env:SB_PASS`, plus `extra`.
+fn sign(file: &Path, key: &Key, extra: &[&str]) -> Ran {
+    run(bundle()
+        .arg("sign")
+        .arg(file)
+        .arg("-s")
+        .arg(&key.secret)
+        .args(["--pass", "env:SB_PASS"])
+        .env("SB_PASS", PASS)
+        .args(extra))
+}
+
+fn sig_of(file: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.minisig", file.display()))
+}
+
+/// The trusted comment of a `.minisig`, as the reference `minisign -V` prints it.
+fn signed_comment(file: &Path, key: &Key) -> String {
+    run(tool("minisign")
+        .args(["-V", "-m"])
+        .arg(file)
+        .arg("-p")
+        .arg(&key.public))
+    .ok()
+    .stdout
+    .clone()
+}
+
+/// Before: `bundle sign` signed `name=<file stem> version=0 iter=600000` without opening the file,
+/// so an instance decrypted with 600000 rounds a bundle packed with 1000 and blamed `--iter`.
+#[test]
+fn sign_reads_name_version_and_parameters_from_the_bundle_it_opens() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "k");
+    // Packed from `shop` 1.2.3 (bundle.toml), saved under another file name.
+    let file = tmp.path().join("upload-7.bundle");
+    pack(&personality(tmp.path()), &file, &["--md", "sha512"]);
+    sign(
+        &file,
+        &key,
+        &["--iter", ITER, "--md", "sha512", "--seq", "9"],
+    )
+    .ok()
+    .stdout_has("(shop 1.2.3 seq 9)");
+    let comment = signed_comment(&file, &key);
+    for fact in [
+        "name=shop ",
+        "version=1.2.3 ",
+        "md=sha512 ",
+        &format!("iter={ITER}"),
+        &format!("sha256={}", sha256_hex(&fs::read(&file).unwrap())),
+    ] {
+        assert!(comment.contains(fact), "{fact} not in {comment}");
+    }
+    // An instance needs only the passphrase and the key: the signed parameters open it.
+    boot(&file)
+        .pass(Pass::Env(PASS))
+        .state_dir(&tmp.path().join("state"))
+        .pubkey(&key.b64)
+        .args(["--name", "shop"])
+        .run()
+        .ok()
+        .stdout_has("[20-web] web started");
+}
+
+/// Parameters or a passphrase that do not open the file are never signed: exit 3, nothing written.
+#[test]
+fn sign_refuses_what_does_not_open_and_writes_nothing() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "k");
+    let file = tmp.path().join("shop.bundle");
+    pack(&personality(tmp.path()), &file, &[]);
+    sign(&file, &key, &["--iter", "2000"])
+        .code(3)
+        .stderr_has("decryption failed")
+        .stderr_has("hint:");
+    assert!(!sig_of(&file).exists(), "a signature was written");
+    run(bundle()
+        .arg("sign")
+        .arg(&file)
+        .arg("-s")
+        .arg(&key.secret)
+        .args(["--iter", ITER, "--pass", "env:WRONG"])
+        .env("WRONG", "not the passphrase"))
+    .code(3);
+    assert!(!sig_of(&file).exists(), "a signature was written");
+    // A flag that contradicts bundle.json is refused; one that restates it is fine.
+    sign(&file, &key, &["--iter", ITER, "--name", "web"])
+        .code(1)
+        .stderr_has("--name \"web\" is not what the bundle says")
+        .stderr_has("hint:");
+    assert!(!sig_of(&file).exists(), "a signature was written");
+    sign(&file, &key, &["--iter", ITER, "--version", "1.2.3"]).ok();
+}
+
+/// A bundle made by hand (the 2009 seed's `tar | openssl enc -md md5`) has no bundle.json: it is
+/// signed under the name an instance booting it expects (the file's stem) and its short sha256,
+/// and the operator is told so.
+#[test]
+fn a_hand_made_bundle_is_signed_by_file_name_and_short_sha_and_says_so() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "k");
+    let src = tmp.path().join("src");
+    write(
+        &src,
+        "start-up-bundle/10-hello/start",
+        "#!/bin/sh\necho hello from the seed\n",
+        Mode::Exec,
+    );
+    let file = seed_bundle(&src, &tmp.path().join("seed.enc"));
+    let sha = sha256_hex(&fs::read(&file).unwrap());
+    sign(&file, &key, &["--legacy-kdf", "--md", "md5"])
+        .ok()
+        .stderr_has("has no bundle.json")
+        .stderr_has(&format!(
+            "name seed (the file's name), version {}",
+            &sha[..12]
+        ));
+    let comment = signed_comment(&file, &key);
+    assert!(comment.contains("kdf=evp-bytestokey md=md5"), "{comment}");
+    boot(&file)
+        .pass(Pass::Env(PASS))
+        .state_dir(&tmp.path().join("state"))
+        .pubkey(&key.b64)
+        .run()
+        .ok()
+        .stdout_has("hello from the seed");
+    // With --name, the name is the operator's.
+    sign(
+        &file,
+        &key,
+        &["--legacy-kdf", "--md", "md5", "--name", "hello", "--force"],
+    )
+    .ok()
+    .stderr_has("name hello (--name)");
+}
+
+#[allow(dead_code)]
+fn mode_of(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
