@@ -148,6 +148,86 @@ fn a_hand_made_bundle_is_signed_by_file_name_and_short_sha_and_says_so() {
     .stderr_has("name hello (--name)");
 }
 
+/// `bundle verify TARGET --pubkey KEY`, plus `extra`.
+fn verify(target: &str, key: &Key, extra: &[&str]) -> Ran {
+    run(bundle()
+        .arg("verify")
+        .arg(target)
+        .args(["--pubkey", &key.b64])
+        .args(extra))
+}
+
+/// `bundle inspect TARGET --pass env:SB_PASS`, plus `extra`.
+fn inspect(target: &str, extra: &[&str]) -> Ran {
+    run(bundle()
+        .arg("inspect")
+        .arg(target)
+        .args(["--pass", "env:SB_PASS"])
+        .env("SB_PASS", PASS)
+        .args(extra))
+}
+
+/// Before: `verify` and `inspect` took a local file only, so checking what instances download meant
+/// a curl by hand and a guess at the pointer's release. Now they fetch as an instance does, and
+/// `verify` of a pointer checks its signature over the release it names, with the instance's policy.
+#[test]
+fn verify_and_inspect_follow_urls_and_pointers_as_an_instance_would() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "team");
+    let other = keygen(tmp.path(), "other");
+    let file = tmp.path().join("shop.bundle");
+    crate::support::pack_signed(&personality(tmp.path()), &file, &key, &["--seq", "10"]).ok();
+    let dest = tmp.path().join("www");
+    run(bundle().arg("publish").arg(&file).arg("--to").arg(&dest)).ok();
+    let sha = sha256_hex(&fs::read(&file).unwrap());
+    let server = startup_bundle::serve::Server::start(&dest).unwrap();
+    let pointer = server.url("shop.latest");
+    let release = server.url(&format!("shop/{sha}.bundle"));
+
+    verify(&pointer, &key, &[])
+        .ok()
+        .stdout_has("signature good")
+        .stdout_has("seq:      10")
+        .stderr_has("points at shop 1.2.3 seq 10");
+    verify(&pointer, &other, &[])
+        .code(3)
+        .stderr_has("not a given --pubkey");
+    // A local pointer, as a folder destination holds it.
+    verify(&dest.join("shop.latest").to_string_lossy(), &key, &[]).ok();
+    // The release by its own URL: an instance booting it expects the name the URL gives.
+    verify(&release, &key, &[])
+        .code(3)
+        .stderr_has(&format!("this instance boots \"{sha}\""));
+    verify(&release, &key, &["--name", "shop"]).ok();
+
+    // No --iter: the pointer's parameters open the release it names; the pointer is said to be
+    // unverified.
+    inspect(&pointer, &[])
+        .ok()
+        .stdout_has("shop 1.2.3")
+        .stdout_has("20-web")
+        .stderr_has("not verified here");
+    inspect(&release, &["--iter", ITER])
+        .ok()
+        .stdout_has("shop 1.2.3");
+    inspect(&release, &[]).code(3);
+
+    // The release under the pointer replaced by other bytes: refused, by URL.
+    let stored = dest.join(format!("shop/{sha}.bundle"));
+    fs::write(&stored, b"Salted__12345678 something else entirely").unwrap();
+    verify(&pointer, &key, &[])
+        .code(3)
+        .stderr_has(&format!("{release} has sha256"));
+    inspect(&pointer, &[]).code(3).stderr_has("the pointer");
+
+    // A URL with nothing beside it is not signed (exit 3), and a missing one is a fetch error.
+    fs::copy(&file, dest.join("plain.bundle")).unwrap();
+    verify(&server.url("plain.bundle"), &key, &["--retry-for", "1s"])
+        .code(3)
+        .stderr_has("is not signed");
+    verify(&server.url("gone.bundle"), &key, &["--retry-for", "1s"]).code(2);
+}
+
 #[allow(dead_code)]
 fn mode_of(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
