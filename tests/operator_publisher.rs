@@ -228,6 +228,73 @@ fn verify_and_inspect_follow_urls_and_pointers_as_an_instance_would() {
     verify(&server.url("gone.bundle"), &key, &["--retry-for", "1s"]).code(2);
 }
 
+/// Packs `version` of `shop` with `extra` signing flags, publishes it to `dest`; returns its sha256.
+fn publish_release(root: &Path, key: &Key, dest: &Path, version: &str, extra: &[&str]) -> String {
+    let file = root.join(format!("shop-{version}-{}.bundle", extra.join("-")));
+    crate::support::pack_signed(&crate::publish::versioned(root, version), &file, key, extra).ok();
+    run(bundle().arg("publish").arg(&file).arg("--to").arg(dest)).ok();
+    sha256_hex(&fs::read(&file).unwrap())
+}
+
+/// Before: `releases` of a mistyped folder printed nothing and exited 0, had no header, and showed
+/// seq as bare UNIX seconds; `publish --from` took only a seq.
+#[test]
+fn releases_refuse_a_missing_destination_and_from_takes_a_version_or_a_sha256() {
+    let tmp = scratch();
+    let key = keygen(tmp.path(), "k");
+    let dest = tmp.path().join("www");
+    run(bundle()
+        .arg("releases")
+        .arg("--from")
+        .arg(tmp.path().join("wwww")))
+    .code(1)
+    .stderr_has("wwww does not exist")
+    .stderr_has("hint:");
+
+    // 2026-01-01T00:00:00Z as seq (the default is the signing time), then a release counter.
+    let old = publish_release(
+        tmp.path(),
+        &key,
+        &dest,
+        "1.0",
+        &["--seq", "1767225600", "--expires", "2099-12-31"],
+    );
+    let new = publish_release(tmp.path(), &key, &dest, "2.0", &["--seq", "1767225700"]);
+    let listed = run(bundle().arg("releases").arg("--from").arg(&dest));
+    listed
+        .ok()
+        .stdout_has("NAME  SEQ")
+        .stdout_has("2026-01-01 00:00 UTC  1.0")
+        .stdout_has("2099-12-31 00:00 UTC")
+        .stdout_has(&new[..12]);
+    assert!(listed.stdout.starts_with("NAME"), "{listed}");
+
+    let from = |what: &str, seq: &str| {
+        run(bundle()
+            .args(["publish", "--from", what, "--name", "shop", "--seq", seq])
+            .arg("--key")
+            .arg(&key.secret)
+            .arg("--to")
+            .arg(&dest))
+    };
+    // By version, then by a sha256 prefix: the pointer names those bytes under the new seq.
+    from("1.0", "1767225800")
+        .ok()
+        .stdout_has("shop 1.0 seq 1767225800");
+    let pointer = fs::read_to_string(dest.join("shop.latest")).unwrap();
+    assert!(pointer.contains(&format!("sha256={old}")), "{pointer}");
+    from(&new[..10], "1767225900").ok().stdout_has("shop 2.0");
+    from("9.9", "1767226000")
+        .code(1)
+        .stderr_has("no release of shop has the seq, sha256 or version \"9.9\"");
+    // The same version packed twice is two releases: ambiguous, named by seq (a republished
+    // release is listed under the seq it was last signed with).
+    publish_release(tmp.path(), &key, &dest, "2.0", &["--seq", "1767226100"]);
+    from("2.0", "1767226200")
+        .code(1)
+        .stderr_has("names several releases of shop: seq 1767225900, 1767226100");
+}
+
 #[allow(dead_code)]
 fn mode_of(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
