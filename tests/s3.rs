@@ -19,7 +19,7 @@ use crate::support::{
 const BUCKET: &str = "bundles";
 const KEY: &str = "releases/shop 1.bundle";
 /// Every variable that could point the tool at real credentials, a region or IMDS.
-const AWS_VARS: &[&str] = &[
+pub(crate) const AWS_VARS: &[&str] = &[
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",

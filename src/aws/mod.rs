@@ -5,15 +5,19 @@
 //! It builds requests and reads answers; the callers send them. `fetch` does the bootstrap's GET
 //! with its own retries, deadline and redirect rules; the publisher does PUT, GET and LIST. Nothing
 //! here retries, sleeps, logs, or knows who called: no `fetch`, no `publish`, no `boot`. The only
-//! requests sent from here are IMDS's, which is part of finding credentials. Secrets live in
+//! requests sent from here are part of finding credentials: IMDS's, and the publisher's STS
+//! AssumeRole (`chain.rs`, which also runs a profile's `credential_process`). Secrets live in
 //! zeroized strings and never reach `Debug`, logs or errors.
 
+pub mod chain;
 pub mod credentials;
 pub mod error;
 pub mod imds;
+pub mod process;
 pub mod profile;
 pub mod s3;
 mod sigv4;
+pub mod sts;
 
 /// The region used when neither a flag, the environment, a profile nor IMDS names one.
 pub const DEFAULT_REGION: &str = "us-east-1";

@@ -1,24 +1,26 @@
-//! AWS Signature Version 4 for S3 requests signed in the `Authorization` header.
+//! AWS Signature Version 4, signed in the `Authorization` header: S3's requests and the JSON
+//! APIs' (SSM, Secrets Manager).
 //!
 //! Pure computation: no clock, no network, no environment. The caller gives the time, the
-//! credentials and the request as it will be sent; this file builds the canonical request, the
-//! string to sign, the signing key chain and the header value, following AWS's documented
-//! algorithm ("Signature Calculations for the Authorization Header: Transferring Payload in a
-//! Single Chunk", Amazon S3 API Reference, sig-v4-header-based-auth). The unit tests use that
-//! page's GET Object example.
+//! credentials, the service and the request as it will be sent; this file builds the canonical
+//! request, the string to sign, the signing key chain and the header value, following AWS's
+//! documented algorithm ("Signature Calculations for the Authorization Header: Transferring
+//! Payload in a Single Chunk", Amazon S3 API Reference, sig-v4-header-based-auth; "Create a
+//! signed AWS API request", IAM User Guide). The unit tests use the S3 page's examples.
 
 use std::time::SystemTime;
 
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
+use reqwest::Url;
 use sha2::{Digest, Sha256};
 
 use super::credentials::Credentials;
 
 /// The signing algorithm's name, first in the string to sign and the `Authorization` header.
 pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-/// The service name in the credential scope.
-pub(crate) const SERVICE: &str = "s3";
+/// S3's name in the credential scope.
+pub(crate) const SERVICE_S3: &str = "s3";
 /// The last element of the credential scope.
 const TERMINATOR: &str = "aws4_request";
 /// `x-amz-content-sha256` for a body that is not part of the signature (S3 allows it for any
@@ -70,24 +72,36 @@ pub(crate) struct Request<'a> {
     pub payload_hash: &'a str,
 }
 
-/// The `Authorization` header value for `request` at `time` in `region`.
+/// Where a signature is valid: the region and the service's signing name (`s3`, `ssm`,
+/// `secretsmanager`), the middle of the credential scope.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scope<'a> {
+    /// The region, e.g. `eu-west-1`.
+    pub region: &'a str,
+    /// The service's signing name.
+    pub service: &'a str,
+}
+
+/// The `Authorization` header value for `request` at `time`, for `scope`.
 ///
-/// `request.headers` must include `x-amz-date` (= `time.stamp`) and `x-amz-content-sha256`, and
-/// `x-amz-security-token` when the credentials carry one: every `x-amz-*` header sent must be signed.
+/// `request.headers` must include `x-amz-date` (= `time.stamp`), `x-amz-content-sha256` for S3,
+/// and `x-amz-security-token` when the credentials carry one: every `x-amz-*` header sent must be
+/// signed.
 pub(crate) fn authorization(
     creds: &Credentials,
-    region: &str,
+    scope: Scope<'_>,
     time: &AmzTime,
     request: &Request<'_>,
 ) -> String {
     let (canonical, signed_headers) = canonical_request(request);
-    let scope = format!("{}/{region}/{SERVICE}/{TERMINATOR}", time.date);
+    let Scope { region, service } = scope;
+    let scope = format!("{}/{region}/{service}/{TERMINATOR}", time.date);
     let to_sign = format!(
         "{ALGORITHM}\n{}\n{scope}\n{}",
         time.stamp,
         hex(&Sha256::digest(canonical.as_bytes()))
     );
-    let key = signing_key(creds.secret(), &time.date, region);
+    let key = signing_key(creds.secret(), &time.date, region, service);
     let signature = hex(&hmac(&key, to_sign.as_bytes()));
     format!(
         "{ALGORITHM} Credential={}/{scope},SignedHeaders={signed_headers},Signature={signature}",
@@ -132,10 +146,10 @@ fn canonical_value(value: &str) -> String {
 }
 
 /// The signing key: HMAC chain over date, region, service and terminator, seeded with the secret.
-fn signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
+fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
     let k_date = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
     let k_region = hmac(&k_date, region.as_bytes());
-    let k_service = hmac(&k_region, SERVICE.as_bytes());
+    let k_service = hmac(&k_region, service.as_bytes());
     hmac(&k_service, TERMINATOR.as_bytes())
 }
 
@@ -151,6 +165,20 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as KeyInit>::new(&block.into());
     mac.update(data);
     mac.finalize().into_bytes().into()
+}
+
+/// The `Host` header reqwest sends for `url`: the host, plus the port when it is not the default.
+pub(crate) fn host_header(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    }
+}
+
+/// The sha256 of `bytes` in lower-case hex: a signed payload's hash.
+pub(crate) fn payload_hash(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// Lower-case hex of `bytes`.
@@ -190,6 +218,10 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const US_EAST_1_S3: Scope<'static> = Scope {
+        region: "us-east-1",
+        service: SERVICE_S3,
+    };
 
     /// The example credentials of AWS's SigV4 documentation.
     fn example_credentials() -> Credentials {
@@ -239,7 +271,7 @@ mod tests {
             "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972"
         );
         assert_eq!(
-            authorization(&example_credentials(), "us-east-1", &time, &request),
+            authorization(&example_credentials(), US_EAST_1_S3, &time, &request),
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,\
              SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,\
              Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"
@@ -271,7 +303,7 @@ mod tests {
             payload_hash: &payload_hash,
         };
         assert_eq!(
-            authorization(&example_credentials(), "us-east-1", &time, &request),
+            authorization(&example_credentials(), US_EAST_1_S3, &time, &request),
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,\
              SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;x-amz-storage-class,\
              Signature=98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"
@@ -294,7 +326,7 @@ mod tests {
             payload_hash: EMPTY_SHA256,
         };
         assert!(
-            authorization(&example_credentials(), "us-east-1", &time, &request).ends_with(
+            authorization(&example_credentials(), US_EAST_1_S3, &time, &request).ends_with(
                 "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
             )
         );
@@ -317,12 +349,64 @@ mod tests {
                 headers: &headers,
                 payload_hash: UNSIGNED_PAYLOAD,
             };
-            authorization(creds, "us-east-1", &time, &request)
+            authorization(creds, US_EAST_1_S3, &time, &request)
         };
         let good = example_credentials();
         let wrong = Credentials::new("AKIAIOSFODNN7EXAMPLE".into(), "other".into(), None);
         assert_ne!(sign(&good, "bytes=0-"), sign(&wrong, "bytes=0-"));
         assert_ne!(sign(&good, "bytes=0-"), sign(&good, "bytes=10-"));
+    }
+
+    /// AWS's SigV4 test suite: `get-vanilla` and `post-x-www-form-urlencoded`, for a service
+    /// other than S3 (named `service`), the latter with a signed body and content type.
+    #[test]
+    fn matches_the_test_suite_for_other_services() {
+        let creds = Credentials::new(
+            "AKIDEXAMPLE".into(),
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+            None,
+        );
+        // 2015-08-30T12:36:00Z.
+        let time = AmzTime::at(UNIX_EPOCH + Duration::from_secs(1_440_938_160));
+        let scope = Scope {
+            region: "us-east-1",
+            service: "service",
+        };
+        let sign = |method, headers: &[(&str, &str)], body: &[u8]| {
+            let hash = payload_hash(body);
+            let request = Request {
+                method,
+                host: "example.amazonaws.com",
+                path: "/",
+                query: &[],
+                headers,
+                payload_hash: &hash,
+            };
+            authorization(&creds, scope, &time, &request)
+        };
+        let date = [(X_AMZ_DATE, time.stamp.as_str())];
+        assert!(sign("GET", &date, b"").ends_with(
+            "SignedHeaders=host;x-amz-date,\
+             Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+        ));
+        let form = [
+            ("content-type", "application/x-www-form-urlencoded"),
+            (X_AMZ_DATE, time.stamp.as_str()),
+        ];
+        assert_eq!(
+            sign("POST", &form, b"Param1=value1"),
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request,\
+             SignedHeaders=content-type;host;x-amz-date,\
+             Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"
+        );
+    }
+
+    #[test]
+    fn host_headers_carry_only_other_ports() {
+        let local = Url::parse("http://127.0.0.1:9000/b/k").unwrap();
+        assert_eq!(host_header(&local), "127.0.0.1:9000");
+        let aws = Url::parse("https://b.s3.us-east-1.amazonaws.com/k").unwrap();
+        assert_eq!(host_header(&aws), "b.s3.us-east-1.amazonaws.com");
     }
 
     #[test]

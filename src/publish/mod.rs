@@ -53,6 +53,10 @@ pub trait Destination {
     fn check_exists(&self) -> Result<(), PublishError> {
         Ok(())
     }
+    /// Where the credentials that sign the calls came from (no secret), when there are any.
+    fn credentials(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Opens a destination: `s3://bucket/prefix`, or a folder path.

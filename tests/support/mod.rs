@@ -112,3 +112,7 @@ pub mod imds;
 
 /// `s3s-fs` on 127.0.0.1: a real S3-compatible server that checks SigV4 signatures.
 pub mod s3_server;
+
+/// `moto_server` on 127.0.0.1: a real IAM, STS and S3 that check signatures and policies once
+/// a test has set up its users and roles.
+pub mod moto_iam;

@@ -119,15 +119,6 @@ pub(super) fn base(
     Ok((url, path))
 }
 
-/// The `Host` header reqwest sends for `url`: the host, plus the port when it is not the default.
-pub(super) fn host_header(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,13 +142,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn host_headers_carry_only_other_ports() {
-        let local = Url::parse("http://127.0.0.1:9000/b/k").unwrap();
-        assert_eq!(host_header(&local), "127.0.0.1:9000");
-        let aws = Url::parse("https://b.s3.us-east-1.amazonaws.com/k").unwrap();
-        assert_eq!(host_header(&aws), "b.s3.us-east-1.amazonaws.com");
     }
 }

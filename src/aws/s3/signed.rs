@@ -9,8 +9,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 
 use super::super::credentials::Credentials;
-use super::super::sigv4::{self, AmzTime, Request};
-use super::address::host_header;
+use super::super::sigv4::{self, AmzTime, Request, Scope, host_header};
 
 /// A request to sign: what [`Signed::headers`] needs besides credentials, region and time.
 pub(super) struct Signed<'a> {
@@ -57,7 +56,11 @@ impl Signed<'_> {
             headers: &signed,
             payload_hash: self.payload_hash,
         };
-        let authorization = sigv4::authorization(creds, region, &time, &request);
+        let scope = Scope {
+            region,
+            service: sigv4::SERVICE_S3,
+        };
+        let authorization = sigv4::authorization(creds, scope, &time, &request);
         header_map(
             signed
                 .iter()

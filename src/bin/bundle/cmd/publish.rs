@@ -18,23 +18,33 @@ pub struct DestFlags {
     /// An S3-compatible endpoint (path-style addressing)
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Profile of ~/.aws/credentials [default: $AWS_PROFILE, else default]
+    /// Profile of ~/.aws/credentials and ~/.aws/config: static keys, credential_process, or a
+    /// role_arn to assume [default: $AWS_ACCESS_KEY_ID…, else $AWS_PROFILE, else default]
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// The instance metadata service, for a build host's instance role [default:
+    /// $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254]
+    #[arg(long, value_name = "URL")]
+    pub imds_endpoint: Option<String>,
     /// Extra CA certificates (PEM) for the endpoint
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 }
 
 impl DestFlags {
-    fn open(&self, spec: &str) -> Result<Box<dyn publish::Destination>, Failure> {
+    fn open(&self, ctx: &Ctx, spec: &str) -> Result<Box<dyn publish::Destination>, Failure> {
         let config = S3Config {
             region: self.region.clone(),
             endpoint_url: self.endpoint_url.clone(),
             profile: self.profile.clone(),
             ca_file: self.ca_file.clone(),
+            imds_endpoint: self.imds_endpoint.clone(),
         };
-        Ok(publish::open(spec, &config)?)
+        let dest = publish::open(spec, &config)?;
+        if let Some(credentials) = dest.credentials() {
+            ctx.say(&format!("signing with {credentials}"));
+        }
+        Ok(dest)
     }
 }
 
@@ -68,7 +78,7 @@ pub struct PublishArgs {
 impl PublishArgs {
     /// Publishes a release (or republishes an old one), pointer last.
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode, Failure> {
-        let dest = self.dest.open(&self.to)?;
+        let dest = self.dest.open(ctx, &self.to)?;
         let done_ = match (&self.file, &self.from, &self.name, &self.key) {
             (_, Some(from), Some(name), Some(key)) => {
                 let signer = self.signing.open(ctx, key)?;
@@ -122,7 +132,7 @@ pub struct ReleasesArgs {
 impl ReleasesArgs {
     /// Lists the releases, oldest first under a header, marking the one the pointer designates.
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode, Failure> {
-        let dest = self.dest.open(&self.from)?;
+        let dest = self.dest.open(ctx, &self.from)?;
         dest.check_exists()?;
         let names = match &self.name {
             Some(n) => vec![n.clone()],

@@ -1,6 +1,9 @@
 //! Issue 12, the operator's path on the publisher's side: `bundle sign` reads what it signs,
 //! `verify`/`inspect` of URLs and pointers, `releases`, `publish --from`, and the small things that
-//! cost an operator time. Each test fails on the code before the fix it names.
+//! cost an operator time. Each test fails on the code before the fix it names. The publisher's
+//! credentials, the way the AWS tools find them, are in [`credentials`].
+
+mod credentials;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
