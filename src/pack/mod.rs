@@ -22,7 +22,7 @@ use crate::exit::{Classify, Exit};
 use crate::fsutil::{NewFile, Overwrite};
 use crate::inspect::InspectError;
 use crate::personality::{self, LayoutEntry, Manifest, Problems};
-use crate::secret::{PASSPHRASE_VAR, Passphrase};
+use crate::secret::Passphrase;
 use crate::sign::{self, SignError, SigningKey, TrustedFacts};
 
 /// Mode of the bundle file: it is encrypted and meant to sit on a public URL.
@@ -53,6 +53,9 @@ pub struct PackRequest {
     pub overwrite: Overwrite,
     /// Compression threads.
     pub threads: usize,
+    /// How the printed `openssl enc -d` line reads the passphrase: openssl's `-pass` argument
+    /// (the `--pass` given, e.g. `env:VAR` or `file:PATH`), or None to let openssl ask.
+    pub pass_arg: Option<String>,
 }
 
 /// What `bundle pack` made.
@@ -192,6 +195,18 @@ pub fn pack_signed(
     sign: Option<&SignWith<'_>>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Packed, PackError> {
+    pack_signed_sized(req, pass, sign, &|_| {}, progress)
+}
+
+/// [`pack_signed`], telling `total` the content bytes to pack (what `progress` counts up to)
+/// before it starts, for a progress bar with a percentage and an ETA.
+pub fn pack_signed_sized(
+    req: &PackRequest,
+    pass: &Passphrase,
+    sign: Option<&SignWith<'_>>,
+    total: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Packed, PackError> {
     let sig_path = sign::sig_path(&req.output);
     if req.overwrite == Overwrite::Refuse {
         let outputs = [Some(&req.output), sign.map(|_| &sig_path)];
@@ -206,6 +221,7 @@ pub fn pack_signed(
     let found = personality::load(&req.dir, &req.libraries)?;
     let manifest = found.manifest();
     let entries = archive_entries(&found.layout())?;
+    total(archive::content_bytes(&entries)?);
     let opts = PackOptions {
         compression: req.compression,
         mtime: PackOptions::mtime_from_env()?,
@@ -269,7 +285,13 @@ pub fn pack_signed(
         size,
         sha256,
         manifest,
-        open_command: open_command(&req.output, &req.params, req.armor, req.compression),
+        open_command: open_command(
+            &req.output,
+            &req.params,
+            req.armor,
+            req.compression,
+            req.pass_arg.as_deref(),
+        ),
         signature,
     })
 }
@@ -311,12 +333,14 @@ fn archive_entries(layout: &[LayoutEntry]) -> Result<Vec<PackEntry>, ArchiveErro
     Ok(entries)
 }
 
-/// The stock-tools line that opens a bundle: `openssl enc -d … | tar -x…`.
+/// The stock-tools line that opens a bundle: `openssl enc -d … | tar -x…`, reading the passphrase
+/// from `pass` (openssl's `-pass` argument), or asking for it when None.
 pub fn open_command(
     file: &Path,
     params: &Params,
     armor: Armor,
     compression: Compression,
+    pass: Option<&str>,
 ) -> String {
     let armor_flag = if armor == Armor::Base64 { " -a" } else { "" };
     let tar = match compression {
@@ -324,8 +348,11 @@ pub fn open_command(
         Compression::Zstd => "tar --zstd -x",
         Compression::None => "tar -x",
     };
+    let pass = pass
+        .map(|p| format!(" -pass {}", crate::shell::quote(p)))
+        .unwrap_or_default();
     format!(
-        "openssl enc -d {}{armor_flag} -in {} -pass env:{PASSPHRASE_VAR} | {tar}",
+        "openssl enc -d {}{armor_flag} -in {}{pass} | {tar}",
         params.openssl_flags(),
         crate::shell::quote(&file.to_string_lossy())
     )

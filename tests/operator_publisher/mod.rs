@@ -1,12 +1,13 @@
 //! Issue 12, the operator's path on the publisher's side: `bundle sign` reads what it signs,
 //! `verify`/`inspect` of URLs and pointers, `releases`, `publish --from`, and the small things that
 //! cost an operator time. Each test fails on the code before the fix it names. The publisher's
-//! credentials, the way the AWS tools find them, are in [`credentials`].
+//! credentials, the way the AWS tools find them, are in [`credentials`]; the small things that
+//! cost an operator time (item 9) in [`small`].
 
 mod credentials;
+mod small;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
 use crate::support::{
@@ -296,9 +297,4 @@ fn releases_refuse_a_missing_destination_and_from_takes_a_version_or_a_sha256() 
     from("2.0", "1767226200")
         .code(1)
         .stderr_has("names several releases of shop: seq 1767225900, 1767226100");
-}
-
-#[allow(dead_code)]
-fn mode_of(path: &Path) -> u32 {
-    fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
