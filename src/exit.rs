@@ -19,6 +19,10 @@ pub enum Exit {
     Archive = 4,
     /// 5: a module's script failed.
     Module = 5,
+    /// 130: stopped by SIGINT (128 + its number, as a shell reports a process the signal ended).
+    Interrupted = 130,
+    /// 143: stopped by SIGTERM (128 + its number).
+    Terminated = 143,
 }
 
 impl Exit {

@@ -232,6 +232,6 @@ impl From<&PlannedModule> for InspectedModule {
 
 impl From<ArchiveError> for InspectError {
     fn from(e: ArchiveError) -> Self {
-        InspectError::Open(OpenError::Archive(e))
+        InspectError::Open(OpenError::from(e))
     }
 }

@@ -1,9 +1,10 @@
 //! `bundle unpack -C DIR`: decrypt and unpack a bundle into DIR, as `tar -C DIR` would, running
 //! nothing.
 //!
-//! The bundle is opened through [`crate::open`] into a fresh private staging folder inside DIR; only
-//! when all of it decrypted and unpacked cleanly are its top-level entries moved into DIR, refusing
-//! to replace anything there.
+//! The bundle is opened through [`crate::open`] into a fresh private folder inside DIR, held open
+//! and written only through its handle ([`crate::archive::unpack_in`]); only when all of it
+//! decrypted and unpacked cleanly are its top-level entries moved into DIR, refusing to replace
+//! anything there. DIR may be writable by other users (issue 9): they cannot redirect a write.
 
 use std::fs;
 use std::io;
@@ -13,7 +14,6 @@ use crate::archive::{ArchiveError, Limits};
 use crate::enc::Params;
 use crate::exit::{Classify, Exit};
 use crate::open::{self, OpenError};
-use crate::scratch::ScratchDir;
 use crate::secret::Passphrase;
 
 /// Why a bundle could not be unpacked.
@@ -22,9 +22,6 @@ pub enum UnpackError {
     /// Decrypting or unpacking failed.
     #[error(transparent)]
     Open(#[from] OpenError),
-    /// DIR already holds an entry of the same name.
-    #[error("{0} already exists: remove it or unpack elsewhere")]
-    Exists(PathBuf),
     /// A local file or folder could not be read or written.
     #[error("cannot use {path}")]
     Io {
@@ -40,14 +37,13 @@ impl Classify for UnpackError {
     fn exit(&self) -> Exit {
         match self {
             UnpackError::Open(e) => e.exit(),
-            UnpackError::Exists(_) | UnpackError::Io { .. } => Exit::Usage,
+            UnpackError::Io { .. } => Exit::Usage,
         }
     }
 
     fn hint(&self) -> Option<String> {
         match self {
             UnpackError::Open(e) => e.hint(),
-            UnpackError::Exists(_) => None,
             UnpackError::Io { .. } => Some("check the path and its permissions".to_string()),
         }
     }
@@ -67,41 +63,12 @@ pub fn unpack_into(
         path: dir.to_path_buf(),
         source,
     })?;
-    let staging =
-        ScratchDir::reserve_in(dir, ".bundle-unpack-").map_err(|source| UnpackError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    open::decrypt_unpack(bundle, pass, params, staging.path(), limits, progress)?;
-    let read_err = |source| UnpackError::Io {
-        path: staging.path().to_path_buf(),
-        source,
-    };
-    let mut tops: Vec<_> = fs::read_dir(staging.path())
-        .map_err(read_err)?
-        .collect::<Result<_, _>>()
-        .map_err(read_err)?;
-    tops.sort_by_key(|e| e.file_name());
-    for top in &tops {
-        let target = dir.join(top.file_name());
-        if fs::symlink_metadata(&target).is_ok() {
-            return Err(UnpackError::Exists(target));
-        }
-    }
-    let mut placed = Vec::new();
-    for top in tops {
-        let target = dir.join(top.file_name());
-        fs::rename(top.path(), &target).map_err(|source| UnpackError::Io {
-            path: target.clone(),
-            source,
-        })?;
-        placed.push(target);
-    }
-    Ok(placed)
+    let unpacked = open::decrypt_unpack_in(bundle, pass, params, dir, limits, progress)?;
+    Ok(unpacked.placed)
 }
 
 impl From<ArchiveError> for UnpackError {
     fn from(e: ArchiveError) -> Self {
-        UnpackError::Open(OpenError::Archive(e))
+        UnpackError::Open(OpenError::from(e))
     }
 }

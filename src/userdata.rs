@@ -1,9 +1,12 @@
 //! EC2 user-data scripts, rendered from options: string in, string out. Runs nothing, reads nothing.
 //!
 //! Two variants. The default downloads `bundle-bootstrap`, refuses to run it unless its sha256 is the
-//! pinned one, and runs it with every flag the bundle needs. `--shell-only` needs no binary, only
-//! `curl`, `openssl` and `tar` on a stock image: the seed article's five lines done right (strict mode,
-//! retries, pbkdf2, sha256 pin, order from `bundle.json`, init once, fail loudly).
+//! pinned one, and runs it with every flag the bundle needs — the passphrase source included
+//! (`--pass ssm:NAME`, `secretsmanager:ID`, `file:PATH`): `bundle-bootstrap` reads it itself, so no
+//! `aws` CLI is needed and no passphrase sits in the script's environment. `--shell-only` needs no
+//! binary, only `curl`, `openssl` and `tar` on a stock image (and the `aws` CLI for an `ssm:` or
+//! `secretsmanager:` passphrase): the seed article's five lines done right (strict mode, retries,
+//! pbkdf2, sha256 pin, order from `bundle.json`, init once, fail loudly).
 //!
 //! EC2 refuses user-data over 16 KiB, so a larger script is an error here rather than at launch.
 
@@ -16,6 +19,9 @@ use crate::enc::{Kdf, Params};
 use crate::exit::{Classify, Exit};
 use crate::shell::quote as q;
 
+mod units;
+pub use units::Units;
+
 /// Where the user-data script logs on the instance (besides the console), unless told.
 pub const DEFAULT_LOG_FILE: &str = "/var/log/startup-bundle.log";
 
@@ -27,6 +33,8 @@ pub const EC2_USERDATA_LIMIT: usize = 16_384;
 pub enum PassFrom {
     /// An SSM SecureString parameter, fetched at boot with the instance role.
     Ssm(String),
+    /// A Secrets Manager secret's SecretString, fetched at boot with the instance role.
+    SecretsManager(String),
     /// A file baked into the image (first line).
     File(PathBuf),
     /// Written into the user-data itself (readable by every process through the metadata service).
@@ -37,6 +45,7 @@ impl std::fmt::Debug for PassFrom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             PassFrom::Ssm(name) => write!(f, "ssm:{name}"),
+            PassFrom::SecretsManager(id) => write!(f, "secretsmanager:{id}"),
             PassFrom::File(path) => write!(f, "file:{}", path.display()),
             PassFrom::Inline(_) => f.write_str("inline"),
         }
@@ -79,6 +88,8 @@ pub struct UserdataOptions {
     pub env: Vec<(String, String)>,
     /// Extra `bundle-bootstrap run` flags, passed as they are.
     pub extra_args: Vec<String>,
+    /// Whether the script installs the systemd units after the first successful run.
+    pub units: Units,
 }
 
 /// Why no script was rendered.
@@ -126,6 +137,9 @@ fn header(s: &mut String, o: &UserdataOptions) {
         Variant::Bootstrap => {
             "downloads bundle-bootstrap (sha256-pinned) and runs the bundle with it"
         }
+        Variant::ShellOnly if needs_aws_cli(o) => {
+            "needs curl, openssl, tar and the aws CLI (for the passphrase)"
+        }
         Variant::ShellOnly => "needs only curl, openssl and tar",
     };
     let _ = writeln!(s, "#!/bin/bash");
@@ -162,15 +176,48 @@ fn header(s: &mut String, o: &UserdataOptions) {
         "  [ \"$actual\" = \"$2\" ] || {{ say \"$1 has sha256 $actual, not the pinned $2: refusing it\"; return 1; }}"
     );
     let _ = writeln!(s, "}}");
-    passphrase(s, o);
+    // bundle-bootstrap reads every source but an inline passphrase itself (`--pass`).
+    if o.variant == Variant::ShellOnly || matches!(o.pass_from, PassFrom::Inline(_)) {
+        passphrase(s, o);
+    }
+}
+
+/// True for a shell-only script that reads the passphrase with the `aws` CLI.
+fn needs_aws_cli(o: &UserdataOptions) -> bool {
+    o.variant == Variant::ShellOnly
+        && matches!(o.pass_from, PassFrom::Ssm(_) | PassFrom::SecretsManager(_))
+}
+
+/// `--pass SPEC` for bundle-bootstrap: every source it reads itself (not an inline passphrase,
+/// which the script exports as `BUNDLE_PASSPHRASE`).
+fn pass_args(pass_from: &PassFrom) -> Vec<String> {
+    let spec = match pass_from {
+        PassFrom::Ssm(name) => format!("ssm:{name}"),
+        PassFrom::SecretsManager(id) => format!("secretsmanager:{id}"),
+        PassFrom::File(path) => format!("file:{}", path.display()),
+        PassFrom::Inline(_) => return Vec::new(),
+    };
+    vec!["--pass".to_string(), q(&spec)]
 }
 
 fn passphrase(s: &mut String, o: &UserdataOptions) {
+    if needs_aws_cli(o) {
+        let _ = writeln!(
+            s,
+            "command -v aws >/dev/null || {{ say {}; exit 1; }}",
+            q(&format!(
+                "--pass-from {:?} in a --shell-only script needs the aws CLI, and this image has \
+                 none (Debian and Ubuntu images do not): install it first, or use the default \
+                 user-data, where bundle-bootstrap reads the passphrase itself",
+                o.pass_from
+            ))
+        );
+    }
     match &o.pass_from {
-        PassFrom::Ssm(name) => {
+        PassFrom::Ssm(_) | PassFrom::SecretsManager(_) => {
             let _ = writeln!(
                 s,
-                "# The passphrase: an SSM SecureString read with the instance role (never in this script)."
+                "# The passphrase: read with the aws CLI and the instance role (never in this script)."
             );
             let _ = writeln!(s, "if [ -z \"${{AWS_DEFAULT_REGION:-}}\" ]; then");
             let _ = writeln!(
@@ -183,11 +230,18 @@ fn passphrase(s: &mut String, o: &UserdataOptions) {
             );
             let _ = writeln!(s, "  export AWS_DEFAULT_REGION");
             let _ = writeln!(s, "fi");
-            let _ = writeln!(
-                s,
-                "BUNDLE_PASSPHRASE=$(aws ssm get-parameter --name {} --with-decryption --query Parameter.Value --output text)",
-                q(name)
-            );
+            let read = match &o.pass_from {
+                PassFrom::Ssm(name) => format!(
+                    "aws ssm get-parameter --name {} --with-decryption --query Parameter.Value --output text",
+                    q(name)
+                ),
+                PassFrom::SecretsManager(id) => format!(
+                    "aws secretsmanager get-secret-value --secret-id {} --query SecretString --output text",
+                    q(id)
+                ),
+                _ => String::new(),
+            };
+            let _ = writeln!(s, "BUNDLE_PASSPHRASE=$({read})");
             let _ = writeln!(s, "export BUNDLE_PASSPHRASE");
         }
         PassFrom::File(path) => {
@@ -264,6 +318,7 @@ fn bootstrap_body(s: &mut String, o: &UserdataOptions) -> Result<(), UserdataErr
         "--state-dir".to_string(),
         "\"$STATE\"".to_string(),
     ];
+    args.extend(pass_args(&o.pass_from));
     args.extend(decrypt_flags(&o.params).iter().map(|a| q(a)));
     if let Some(sha) = &o.sha256 {
         args.extend(["--sha256".to_string(), q(sha)]);
@@ -272,8 +327,10 @@ fn bootstrap_body(s: &mut String, o: &UserdataOptions) -> Result<(), UserdataErr
         args.extend(["--env".to_string(), q(&format!("{k}={v}"))]);
     }
     args.extend(o.extra_args.iter().map(|a| q(a)));
+    args.extend(units::pass_for_later_boots(s, o));
     let _ = writeln!(s, "say \"running bundle-bootstrap\"");
     let _ = writeln!(s, "\"$INSTALL_DIR/bundle-bootstrap\" {}", args.join(" "));
+    units::install_units(s, o);
     Ok(())
 }
 

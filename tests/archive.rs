@@ -199,6 +199,11 @@ fn we_unpack_what_gnu_tar_writes() {
     write(&src, &format!("{TOP}/10-a/start"), "echo a\n", Mode::Exec);
     write(&src, &format!("{TOP}/10-a/{long}"), "long\n", Mode::Plain);
     std::os::unix::fs::symlink("start", src.join(TOP).join("10-a/run")).unwrap();
+    // A folder that would lock out its own owner gets its mode only after its content.
+    write(&src, &format!("{TOP}/10-a/ro/sealed/x"), "x\n", Mode::Plain);
+    for ro in ["10-a/ro/sealed", "10-a/ro"] {
+        fs::set_permissions(src.join(TOP).join(ro), fs::Permissions::from_mode(0o555)).unwrap();
+    }
     fs::hard_link(
         src.join(TOP).join("10-a/start"),
         src.join(TOP).join("10-a/again"),
@@ -482,17 +487,19 @@ fn broken_streams_are_verification_failures_and_leave_nothing_behind() {
     let garbage: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
         .collect();
+    // Before the first valid header every failure is the same `Unreadable`, without detail (no
+    // padding oracle one layer up); after it, what went wrong is said.
     let cases = vec![
         ("garbage", garbage),
         ("empty", Vec::new()),
+        (
+            "gzip of something that is not tar",
+            gzip(b"hello, not a tar archive"),
+        ),
         ("truncated gzip", packed[..packed.len() / 2].to_vec()),
         (
             "gzip missing its trailer",
             packed[..packed.len() - 4].to_vec(),
-        ),
-        (
-            "gzip of something that is not tar",
-            gzip(b"hello, not a tar archive"),
         ),
         (
             "tar cut before its end marker",
@@ -504,12 +511,16 @@ fn broken_streams_are_verification_failures_and_leave_nothing_behind() {
             [packed.clone(), b"junk".to_vec()].concat(),
         ),
     ];
-    for (what, payload) in cases {
+    for (i, (what, payload)) in cases.into_iter().enumerate() {
         let err = st.refuse(what, payload, &Limits::default(), Exit::Verify);
-        assert!(
-            matches!(err, ArchiveError::Stream { .. }),
-            "{what}: {err:?}"
-        );
+        if i < 3 {
+            assert!(matches!(err, ArchiveError::Unreadable), "{what}: {err:?}");
+        } else {
+            assert!(
+                matches!(err, ArchiveError::Stream { .. }),
+                "{what}: {err:?}"
+            );
+        }
     }
 
     let dest = st.work.join("dest");

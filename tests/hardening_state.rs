@@ -486,7 +486,12 @@ fn modules_cannot_read_the_passphrase() {
         file.display(),
         state.display()
     );
-    run(std::process::Command::new("bash").arg("-c").arg(&script)).ok();
+    // Never this machine's own saved configuration (a `run URL` writes one).
+    run(std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .env("BUNDLE_BOOTSTRAP_CONFIG", "none"))
+    .ok();
     boot(&file)
         .pass(Pass::Default(PASS))
         .iter(ITER)

@@ -11,7 +11,7 @@ use crate::support::http::Server;
 use crate::support::{ITER, Mode, PASS, bootstrap, keygen, pack, pack_signed, run, scratch, write};
 
 /// A personality `root/web-VERSION` named `web`, whose modules append `NAME VERSION` to `marks`.
-fn web(root: &Path, version: &str, modules: &[&str]) -> PathBuf {
+pub(crate) fn web(root: &Path, version: &str, modules: &[&str]) -> PathBuf {
     let dir = root.join(format!("web-{version}"));
     for m in modules {
         write(
@@ -39,17 +39,17 @@ fn marks(root: &Path) -> String {
 
 /// `bundle-bootstrap SUB …` with this test's own configuration file and the passphrase in a file
 /// (a source the configuration keeps).
-struct Instance {
+struct Machine {
     config: PathBuf,
     pass: PathBuf,
     state: PathBuf,
 }
 
-impl Instance {
-    fn new(root: &Path) -> Instance {
+impl Machine {
+    fn new(root: &Path) -> Machine {
         let pass = root.join("pass.txt");
         fs::write(&pass, format!("{PASS}\n")).unwrap();
-        Instance {
+        Machine {
             config: root.join("etc/bootstrap.toml"),
             pass,
             state: root.join("state"),
@@ -91,7 +91,7 @@ fn the_first_run_saves_what_later_boots_apply() {
     let file = tmp.path().join("web.bundle");
     pack(&web(tmp.path(), "1", &["10-app"]), &file, &[]);
     server.put("/web.bundle", fs::read(&file).unwrap());
-    let i = Instance::new(tmp.path());
+    let i = Machine::new(tmp.path());
     i.first_run(&server.url("/web.bundle"), &["--env", "ROLE=web"])
         .ok()
         .stderr_has("saved this configuration");
@@ -152,7 +152,7 @@ fn a_boot_without_the_network_re_applies_the_last_verified_release() {
         fs::read(www.join("web.bundle.minisig")).unwrap(),
     );
     let url = server.url("/web.bundle");
-    let i = Instance::new(tmp.path());
+    let i = Machine::new(tmp.path());
 
     // The first boot of an instance has nothing to fall back on: it fails as before.
     let down = Server::start();
@@ -216,7 +216,7 @@ fn rerun_and_rollback_apply_kept_releases_without_lowering_the_floor() {
             fs::read(out.with_extension("bundle.minisig")).unwrap(),
         );
     };
-    let i = Instance::new(tmp.path());
+    let i = Machine::new(tmp.path());
     publish("1", "10", &["10-app", "20-old"]);
     i.first_run(&url, &["--pubkey", &key.b64]).ok();
     publish("2", "20", &["10-app", "30-new"]);
@@ -261,7 +261,7 @@ fn status_wait_blocks_until_the_run_ends() {
     write(&dir, "10-slow/start", "sleep 2\n", Mode::Plain);
     let file = tmp.path().join("slow.bundle");
     pack(&dir, &file, &[]);
-    let i = Instance::new(tmp.path());
+    let i = Machine::new(tmp.path());
     let running = crate::support::start(
         i.cmd("run")
             .arg(&file)
@@ -289,4 +289,56 @@ fn status_wait_blocks_until_the_run_ends() {
         .stdout_has(": ok");
     assert!(started.elapsed() > Duration::from_millis(500));
     running.finish().ok();
+}
+
+#[test]
+fn every_script_and_the_status_know_the_instance() {
+    use crate::support::imds::{INSTANCE_ID, Imds, Instance};
+    let tmp = scratch();
+    let dir = tmp.path().join("who");
+    write(
+        &dir,
+        "10-who/start",
+        &format!(
+            "echo \"$BUNDLE_INSTANCE_ID\" >> '{}'\n",
+            tmp.path().join("ids").display()
+        ),
+        Mode::Plain,
+    );
+    let file = tmp.path().join("who.bundle");
+    pack(&dir, &file, &[]);
+    let imds = Imds::start(Instance {
+        role: None,
+        access_key_id: String::new(),
+        secret_access_key: String::new(),
+        token: String::new(),
+        region: "eu-west-1".into(),
+    });
+    let i = Machine::new(tmp.path());
+    run(i
+        .cmd("run")
+        .arg(&file)
+        .args(["--iter", ITER])
+        .arg("--pass")
+        .arg(format!("file:{}", i.pass.display()))
+        .arg("--state-dir")
+        .arg(&i.state)
+        .args(["--imds-endpoint", &imds.endpoint()])
+        .env_remove("AWS_EC2_METADATA_DISABLED"))
+    .ok();
+    assert_eq!(
+        fs::read_to_string(tmp.path().join("ids")).unwrap(),
+        format!("{INSTANCE_ID}\n")
+    );
+    i.status(&[])
+        .ok()
+        .stdout_has(&format!("instance {INSTANCE_ID}"));
+    // Without IMDS, the machine id (every systemd machine has one; this one may not).
+    i.again("rerun", &[]).ok();
+    let ids = fs::read_to_string(tmp.path().join("ids")).unwrap();
+    let second = ids.lines().nth(1).unwrap();
+    match fs::read_to_string("/etc/machine-id") {
+        Ok(id) => assert_eq!(second, id.trim()),
+        Err(_) => assert_eq!(second, ""),
+    }
 }

@@ -7,12 +7,17 @@ mod support;
 mod enc;
 // Deterministic packing, GNU tar both ways, hostile archives.
 mod archive;
+// Issue 9's archive and decryption holes: directory bombs, the padding oracle, the unpack -C race,
+// exit statuses and messages; one regression test each.
+mod hardening_archive;
 // Modules, bundle.toml, run order, `bundle check`.
 mod personality;
 // Downloads against a fault-injecting HTTP(S) server on 127.0.0.1.
 mod fetch;
 // Scripts run in order, output, timeouts, init records, the lock.
 mod runner;
+// The runner hardened: daemons outlive the run and keep logging; TERM and INT stop a run cleanly.
+mod hardening_runner;
 // `bundle check|pack|unpack|inspect|keygen` against openssl and tar, both ways.
 mod cli_pack;
 // `bundle-bootstrap run|status` and `bundle try` end to end.
@@ -25,6 +30,9 @@ mod sign;
 mod library;
 // s3://bucket/key: the publisher's S3 primitive and bundle-bootstrap against s3s-fs and an IMDSv2 server.
 mod s3;
+// --pass ssm:NAME and secretsmanager:ID against moto's SSM and Secrets Manager (SigV4 and IAM
+// checked) and the IMDSv2 server; the default user-data booting that way without an aws CLI.
+mod ssm;
 // `bundle publish`/`releases`, pointer boots, and the publish race.
 mod publish;
 // The holes an attack found in the state folder, the signature binding, hooks, pruning, the
@@ -37,6 +45,9 @@ mod crash;
 mod hardening_fetch;
 // After the first boot: the saved configuration, offline boots, rerun, rollback, status --wait.
 mod lifecycle;
+// Every boot: `bundle-bootstrap install` (systemd-analyze, a logging stand-in for systemctl,
+// rollback) and `run --once-per-boot` with real runs.
+mod units;
 // Issue 12 on the publisher's side: `bundle sign` reads what it signs, verify/inspect of URLs and
 // pointers, releases, publish --from, credentials the way the AWS tools find them, small things.
 mod operator_publisher;

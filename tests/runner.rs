@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use startup_bundle::boot::status;
 use startup_bundle::exit::{Classify, Exit};
 use startup_bundle::runner::{
-    self, ModuleToRun, Outcome, Phase, RunError, RunOptions, RunSpec, ScriptOutcome,
+    self, ModuleToRun, Outcome, Phase, RunError, RunOptions, RunSpec, ScriptOutcome, StopSignal,
 };
 use startup_bundle::state::{RunKind, RunResult, StateDir, StateError, StepState};
 
@@ -41,6 +41,7 @@ fn spec(root: &Path, modules: Vec<ModuleToRun>) -> RunSpec {
         bundle_version: "1.2.3".into(),
         root: root.to_path_buf(),
         modules,
+        instance_id: Some("i-0123456789abcdef0".into()),
     }
 }
 
@@ -297,6 +298,61 @@ fn output_is_merged_in_order_prefixed_live_and_logged_plain() {
             runner::MAX_LINE,
             200_000 - 3 * runner::MAX_LINE
         ]
+    );
+}
+
+/// Scripts often write `echo oops >/dev/stderr` or `| tee /dev/stderr`: that opens the script's own
+/// output again, with O_TRUNC. Into a pipe that is harmless; had the script's output been its log
+/// file, it would have emptied the log.
+#[test]
+fn output_written_through_dev_stderr_keeps_the_log_whole() {
+    let dir = scratch();
+    let (root, state) = (dir.path().join("b"), dir.path().join("state"));
+    let script =
+        "echo one\necho two >/dev/stderr\necho three | tee /dev/stderr >/dev/null\necho four\n";
+    let m = module(&root, "10-dev", script, None);
+    let (result, echo) = run_captured(&spec(&root, vec![m]), &options(&state));
+    let report = result.expect("run");
+    assert_eq!(
+        read(&report.log_dir.join("10-dev.start.log")),
+        "one\ntwo\nthree\nfour\n"
+    );
+    assert_eq!(
+        echo,
+        "[10-dev] one\n[10-dev] two\n[10-dev] three\n[10-dev] four\n"
+    );
+}
+
+/// An echo that notes when each line arrived.
+struct Timed(Vec<(Instant, String)>);
+
+impl std::io::Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        match self.0.last_mut() {
+            Some((_, line)) if !line.ends_with('\n') => line.push_str(&text),
+            _ => self.0.push((Instant::now(), text.into_owned())),
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn output_is_echoed_while_the_script_runs() {
+    let dir = scratch();
+    let (root, state) = (dir.path().join("b"), dir.path().join("state"));
+    let m = module(&root, "10-slow", "echo first\nsleep 1\necho second\n", None);
+    let mut echo = Timed(Vec::new());
+    run_to(&spec(&root, vec![m]), &options(&state), &mut echo).expect("run");
+    let lines: Vec<&str> = echo.0.iter().map(|(_, l)| l.as_str()).collect();
+    assert_eq!(lines, ["[10-slow] first\n", "[10-slow] second\n"]);
+    let gap = echo.0[1].0 - echo.0[0].0;
+    assert!(
+        gap >= Duration::from_millis(700),
+        "the first line waited for the script to end: echoed {gap:?} before the second"
     );
 }
 
@@ -729,4 +785,88 @@ fn each_module_gets_its_own_private_state_folder_kept_between_runs() {
         let mode = fs::metadata(&own).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "{} is not private", own.display());
     }
+}
+
+#[test]
+fn an_interrupt_reaches_the_script_and_ends_the_run_even_when_the_script_exits_0() {
+    let dir = scratch();
+    let (root, state) = (dir.path().join("b"), dir.path().join("state"));
+    let ready = dir.path().join("ready");
+    // The script takes the TERM in its stride and exits 0: the run is still interrupted.
+    let a = module(
+        &root,
+        "10-calm",
+        &format!(
+            "trap 'echo got TERM; exit 0' TERM\ntouch '{}'\nwhile :; do sleep 0.1; done\n",
+            ready.display()
+        ),
+        None,
+    );
+    let b = module(
+        &root,
+        "20-never",
+        &format!("touch '{}'\n", dir.path().join("ran").display()),
+        None,
+    );
+    let opts = options(&state);
+    let flag = opts.interrupt.clone();
+    let raiser = std::thread::spawn(move || {
+        let until = Instant::now() + Duration::from_secs(30);
+        while !ready.exists() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        flag.raise(StopSignal::Term);
+    });
+    let (result, echo) = run_captured(&spec(&root, vec![a, b]), &opts);
+    raiser.join().unwrap();
+    let err = result.unwrap_err();
+    let RunError::Interrupted(stopped) = &err else {
+        panic!("expected Interrupted, got {err:?}");
+    };
+    assert_eq!(
+        (stopped.signal, stopped.module.as_str(), stopped.phase),
+        (StopSignal::Term, "10-calm", Phase::Start)
+    );
+    let ended = stopped.ended.as_ref().expect("the script had started");
+    assert_eq!(ended.outcome, ScriptOutcome::Exited(0));
+    assert_eq!(err.exit(), Exit::Terminated);
+    assert_eq!(err.exit().code(), 143);
+    assert!(
+        echo.contains("[10-calm] (SIGTERM: passed on to the script's process group)\n")
+            && echo.contains("[10-calm] got TERM\n"),
+        "{echo}"
+    );
+    assert!(
+        err.to_string().starts_with(
+            "stopped by SIGTERM during module 10-calm's start script, which exited with status 0 after "
+        ),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("ran").exists(),
+        "a module after the TERM ran"
+    );
+    let steps: Vec<_> = status::read(&state)
+        .unwrap()
+        .steps
+        .iter()
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(steps, [StepState::Failed, StepState::Pending]);
+
+    // The hook that reports it runs to its end although the flag is still raised.
+    let logs = dir.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    let mut echo = Vec::new();
+    runner::run_hook(
+        "sleep 0.3; echo \"told: $BUNDLE_RESULT\"",
+        Outcome::Interrupted,
+        None,
+        &state_dir(&state),
+        &logs,
+        &opts.run,
+        &mut echo,
+    )
+    .expect("the hook");
+    assert_eq!(String::from_utf8_lossy(&echo), "[hook] told: interrupted\n");
 }

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use startup_bundle::aws::credentials::{CredentialSource, Credentials};
 use startup_bundle::publish::s3::{S3Config, S3Destination, S3Error};
@@ -13,30 +13,12 @@ use crate::support::http::{Behaviour, Server};
 use crate::support::imds::{Imds, Instance};
 use crate::support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};
 use crate::support::{
-    Boot, ITER, PASS, Pass, boot, bundle, keygen, pack, pack_signed, personality, run, scratch,
+    AWS_VARS, Boot, ITER, PASS, Pass, boot, bundle, keygen, pack_signed, packed_shop, personality,
+    run, scratch,
 };
 
 const BUCKET: &str = "bundles";
 const KEY: &str = "releases/shop 1.bundle";
-/// Every variable that could point the tool at real credentials, a region or IMDS.
-pub(crate) const AWS_VARS: &[&str] = &[
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_PROFILE",
-    "AWS_EC2_METADATA_DISABLED",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_CONFIG_FILE",
-];
-
-/// A packed two-module bundle.
-fn bundle_file(root: &Path) -> PathBuf {
-    let file = root.join("shop.bundle");
-    pack(&personality(root), &file, &[]);
-    file
-}
 
 /// The publisher's view of the test server, with `secret`.
 fn destination(server: &S3Server, secret: &str) -> S3Destination {
@@ -81,7 +63,7 @@ fn s3_url(key: &str) -> String {
 #[test]
 fn publisher_puts_lists_and_gets_then_bootstrap_boots_with_env_keys() {
     let tmp = scratch();
-    let file = bundle_file(tmp.path());
+    let file = packed_shop(tmp.path());
     let server = S3Server::start(&[BUCKET]);
     let dest = destination(&server, SECRET_KEY);
     dest.put(KEY, &file).unwrap();
@@ -106,7 +88,7 @@ fn publisher_puts_lists_and_gets_then_bootstrap_boots_with_env_keys() {
 #[test]
 fn boots_with_instance_role_credentials_and_region_from_imdsv2() {
     let tmp = scratch();
-    let file = bundle_file(tmp.path());
+    let file = packed_shop(tmp.path());
     let server = S3Server::start(&[BUCKET]);
     destination(&server, SECRET_KEY).put(KEY, &file).unwrap();
     let imds = Imds::start(Instance {
@@ -134,7 +116,7 @@ fn boots_with_instance_role_credentials_and_region_from_imdsv2() {
 #[test]
 fn a_wrong_secret_gets_403_and_exit_2_with_a_hint() {
     let tmp = scratch();
-    let file = bundle_file(tmp.path());
+    let file = packed_shop(tmp.path());
     let server = S3Server::start(&[BUCKET]);
     destination(&server, SECRET_KEY).put(KEY, &file).unwrap();
 
@@ -182,7 +164,7 @@ fn a_missing_key_is_exit_2() {
 #[test]
 fn an_anonymous_read_of_a_private_object_is_refused() {
     let tmp = scratch();
-    let file = bundle_file(tmp.path());
+    let file = packed_shop(tmp.path());
     let server = S3Server::start(&[BUCKET]);
     destination(&server, SECRET_KEY).put(KEY, &file).unwrap();
     // IMDS answers, but the instance has no role: nothing signs the request.
@@ -205,7 +187,7 @@ fn an_anonymous_read_of_a_private_object_is_refused() {
 #[test]
 fn a_public_object_is_read_anonymously_and_resumed() {
     let tmp = scratch();
-    let file = bundle_file(tmp.path());
+    let file = packed_shop(tmp.path());
     let bytes = fs::read(&file).unwrap();
     // The fault-injecting server stands in for a public bucket, addressed path-style.
     let server = Server::start();

@@ -1,11 +1,16 @@
 //! `bundle userdata`: the rendered scripts pass shellcheck and, executed for real under bash against a
-//! server on 127.0.0.1 (install, state and log paths pointed into a scratch folder), boot the bundle.
+//! server on 127.0.0.1 (install, state, log and configuration paths pointed into a scratch folder),
+//! boot the bundle and install the units (into a scratch folder, with the stand-in `systemctl`).
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::support::http::Server;
-use crate::support::{ITER, Mode, PASS, Ran, bundle, pack, run, scratch, sha256_hex, tool, write};
+use crate::support::{
+    ITER, Mode, PASS, Ran, bootstrap, bundle, pack, run, scratch, sha256_hex, systemctl_stand_in,
+    tool, write,
+};
 
 struct Setup {
     tmp: tempfile::TempDir,
@@ -46,33 +51,87 @@ fn setup() -> Setup {
 }
 
 impl Setup {
-    fn render(&self, extra: &[&str]) -> Ran {
+    /// Where the script downloads bundle-bootstrap from, and its sha256.
+    fn bootstrap_flags(&self) -> [String; 4] {
+        [
+            "--bootstrap-url".into(),
+            self.server.url("/bundle-bootstrap"),
+            "--bootstrap-sha256".into(),
+            self.bootstrap_sha.clone(),
+        ]
+    }
+
+    fn render(&self, extra: &[impl AsRef<std::ffi::OsStr>]) -> Ran {
         let t = self.tmp.path();
-        run(bundle()
-            .args([
-                "userdata",
-                &self.server.url("/p.bundle"),
-                "--iter",
-                ITER,
-                "--sha256",
-                &self.bundle_sha,
-            ])
-            .arg("--pass-from")
-            .arg(format!("file:{}", t.join("pass").display()))
-            .arg("--state-dir")
-            .arg(t.join("state"))
-            .arg("--install-dir")
-            .arg(t.join("bin"))
-            .arg("--log-file")
-            .arg(t.join("log/boot.log"))
-            .args(["--env", "GREETING=hi"])
-            .args(extra))
+        let pass = format!("file:{}", t.join("pass").display());
+        run(self.render_command(&["--pass-from", &pass]).args(extra))
+    }
+
+    /// `bundle userdata` with the scratch paths, and `pass` for the passphrase flags.
+    fn render_command(&self, pass: &[&str]) -> std::process::Command {
+        let t = self.tmp.path();
+        let mut cmd = bundle();
+        cmd.args([
+            "userdata",
+            &self.server.url("/p.bundle"),
+            "--iter",
+            ITER,
+            "--sha256",
+            &self.bundle_sha,
+        ])
+        .args(pass)
+        .arg("--state-dir")
+        .arg(t.join("state"))
+        .arg("--install-dir")
+        .arg(t.join("bin"))
+        .arg("--log-file")
+        .arg(t.join("log/boot.log"))
+        .args(["--env", "GREETING=hi"]);
+        cmd
+    }
+
+    /// Runs the script as cloud-init would, but with the saved configuration in the scratch
+    /// folder (`$BUNDLE_BOOTSTRAP_CONFIG`, which the script and bundle-bootstrap both honour), and
+    /// `install` pointed at a scratch unit folder, at `systemd` as the folder that says systemd
+    /// runs the machine, and at the stand-in `systemctl`: never this machine's own.
+    fn execute_with(&self, script: &str, systemd: &str) -> Ran {
+        let t = self.tmp.path();
+        let install = "\"$INSTALL_DIR/bundle-bootstrap\" install";
+        let script = script.replace(
+            install,
+            &format!(
+                "{install} --unit-dir '{}' --systemd-dir '{}'",
+                t.join("units").display(),
+                t.join(systemd).display()
+            ),
+        );
+        let path = t.join("user-data.sh");
+        fs::write(&path, script).unwrap();
+        fs::create_dir_all(t.join("units")).unwrap();
+        fs::create_dir_all(t.join("run-systemd")).unwrap();
+        systemctl_stand_in(&t.join("fakebin"), &t.join("calls"));
+        let path_var = format!(
+            "{}:{}",
+            t.join("fakebin").display(),
+            std::env::var("PATH").unwrap()
+        );
+        run(tool("bash")
+            .arg(&path)
+            .env("BUNDLE_BOOTSTRAP_CONFIG", self.config())
+            .env("PATH", path_var))
     }
 
     fn execute(&self, script: &str) -> Ran {
-        let path = self.tmp.path().join("user-data.sh");
-        fs::write(&path, script).unwrap();
-        run(tool("bash").arg(&path))
+        self.execute_with(script, "run-systemd")
+    }
+
+    fn config(&self) -> std::path::PathBuf {
+        self.tmp.path().join("etc/bootstrap.toml")
+    }
+
+    /// What a later boot's unit runs: the saved configuration alone, no passphrase around.
+    fn later_boot(&self) -> Ran {
+        run(bootstrap().arg("--config").arg(self.config()).arg("run"))
     }
 
     fn trace(&self) -> Vec<String> {
@@ -90,12 +149,7 @@ fn shellcheck(script: &str, dir: &Path) {
 #[test]
 fn the_bootstrap_user_data_boots_the_bundle() {
     let s = setup();
-    let rendered = s.render(&[
-        "--bootstrap-url",
-        &s.server.url("/bundle-bootstrap"),
-        "--bootstrap-sha256",
-        &s.bootstrap_sha,
-    ]);
+    let rendered = s.render(&s.bootstrap_flags());
     rendered
         .ok()
         .stdout_has("#!/bin/bash")
@@ -105,12 +159,38 @@ fn the_bootstrap_user_data_boots_the_bundle() {
         "the passphrase is in the script"
     );
     shellcheck(&rendered.stdout, s.tmp.path());
-    s.execute(&rendered.stdout).ok();
+    s.execute(&rendered.stdout)
+        .ok()
+        .stdout_has("installed: startup-bundle.service");
     assert_eq!(
         s.trace(),
         ["db init hi", "web init hi", "db start hi", "web start hi"]
     );
     assert!(s.tmp.path().join("bin/bundle-bootstrap").is_file());
+    // The units are installed after the run, and run the downloaded program.
+    let unit_path = s.tmp.path().join("units/startup-bundle.service");
+    let unit = fs::read_to_string(&unit_path).unwrap();
+    // The script's `umask 077` does not make it unreadable (systemd warns about such files).
+    let mode = fs::metadata(&unit_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+    let bin = s.tmp.path().join("bin/bundle-bootstrap");
+    assert!(
+        unit.contains(&format!("ExecStart={} --config", bin.display())),
+        "{unit}"
+    );
+    let calls = fs::read_to_string(s.tmp.path().join("calls")).unwrap();
+    assert_eq!(calls, "daemon-reload\nenable startup-bundle.service\n");
+    // The saved configuration names the passphrase file: a later boot needs nothing else.
+    let saved = fs::read_to_string(s.config()).unwrap();
+    assert!(
+        saved.contains(&format!(
+            "pass = \"file:{}\"",
+            s.tmp.path().join("pass").display()
+        )),
+        "{saved}"
+    );
+    s.later_boot().ok();
+    assert_eq!(s.trace().len(), 6);
     let log = fs::read_to_string(s.tmp.path().join("log/boot.log")).unwrap();
     assert!(
         log.contains("[web] start done"),
@@ -173,9 +253,19 @@ fn every_passphrase_source_renders_shellcheck_clean_and_inline_needs_consent() {
     let ssm = run(bundle()
         .args(["userdata", &url, "--pass-from", "ssm:/team/bundle-pass"])
         .args(boot));
-    ssm.ok()
-        .stdout_has("aws ssm get-parameter --name /team/bundle-pass --with-decryption");
+    // bundle-bootstrap reads SSM and Secrets Manager itself: no aws CLI, no exported passphrase.
+    ssm.ok().stdout_has("--pass ssm:/team/bundle-pass");
+    assert!(
+        !ssm.stdout.contains("aws ") && !ssm.stdout.contains("BUNDLE_PASSPHRASE"),
+        "{}",
+        ssm.stdout
+    );
     shellcheck(&ssm.stdout, s.tmp.path());
+    let secrets = run(bundle()
+        .args(["userdata", &url, "--pass-from", "secretsmanager:team/pass"])
+        .args(boot));
+    secrets.ok().stdout_has("--pass secretsmanager:team/pass");
+    assert!(!secrets.stdout.contains("aws "), "{}", secrets.stdout);
     run(bundle()
         .args(["userdata", &url, "--pass-from", "inline"])
         .args(boot)
@@ -242,4 +332,94 @@ fn the_ssm_passphrase_is_read_with_the_aws_cli() {
         .env("AWS_DEFAULT_REGION", "eu-west-1"))
     .ok();
     assert_eq!(s.trace().len(), 4);
+    // Without the aws CLI (Debian and Ubuntu images have none) the script says so and stops.
+    run(tool("bash")
+        .arg(&path)
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_DEFAULT_REGION", "eu-west-1"))
+    .code(1)
+    .stdout_has("needs the aws CLI");
+    assert_eq!(s.trace().len(), 4, "nothing ran the second time");
+}
+
+#[test]
+fn an_inline_passphrase_is_kept_root_only_for_later_boots_unless_no_units() {
+    let s = setup();
+    let inline = |extra: &[&str]| {
+        let rendered = run(s
+            .render_command(&[
+                "--pass-from",
+                "inline",
+                "--allow-inline-passphrase",
+                "--bootstrap-url",
+                &s.server.url("/bundle-bootstrap"),
+                "--bootstrap-sha256",
+                &s.bootstrap_sha,
+            ])
+            .args(extra)
+            .env("BUNDLE_PASSPHRASE", PASS));
+        rendered.ok();
+        shellcheck(&rendered.stdout, s.tmp.path());
+        rendered.stdout
+    };
+    let kept = s.tmp.path().join("etc/passphrase");
+
+    // --no-units: nothing is installed, nothing kept; the passphrase stays in the environment.
+    let script = inline(&["--no-units"]);
+    assert!(!script.contains(" install"), "{script}");
+    s.execute(&script).ok();
+    assert!(!kept.exists());
+    assert!(!s.tmp.path().join("units/startup-bundle.service").exists());
+
+    let script = inline(&["--watch", "30s"]);
+    assert!(
+        script.contains("bundle-bootstrap\" install --watch 30s\n"),
+        "{script}"
+    );
+    s.execute(&script).ok();
+    assert_eq!(fs::read_to_string(&kept).unwrap(), format!("{PASS}\n"));
+    assert_eq!(
+        fs::metadata(&kept).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let saved = fs::read_to_string(s.config()).unwrap();
+    assert!(
+        saved.contains(&format!("pass = \"file:{}\"", kept.display())),
+        "{saved}"
+    );
+    assert!(!saved.contains(PASS));
+    assert!(
+        s.tmp
+            .path()
+            .join("units/startup-bundle-watch.service")
+            .exists()
+    );
+    let before = s.trace().len();
+    s.later_boot().ok();
+    assert_eq!(s.trace().len(), before + 2);
+}
+
+#[test]
+fn without_systemd_the_user_data_applies_the_bundle_then_fails_loudly() {
+    let s = setup();
+    let rendered = s.render(&s.bootstrap_flags());
+    rendered.ok();
+    let ran = s.execute_with(&rendered.stdout, "no-such-folder");
+    ran.code(1)
+        .stdout_has("systemd is not running this machine");
+    assert_eq!(s.trace().len(), 4, "the bundle was not applied first");
+    assert!(!s.tmp.path().join("units/startup-bundle.service").exists());
+    assert!(!s.tmp.path().join("calls").exists());
+    // The units are for the bootstrap script only, and --watch means units.
+    let url = s.server.url("/p.bundle");
+    for extra in [
+        &["--no-units", "--watch", "1m"][..],
+        &["--shell-only", "--watch", "1m"],
+    ] {
+        run(bundle()
+            .args(["userdata", &url, "--pass-from", "ssm:/p"])
+            .args(extra))
+        .code(1)
+        .stderr_has("cannot be used with");
+    }
 }

@@ -5,9 +5,8 @@
 use std::io::{self, BufReader, Cursor, Read};
 use std::sync::Arc;
 
-use flate2::read::MultiGzDecoder;
-
 use super::Compression;
+use super::gzip_read::GzipMembers;
 use super::tripwire::{StreamFault, Tripwire};
 use super::zstd_read::{ZSTD_MAGIC, ZstdFrames};
 
@@ -15,8 +14,8 @@ use super::zstd_read::{ZSTD_MAGIC, ZstdFrames};
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// The longest magic we look at.
 const MAGIC_LEN: usize = 4;
-/// Read buffer for the zstd frame reader.
-const ZSTD_BUFFER: usize = 64 * 1024;
+/// Read buffer for the zstd frame reader and the gzip member reader.
+const DECODER_BUFFER: usize = 64 * 1024;
 
 /// The compression whose magic `prefix` starts with.
 pub(crate) fn detect(prefix: &[u8]) -> Compression {
@@ -30,8 +29,8 @@ pub(crate) fn detect(prefix: &[u8]) -> Compression {
 }
 
 /// Reads the first bytes of `input` (behind a [`Tripwire`]), and returns the compression found
-/// and a reader of the decompressed stream. gzip reads every member (`MultiGzDecoder`), zstd
-/// every frame.
+/// and a reader of the decompressed stream. gzip reads every member and then zero padding
+/// ([`GzipMembers`]), zstd every frame.
 pub(crate) fn open<R: Read + Send + 'static>(
     input: R,
     fault: &Arc<StreamFault>,
@@ -50,9 +49,12 @@ pub(crate) fn open<R: Read + Send + 'static>(
     let compression = detect(&magic[..got]);
     let stream = Cursor::new(magic[..got].to_vec()).chain(input);
     let decoded: Box<dyn Read + Send> = match compression {
-        Compression::Gzip => Box::new(MultiGzDecoder::new(stream)),
+        Compression::Gzip => Box::new(GzipMembers::new(BufReader::with_capacity(
+            DECODER_BUFFER,
+            stream,
+        ))),
         Compression::Zstd => Box::new(ZstdFrames::new(BufReader::with_capacity(
-            ZSTD_BUFFER,
+            DECODER_BUFFER,
             stream,
         ))),
         Compression::None => Box::new(stream),

@@ -2,8 +2,9 @@
 //!
 //! The split that matters on the instance: anything up to a readable archive (the input failing,
 //! the decompressor failing, a payload that is not gzip/zstd/tar, a truncated stream) is
-//! [`ArchiveError::Stream`] → exit 3; a readable archive holding a refused or malformed entry is
-//! exit 4; local I/O and the publisher's own mistakes are exit 1.
+//! [`ArchiveError::Unreadable`], [`ArchiveError::Input`] or [`ArchiveError::Stream`] → exit 3; a
+//! readable archive holding a refused or malformed entry is exit 4; local I/O and the publisher's
+//! own mistakes are exit 1.
 
 use std::io;
 use std::path::PathBuf;
@@ -13,8 +14,21 @@ use crate::exit::{Classify, Exit};
 /// Everything that can go wrong while packing or unpacking a bundle's payload.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
-    /// The payload could not be read as an archive at all: the input or the decompressor failed,
-    /// it is not gzip, zstd or tar, or it ends early.
+    /// Anything before the first valid tar header: not gzip, zstd or tar, a decompressor failure,
+    /// empty. Deliberately without detail: with a wrong key, the detail would tell valid padding
+    /// from bad (a padding oracle).
+    #[error("the payload is not a gzip, zstd or tar archive")]
+    Unreadable,
+    /// The input reader itself failed (for a decrypted bundle: bad padding, or the file could not
+    /// be read); its own error is the source, for the caller that knows what that reader is.
+    #[error("reading the payload failed")]
+    Input {
+        /// The input reader's own error, whole.
+        #[source]
+        source: io::Error,
+    },
+    /// The payload stopped being readable after a valid header: the decompressor failed, or it
+    /// ends early.
     #[error(
         "the decrypted payload is not a readable archive: {what}; wrong passphrase or parameters, or a damaged file"
     )]
@@ -44,24 +58,48 @@ pub enum ArchiveError {
         #[source]
         source: Option<io::Error>,
     },
-    /// The files in the archive add up to more than the limit.
-    #[error("archive holds more than {limit} bytes of files (at {entry:?})")]
+    /// The archive is readable but broken at this place of the tar stream, where no entry name
+    /// can be trusted (an unreadable header is not the entry before it).
+    #[error("malformed archive at byte {offset} of the tar stream: {reason}")]
+    At {
+        /// Offset in the (decompressed) tar stream.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+        /// The parser's own error, when there is one.
+        #[source]
+        source: Option<io::Error>,
+    },
+    /// What the archive would put on disk (file bytes, a block per folder, symlink targets) adds
+    /// up to more than the limit.
+    #[error(
+        "archive needs more than {limit} bytes on disk (files, folders and link targets; at {entry:?})"
+    )]
     TooBig {
         /// The entry that went over.
         entry: String,
         /// The limit in bytes.
         limit: u64,
     },
-    /// The archive holds more entries than the limit.
-    #[error("archive holds more than {limit} entries")]
+    /// The archive holds more entries than the limit; every folder it makes counts, listed or not.
+    #[error(
+        "archive holds more than {limit} entries (files, links and folders, listed or implied)"
+    )]
     TooManyEntries {
         /// The limit.
         limit: u64,
     },
     /// The destination already exists; unpack only ever creates a new folder.
-    #[error("{path} already exists; unpack writes a new folder only")]
+    #[error("{path} already exists; unpack never replaces anything")]
     DestinationExists {
         /// The destination asked for.
+        path: PathBuf,
+    },
+    /// The private folder being unpacked into was moved or replaced by someone else: another
+    /// user can write to its parent. Nothing was placed, and what was unpacked is removed.
+    #[error("{path} was moved or replaced while unpacking into it; nothing was placed")]
+    Moved {
+        /// The private folder's path when it was made.
         path: PathBuf,
     },
     /// A local file or folder could not be read or written.
@@ -144,12 +182,16 @@ impl ArchiveError {
 impl Classify for ArchiveError {
     fn exit(&self) -> Exit {
         match self {
-            ArchiveError::Stream { .. } => Exit::Verify,
+            ArchiveError::Unreadable | ArchiveError::Input { .. } | ArchiveError::Stream { .. } => {
+                Exit::Verify
+            }
             ArchiveError::Refused { .. }
             | ArchiveError::Malformed { .. }
+            | ArchiveError::At { .. }
             | ArchiveError::TooBig { .. }
             | ArchiveError::TooManyEntries { .. } => Exit::Archive,
             ArchiveError::DestinationExists { .. }
+            | ArchiveError::Moved { .. }
             | ArchiveError::Io { .. }
             | ArchiveError::Output { .. }
             | ArchiveError::BadEntry { .. }
@@ -162,20 +204,25 @@ impl Classify for ArchiveError {
 
     fn hint(&self) -> Option<String> {
         let hint = match self {
-            ArchiveError::Stream { .. } => {
+            ArchiveError::Unreadable | ArchiveError::Input { .. } | ArchiveError::Stream { .. } => {
                 "check the passphrase and --cipher/--iter/--md (or --legacy-kdf), then fetch the file again"
             }
-            ArchiveError::Refused { .. } | ArchiveError::Malformed { .. } => {
+            ArchiveError::Refused { .. }
+            | ArchiveError::Malformed { .. }
+            | ArchiveError::At { .. } => {
                 "the bundle is unsafe or damaged; rebuild it with `bundle pack` from the personality folder"
             }
             ArchiveError::TooBig { .. } => {
                 "raise --max-unpacked if the bundle really is this large"
             }
             ArchiveError::TooManyEntries { .. } => {
-                "raise the entry limit if the bundle really holds this many files"
+                "no start-up bundle needs this many files and folders: check how it was made"
             }
             ArchiveError::DestinationExists { .. } => {
                 "choose a new folder, or remove the old one first"
+            }
+            ArchiveError::Moved { .. } => {
+                "another user can write to that folder: unpack into a folder only you can write to"
             }
             ArchiveError::BadEntry { .. } => {
                 "remove or replace that entry in the personality folder, then pack again"
@@ -201,6 +248,18 @@ mod tests {
             source: None,
         };
         assert_eq!(stream.exit(), Exit::Verify);
+        assert_eq!(ArchiveError::Unreadable.exit(), Exit::Verify);
+        let input = ArchiveError::Input {
+            source: io::Error::other("bad decrypt"),
+        };
+        assert_eq!(input.exit(), Exit::Verify);
+        let at = ArchiveError::At {
+            offset: 1024,
+            reason: "the entry header is unreadable".into(),
+            source: None,
+        };
+        assert_eq!(at.exit(), Exit::Archive);
+        assert!(at.to_string().contains("byte 1024"), "{at}");
         assert_eq!(ArchiveError::refused("a", "b").exit(), Exit::Archive);
         assert_eq!(ArchiveError::malformed("a", "b").exit(), Exit::Archive);
         assert_eq!(

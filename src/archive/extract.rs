@@ -1,48 +1,50 @@
-//! The strict extractor's per-entry rules. It writes only below `root`, a fresh folder that
-//! `unpack` created private (0700), so no other user can race us inside it; every path it creates
-//! is checked against what this archive itself created before, never against what the disk says.
+//! The strict extractor's per-entry rules. It writes only below a fresh folder that `unpack`
+//! created private (0700) and holds open, through that handle ([`Tree`]): every path is walked a
+//! component at a time and no symlink is ever followed, so no other user can redirect a write, and
+//! what this archive made before is whatever the disk holds there.
 //!
 //! We do not use tar-rs's `unpack`/`unpack_in`: they skip bad entries, follow existing symlinks in
 //! some versions (CVE-2021-38511: a parent directory symlink), and keep modes we do not want.
 //! Instead, one bad entry refuses the whole archive, and:
-//! - tar-slip (absolute paths, `..`): refused by [`paths::split_entry_path`];
-//! - writing through a symlink (CVE-2018-20997 and CVE-2021-38511 style): a path whose parent is a
-//!   symlink is refused, and files are made with `create_new` (O_CREAT|O_EXCL, which never follows a
-//!   symlink at the last component);
+//! - tar-slip (absolute paths, `..`): refused by [`paths::split_entry_path`], which also caps
+//!   depth and length and refuses NUL bytes;
+//! - writing through a symlink (CVE-2018-20997 and CVE-2021-38511 style): every folder is opened
+//!   with `O_NOFOLLOW`, files are made with `O_CREAT|O_EXCL|O_NOFOLLOW`, so a path through a
+//!   symlink is refused;
 //! - symlinks: relative, staying inside ([`paths::check_symlink_target`]);
-//! - hard links: only to a regular file this archive already extracted;
+//! - hard links: only to a regular file already there (so one this archive extracted);
 //! - devices, fifos, sparse and unknown entry types: refused;
-//! - modes: `& 0o777` (no setuid, setgid or sticky bit), set with fchmod; owners and mtimes ignored.
+//! - modes: `& 0o777` (no setuid, setgid or sticky bit), set with fchmod; owners and mtimes ignored;
+//! - size (issue 9, the directory bomb): every folder made counts as an entry, listed or only
+//!   implied by a deeper path, and costs [`FOLDER_BYTES`] against the byte cap, as a symlink
+//!   costs its target; nothing is remembered per folder, so memory does not grow with them.
 
 use std::collections::HashMap;
-use std::fs::{self, DirBuilder, OpenOptions, Permissions};
+use std::fs::{File, Permissions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
 use super::entry::PERMISSION_BITS;
 use super::error::ArchiveError;
 use super::paths;
+use super::tree::{self, Tree};
 use super::unpack::Limits;
 
-/// Mode of a folder the archive needs but does not list.
-const IMPLICIT_DIR_MODE: u32 = 0o755;
-/// Modes while we are still writing: ours alone.
-const WORKING_DIR_MODE: u32 = crate::fsutil::PRIVATE_DIR_MODE;
-/// And for files.
+/// What a folder costs against the byte cap: one block, what ext4 and xfs spend on an empty one.
+pub(crate) const FOLDER_BYTES: u64 = 4096;
+/// Mode of a file while we write it: ours alone.
 const WORKING_FILE_MODE: u32 = crate::fsutil::PRIVATE_FILE_MODE;
+/// The owner's bits of a mode: a folder without all three would stop us writing inside it.
+const OWNER_BITS: u32 = 0o700;
 /// Copy buffer for file contents.
 const COPY_BUFFER: usize = 64 * 1024;
 /// PAX keys GNU tar uses for sparse files; such an entry's data is not the file's content.
 const PAX_SPARSE_PREFIX: &[u8] = b"GNU.sparse.";
-
-/// What this archive has put at a path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Made {
-    Dir,
-    File,
-    Symlink,
-}
 
 /// How one entry went wrong.
 pub(crate) enum Failure {
@@ -58,46 +60,91 @@ impl From<ArchiveError> for Failure {
     }
 }
 
-/// Extracts entries one by one below `root`.
+/// What an archive may still spend: entries (things made, and entries that make nothing) and
+/// bytes on disk.
+struct Budget<'a> {
+    limits: &'a Limits,
+    entries: u64,
+    bytes: u64,
+}
+
+impl Budget<'_> {
+    /// One more entry.
+    fn entry(&mut self) -> Result<(), ArchiveError> {
+        self.entries += 1;
+        if self.entries > self.limits.max_entries {
+            return Err(ArchiveError::TooManyEntries {
+                limit: self.limits.max_entries,
+            });
+        }
+        Ok(())
+    }
+
+    /// `n` more bytes on disk, for entry `name`.
+    fn bytes(&mut self, name: &str, n: u64) -> Result<(), ArchiveError> {
+        self.bytes = self.bytes.saturating_add(n);
+        if self.bytes > self.limits.max_bytes {
+            return Err(ArchiveError::TooBig {
+                entry: name.to_owned(),
+                limit: self.limits.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// A folder that only a deeper path implies: an entry of its own, and its block.
+    fn implied_folder(&mut self, name: &str) -> Result<(), ArchiveError> {
+        self.entry()?;
+        self.bytes(name, FOLDER_BYTES)
+    }
+}
+
+/// Extracts entries one by one below a private folder's handle.
 pub(crate) struct Extractor<'a> {
-    root: &'a Path,
-    pub(super) limits: &'a Limits,
+    tree: Tree<'a>,
+    budget: Budget<'a>,
     progress: &'a (dyn Fn(u64) + Sync),
-    made: HashMap<String, Made>,
-    dir_modes: HashMap<String, u32>,
-    /// Entries seen so far.
-    pub(crate) entries: u64,
+    /// Folders whose mode lacks one of the owner's bits, by (device, inode): they keep `rwx` for
+    /// us until [`Extractor::finish`]. Only listed folders with such a mode are here.
+    deferred: HashMap<(u64, u64), u32>,
     /// File bytes written so far.
     pub(crate) bytes: u64,
 }
 
 impl<'a> Extractor<'a> {
-    /// An extractor writing below `root`, which must be a fresh private folder.
+    /// An extractor writing below `root`, the handle of a fresh private folder shown as `shown`.
     pub(crate) fn new(
-        root: &'a Path,
+        root: BorrowedFd<'a>,
+        shown: &'a Path,
         limits: &'a Limits,
         progress: &'a (dyn Fn(u64) + Sync),
     ) -> Self {
         Extractor {
-            root,
-            limits,
+            tree: Tree::new(root, shown),
+            budget: Budget {
+                limits,
+                entries: 0,
+                bytes: 0,
+            },
             progress,
-            made: HashMap::new(),
-            dir_modes: HashMap::new(),
-            entries: 0,
+            deferred: HashMap::new(),
             bytes: 0,
         }
     }
 
+    /// The byte cap.
+    pub(crate) fn max_bytes(&self) -> u64 {
+        self.budget.limits.max_bytes
+    }
+
+    /// Entries so far: the archive's own, plus every folder only implied by a deeper path.
+    pub(crate) fn entries(&self) -> u64 {
+        self.budget.entries
+    }
+
     /// Extracts one entry, or refuses it.
     pub(crate) fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), Failure> {
-        self.entries += 1;
-        if self.entries > self.limits.max_entries {
-            return Err(ArchiveError::TooManyEntries {
-                limit: self.limits.max_entries,
-            }
-            .into());
-        }
+        self.budget.entry()?;
         let raw = entry.path_bytes().into_owned();
         // Our choice: names must be UTF-8. Bundles are made by `bundle pack`, which writes only
         // UTF-8 names; anything else is a hand-made oddity we would rather not guess about.
@@ -151,8 +198,30 @@ impl<'a> Extractor<'a> {
             // `./`: the root itself, which stays ours and private.
             return Ok(());
         }
-        self.make_dirs(name, parts)?;
-        self.dir_modes.insert(parts.join("/"), mode);
+        let Extractor {
+            tree,
+            budget,
+            deferred,
+            ..
+        } = self;
+        let shown = tree.shown(name);
+        let own = parts.len();
+        // The folder itself is this entry (already counted); only its block is new.
+        let dir = tree.folder(name, parts, &mut |depth| {
+            if depth == own {
+                budget.bytes(name, FOLDER_BYTES)
+            } else {
+                budget.implied_folder(name)
+            }
+        })?;
+        let io = |e: io::Error| ArchiveError::io(&shown, e);
+        let id = tree::identity(dir).map_err(io)?;
+        // The last entry for a folder sets its mode, as tar does.
+        deferred.remove(&id);
+        if mode & OWNER_BITS != OWNER_BITS {
+            deferred.insert(id, mode);
+        }
+        rfs::fchmod(dir, Mode::from_raw_mode(mode | OWNER_BITS)).map_err(|e| io(e.into()))?;
         Ok(())
     }
 
@@ -164,22 +233,17 @@ impl<'a> Extractor<'a> {
         entry: &mut tar::Entry<'_, R>,
     ) -> Result<(), Failure> {
         let size = entry.size();
-        if self.bytes.saturating_add(size) > self.limits.max_bytes {
-            return Err(ArchiveError::TooBig {
-                entry: name.to_owned(),
-                limit: self.limits.max_bytes,
-            }
-            .into());
-        }
-        let rel = self.prepare_leaf(name, parts)?;
-        let path = self.root.join(&rel);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(WORKING_FILE_MODE)
-            .open(&path)
-            .map_err(|e| create_error(name, &path, e))?;
-        self.made.insert(rel, Made::File);
+        self.budget.bytes(name, size)?;
+        let shown = self.tree.shown(name);
+        let (dir, leaf) = self.parent(name, parts)?;
+        let fd = rfs::openat(
+            dir,
+            leaf,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(WORKING_FILE_MODE),
+        )
+        .map_err(|e| create_error(name, &shown, e))?;
+        let mut file = File::from(fd);
         let mut buf = vec![0u8; COPY_BUFFER];
         let mut left = size;
         while left > 0 {
@@ -197,13 +261,13 @@ impl<'a> Extractor<'a> {
                 Err(e) => return Err(Failure::Read(e)),
             };
             file.write_all(&buf[..n])
-                .map_err(|e| ArchiveError::io(&path, e))?;
+                .map_err(|e| ArchiveError::io(&shown, e))?;
             left -= n as u64;
             self.bytes += n as u64;
             (self.progress)(self.bytes);
         }
         file.set_permissions(Permissions::from_mode(mode))
-            .map_err(|e| ArchiveError::io(&path, e))?;
+            .map_err(|e| ArchiveError::io(&shown, e))?;
         Ok(())
     }
 
@@ -216,10 +280,11 @@ impl<'a> Extractor<'a> {
         let target = link_target(name, entry)?;
         paths::check_symlink_target(paths::folder_depth(parts), &target)
             .map_err(|r| ArchiveError::refused(name, r))?;
-        let rel = self.prepare_leaf(name, parts)?;
-        let path = self.root.join(&rel);
-        std::os::unix::fs::symlink(&target, &path).map_err(|e| create_error(name, &path, e))?;
-        self.made.insert(rel, Made::Symlink);
+        // The target is what a symlink stores.
+        self.budget.bytes(name, target.len() as u64)?;
+        let shown = self.tree.shown(name);
+        let (dir, leaf) = self.parent(name, parts)?;
+        rfs::symlinkat(target.as_str(), dir, leaf).map_err(|e| create_error(name, &shown, e))?;
         Ok(())
     }
 
@@ -232,9 +297,23 @@ impl<'a> Extractor<'a> {
         let target = link_target(name, entry)?;
         let target_parts = paths::split_entry_path(&target)
             .map_err(|r| ArchiveError::refused(name, format!("hard link target: {r}")))?;
-        let target_rel = target_parts.join("/");
-        match self.made.get(&target_rel) {
-            Some(Made::File) => {}
+        let not_before = || {
+            ArchiveError::refused(
+                name,
+                format!("hard link target {target:?} is not a file extracted before it"),
+            )
+        };
+        let Some((target_leaf, target_folders)) = target_parts.split_last() else {
+            return Err(not_before().into());
+        };
+        let target_shown = self.tree.shown(&target);
+        let io = |e: io::Error| ArchiveError::io(&target_shown, e);
+        let Some(target_dir) = self.tree.existing(target_folders).map_err(io)? else {
+            return Err(not_before().into());
+        };
+        match tree::kind_at(target_dir.as_fd(), *target_leaf).map_err(io)? {
+            None => return Err(not_before().into()),
+            Some(FileType::RegularFile) => {}
             Some(_) => {
                 return Err(ArchiveError::refused(
                     name,
@@ -242,91 +321,37 @@ impl<'a> Extractor<'a> {
                 )
                 .into());
             }
-            None => {
-                return Err(ArchiveError::refused(
-                    name,
-                    format!("hard link target {target:?} is not a file extracted before it"),
-                )
-                .into());
-            }
         }
-        let rel = self.prepare_leaf(name, parts)?;
-        let path = self.root.join(&rel);
-        // link(2) does not follow a symlink at the target; it is a regular file we made anyway.
-        fs::hard_link(self.root.join(&target_rel), &path)
-            .map_err(|e| create_error(name, &path, e))?;
-        self.made.insert(rel, Made::File);
+        let shown = self.tree.shown(name);
+        let (dir, leaf) = self.parent(name, parts)?;
+        // Without AT_SYMLINK_FOLLOW, linkat(2) never follows a symlink at the target.
+        rfs::linkat(&target_dir, *target_leaf, dir, leaf, AtFlags::empty())
+            .map_err(|e| create_error(name, &shown, e))?;
         Ok(())
     }
 
-    /// Creates the parents of a leaf entry and checks the leaf is new; returns its relative path.
-    fn prepare_leaf(&mut self, name: &str, parts: &[&str]) -> Result<String, Failure> {
-        let Some((_, parents)) = parts.split_last() else {
+    /// The folder that holds a leaf entry (made as needed) and the leaf's name.
+    fn parent<'p>(
+        &mut self,
+        name: &str,
+        parts: &[&'p str],
+    ) -> Result<(BorrowedFd<'_>, &'p str), Failure> {
+        let Some((leaf, folders)) = parts.split_last() else {
             return Err(ArchiveError::refused(name, "the path names the archive root").into());
         };
-        self.make_dirs(name, parents)?;
-        let rel = parts.join("/");
-        if self.made.contains_key(&rel) {
-            return Err(ArchiveError::malformed(name, "the path appears twice").into());
-        }
-        Ok(rel)
+        let Extractor { tree, budget, .. } = self;
+        let dir = tree.folder(name, folders, &mut |_| budget.implied_folder(name))?;
+        Ok((dir, leaf))
     }
 
-    /// Makes every folder of `parts` that this archive has not made yet, refusing to pass
-    /// through a symlink or a file.
-    fn make_dirs(&mut self, name: &str, parts: &[&str]) -> Result<(), Failure> {
-        for depth in 1..=parts.len() {
-            let rel = parts[..depth].join("/");
-            match self.made.get(&rel) {
-                Some(Made::Dir) => continue,
-                Some(Made::Symlink) => {
-                    return Err(ArchiveError::refused(
-                        name,
-                        format!("{rel:?} is a symlink; writing through it could land outside"),
-                    )
-                    .into());
-                }
-                Some(Made::File) => {
-                    return Err(ArchiveError::malformed(name, format!("{rel:?} is a file")).into());
-                }
-                None => {}
-            }
-            let path = self.root.join(&rel);
-            DirBuilder::new()
-                .mode(WORKING_DIR_MODE)
-                .create(&path)
-                .map_err(|e| create_error(name, &path, e))?;
-            // Explicit, so a strict umask cannot leave us unable to write inside.
-            fs::set_permissions(&path, Permissions::from_mode(WORKING_DIR_MODE))
-                .map_err(|e| ArchiveError::io(&path, e))?;
-            self.made.insert(rel.clone(), Made::Dir);
-            self.dir_modes.insert(rel, IMPLICIT_DIR_MODE);
-        }
-        Ok(())
-    }
-
-    /// Gives every folder its final mode, deepest first (a parent without `x` would stop us).
+    /// Gives the folders whose mode was held back their mode, deepest first.
     pub(crate) fn finish(&self) -> Result<(), ArchiveError> {
-        let mut dirs: Vec<(&String, &u32)> = self.dir_modes.iter().collect();
-        dirs.sort_by_key(|(rel, _)| std::cmp::Reverse(rel.matches('/').count()));
-        for (rel, mode) in dirs {
-            let path = self.root.join(rel);
-            fs::set_permissions(&path, Permissions::from_mode(*mode))
-                .map_err(|e| ArchiveError::io(&path, e))?;
+        if self.deferred.is_empty() {
+            return Ok(());
         }
-        Ok(())
-    }
-
-    /// Makes every folder ours again (0700), so a failed unpack can be removed.
-    pub(crate) fn relax(&self) {
-        let mut dirs: Vec<&String> = self.dir_modes.keys().collect();
-        dirs.sort_by_key(|rel| rel.matches('/').count());
-        for rel in dirs {
-            let _ = fs::set_permissions(
-                self.root.join(rel),
-                Permissions::from_mode(WORKING_DIR_MODE),
-            );
-        }
+        let wanted = |id| self.deferred.get(&id).copied();
+        tree::apply_modes(self.tree.root(), &wanted)
+            .map_err(|e| ArchiveError::io(self.tree.shown(""), e))
     }
 }
 
@@ -349,12 +374,16 @@ fn is_pax_sparse<R: Read>(entry: &mut tar::Entry<'_, R>) -> bool {
     }
 }
 
-/// A failure to create `path`: a collision (only possible with an entry we made, e.g. on a
-/// case-insensitive disk) refuses the archive; anything else is local I/O.
-fn create_error(name: &str, path: &Path, e: io::Error) -> Failure {
-    if e.kind() == io::ErrorKind::AlreadyExists {
-        ArchiveError::refused(name, "it collides with an earlier entry").into()
+/// A failure to create entry `name`: something there already (only an earlier entry can have put
+/// it there) refuses the archive; anything else is local I/O.
+fn create_error(name: &str, shown: &Path, e: Errno) -> Failure {
+    if e == Errno::EXIST {
+        ArchiveError::malformed(
+            name,
+            "the path appears twice (it collides with an earlier entry)",
+        )
+        .into()
     } else {
-        ArchiveError::io(path, e).into()
+        ArchiveError::io(shown, e.into()).into()
     }
 }

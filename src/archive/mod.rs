@@ -6,18 +6,24 @@
 //! the decrypting reader in front of [`unpack`]'s input.
 //!
 //! Layout: [`entry`] (what goes in, walking a folder), `pack` (tar headers), `pipeline` (the
-//! compression threads), `detect` + `zstd_read` (choosing the decompressor), `unpack` + `extract`
-//! (the strict extractor), `paths` (the path rules both sides share), `tripwire` (telling a broken
-//! stream from a bad archive), [`readahead`] (reading on a thread of its own).
+//! compression threads), `detect` + `gzip_read` + `zstd_read` (choosing and running the
+//! decompressor), `stream` (reading the tar stream to its end, and why it stopped), `unpack` +
+//! `staging` + `extract` + `tree` (the strict extractor, working through directory handles), `paths` (the path rules both sides
+//! share), `tripwire` (telling a broken stream from a bad archive), [`readahead`] (reading on a
+//! thread of its own).
 
 mod detect;
 pub mod entry;
 mod error;
 mod extract;
+mod gzip_read;
 mod pack;
 mod paths;
 mod pipeline;
 pub mod readahead;
+mod staging;
+mod stream;
+mod tree;
 mod tripwire;
 mod unpack;
 mod zstd_read;
@@ -29,7 +35,7 @@ pub use entry::{PackEntry, Source, collect_tree, content_bytes};
 pub use error::ArchiveError;
 pub use pack::{PackOptions, pack};
 pub use readahead::ReadAhead;
-pub use unpack::{Limits, Unpacked, unpack};
+pub use unpack::{Limits, Unpacked, unpack, unpack_in};
 
 /// How the tar stream is compressed. Detected by magic bytes when reading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

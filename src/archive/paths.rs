@@ -4,10 +4,52 @@
 //! Archive paths are `/`-separated and relative to the unpack root. The rules stop the known
 //! extraction escapes: tar-slip (absolute paths and `..` components, e.g. CVE-2018-1002200) and
 //! symlink escapes (a link pointing outside the root then used as a path prefix, the class of
-//! CVE-2018-20997 and CVE-2021-38511 in tar-rs).
+//! CVE-2018-20997 and CVE-2021-38511 in tar-rs). They also bound what one path may cost: depth,
+//! length, and no NUL byte (issue 9: a NUL in a PAX path was a local I/O error, exit 1).
 
 /// Why a path or link target breaks a rule, in words for the error message.
 pub(crate) type Rule = &'static str;
+
+/// Most components an archive path may have. A directory bomb nests folders; the depth also bounds
+/// the work and the open handles of every walk of the tree (the extractor's, `remove_dir_all`'s,
+/// the planner's). Real bundles nest about 15 deep (`start-up-bundle/10-java/app/WEB-INF/classes/
+/// com/…`); 64 leaves room for deep `node_modules`.
+pub(crate) const MAX_DEPTH: usize = 64;
+/// Longest archive path or link target, in bytes. The unpacked tree is later used by absolute
+/// paths below the state folder, and Linux refuses paths of `PATH_MAX` (4096) bytes and more;
+/// half of it leaves room for any state folder.
+pub(crate) const MAX_PATH_LEN: usize = 2048;
+/// Longest component (`NAME_MAX` on Linux): a longer one would fail as a local I/O error (exit
+/// 1) instead of a refused entry (exit 4).
+pub(crate) const MAX_NAME_LEN: usize = 255;
+
+/// The rules shared by every path and link target: no NUL (a PAX record can carry one, and no
+/// system call can take it), not over-long.
+fn check_bytes(text: &str) -> Result<(), Rule> {
+    if text.contains('\0') {
+        return Err("the path holds a NUL byte");
+    }
+    if text.len() > MAX_PATH_LEN {
+        return Err("the path is longer than 2048 bytes");
+    }
+    Ok(())
+}
+
+/// The rules for one component of a path.
+fn check_component(part: &str) -> Result<(), Rule> {
+    if part.len() > MAX_NAME_LEN {
+        return Err("a path component is longer than 255 bytes");
+    }
+    Ok(())
+}
+
+/// The depth rule.
+fn check_depth(parts: usize) -> Result<(), Rule> {
+    if parts > MAX_DEPTH {
+        return Err("the path is more than 64 folders deep");
+    }
+    Ok(())
+}
 
 /// Splits an entry path as written in a tar header into its components, dropping empty and `.`
 /// components (`./a//b/` → `a`, `b`). An empty result means the root itself (`./`).
@@ -18,14 +60,19 @@ pub(crate) fn split_entry_path(raw: &str) -> Result<Vec<&str>, Rule> {
     if raw.starts_with('/') {
         return Err("absolute path");
     }
+    check_bytes(raw)?;
     let mut parts = Vec::new();
     for part in raw.split('/') {
         match part {
             "" | "." => {}
             ".." => return Err("`..` component (tar-slip)"),
-            _ => parts.push(part),
+            _ => {
+                check_component(part)?;
+                parts.push(part);
+            }
         }
     }
+    check_depth(parts.len())?;
     Ok(parts)
 }
 
@@ -42,6 +89,7 @@ pub(crate) fn check_symlink_target(depth: usize, target: &str) -> Result<(), Rul
     if target.starts_with('/') {
         return Err("the symlink target is an absolute path");
     }
+    check_bytes(target)?;
     let mut ups = 0usize;
     let mut named = false;
     for part in target.split('/') {
@@ -67,18 +115,18 @@ pub(crate) fn check_pack_path(path: &str) -> Result<(), Rule> {
     if path.starts_with('/') {
         return Err("absolute path");
     }
-    if path.contains('\0') {
-        return Err("the path holds a NUL byte");
-    }
+    check_bytes(path)?;
+    let mut depth = 0;
     for part in path.split('/') {
         match part {
             "" => return Err("the path has an empty component (`//` or a trailing `/`)"),
             "." => return Err("the path has a `.` component"),
             ".." => return Err("the path has a `..` component"),
-            _ => {}
+            _ => check_component(part)?,
         }
+        depth += 1;
     }
-    Ok(())
+    check_depth(depth)
 }
 
 /// How many folders lie between the root and the entry at `path` (`a/b/link` → 2).
@@ -98,6 +146,15 @@ mod tests {
         assert!(split_entry_path("a/../../x").is_err());
         assert!(split_entry_path("..").is_err());
         assert!(split_entry_path("").is_err());
+        assert!(split_entry_path("a/b\0c").is_err());
+        let deep = "d/".repeat(MAX_DEPTH);
+        assert_eq!(split_entry_path(&deep).map(|p| p.len()), Ok(MAX_DEPTH));
+        assert!(split_entry_path(&format!("{deep}f")).is_err());
+        // Only real components count: `./` and `//` are not folders.
+        assert!(split_entry_path(&format!("./{}f", "d//".repeat(MAX_DEPTH - 1))).is_ok());
+        assert!(split_entry_path(&"n".repeat(MAX_NAME_LEN)).is_ok());
+        assert!(split_entry_path(&"n".repeat(MAX_NAME_LEN + 1)).is_err());
+        assert!(split_entry_path(&"a/".repeat(MAX_PATH_LEN / 2 + 1)).is_err());
     }
 
     #[test]
@@ -110,6 +167,8 @@ mod tests {
         assert!(check_symlink_target(3, "a/../b").is_err());
         assert!(check_symlink_target(3, "/etc").is_err());
         assert!(check_symlink_target(3, "").is_err());
+        assert!(check_symlink_target(0, "a\0b").is_err());
+        assert!(check_symlink_target(0, &"./".repeat(MAX_PATH_LEN)).is_err());
     }
 
     #[test]
@@ -118,6 +177,11 @@ mod tests {
         for bad in ["", "/a", "a/", "a//b", "./a", "a/../b", "a\0b"] {
             assert!(check_pack_path(bad).is_err(), "{bad:?}");
         }
+        // Pack refuses exactly the depths unpack refuses.
+        let deep = vec!["d"; MAX_DEPTH].join("/");
+        assert!(check_pack_path(&deep).is_ok());
+        assert!(check_pack_path(&format!("{deep}/f")).is_err());
+        assert!(check_pack_path(&"n".repeat(MAX_NAME_LEN + 1)).is_err());
         assert_eq!(folder_depth(&["a", "b", "l"]), 2);
         assert_eq!(folder_depth(&["l"]), 0);
     }

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use super::credentials::{self, CredentialSource, Credentials};
+use super::endpoint;
 use super::imds::{self, Imds, ImdsError};
 use super::process::{self, ProcessError};
 use super::profile::{ProfileSettings, SharedFiles};
@@ -23,8 +24,6 @@ use super::sts::{self, AssumeRole, StsError};
 
 /// Longest chain of `source_profile`s followed (the AWS CLI has no fixed limit; a loop needs one).
 const MAX_SOURCE_DEPTH: usize = 8;
-/// The variable that points STS calls at another endpoint (the AWS SDKs' service-specific one).
-pub const ENV_STS_ENDPOINT: &str = "AWS_ENDPOINT_URL_STS";
 /// The variable that points the IMDS look-up at another endpoint (as the AWS SDKs read it).
 pub const ENV_IMDS_ENDPOINT: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
 /// Prefix of the session name of an assumed role (CloudTrail shows it).
@@ -309,9 +308,16 @@ fn assume(
         .clone()
         .or_else(|| super::env_region(lookup.env))
         .unwrap_or_else(|| super::DEFAULT_REGION.to_string());
-    let endpoint = (lookup.env)(ENV_STS_ENDPOINT)
-        .filter(|e| !e.is_empty())
-        .unwrap_or_else(|| sts::default_endpoint(&region));
+    let failed = |source: StsError| CredentialError::AssumeRole {
+        role_arn: role_arn.to_string(),
+        profile: settings.name.clone(),
+        via: via.clone(),
+        source: Box::new(source),
+    };
+    let endpoint = endpoint::resolve(&sts::STS, &region, lookup.env)
+        .map_err(|e| failed(StsError::Endpoint(e.to_string())))?
+        .url
+        .to_string();
     let session = settings
         .role_session_name
         .clone()
@@ -323,14 +329,7 @@ fn assume(
         region: &region,
         endpoint: &endpoint,
     };
-    sts::assume_role(&role, via_creds, lookup.tls.clone(), lookup.now).map_err(|source| {
-        CredentialError::AssumeRole {
-            role_arn: role_arn.to_string(),
-            profile: settings.name.clone(),
-            via: via.clone(),
-            source: Box::new(source),
-        }
-    })
+    sts::assume_role(&role, via_creds, lookup.tls.clone(), lookup.now).map_err(failed)
 }
 
 /// The instance role through IMDSv2; Err says why there is none, in one line.

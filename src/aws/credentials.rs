@@ -55,7 +55,9 @@ impl fmt::Display for CredentialSource {
             CredentialSource::Environment => {
                 write!(f, "the environment ({ENV_ACCESS_KEY_ID})")
             }
-            CredentialSource::InstanceRole(role) => write!(f, "the instance role `{role}` (IMDS)"),
+            CredentialSource::InstanceRole(role) => {
+                write!(f, "the instance role `{role}` via IMDSv2")
+            }
             CredentialSource::Profile { file, profile } => {
                 write!(f, "profile `{profile}` of {file}")
             }

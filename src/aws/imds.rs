@@ -24,6 +24,7 @@ pub const ENV_IMDS_DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
 const TOKEN_PATH: &str = "/latest/api/token";
 const ROLES_PATH: &str = "/latest/meta-data/iam/security-credentials/";
 const REGION_PATH: &str = "/latest/meta-data/placement/region";
+const INSTANCE_ID_PATH: &str = "/latest/meta-data/instance-id";
 const TTL_HEADER: &str = "x-aws-ec2-metadata-token-ttl-seconds";
 const TOKEN_HEADER: &str = "x-aws-ec2-metadata-token";
 /// Token lifetime asked for: the boot needs minutes, the maximum is 6 hours.
@@ -133,6 +134,14 @@ impl Imds {
     pub fn region(&self) -> Result<Option<String>, ImdsError> {
         Ok(self
             .get(REGION_PATH)?
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty()))
+    }
+
+    /// The instance's id (`i-0123…`); Ok(None) when IMDS does not know it.
+    pub fn instance_id(&self) -> Result<Option<String>, ImdsError> {
+        Ok(self
+            .get(INSTANCE_ID_PATH)?
             .map(|r| r.trim().to_string())
             .filter(|r| !r.is_empty()))
     }

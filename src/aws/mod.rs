@@ -1,22 +1,29 @@
 //! The AWS client, a leaf: SigV4 signing, credentials (the `AWS_*` variables, the shared files,
-//! the instance role through IMDSv2), S3 addressing and signed requests, and what S3's error
-//! answers mean.
+//! the instance role through IMDSv2), S3 addressing and signed requests, what S3's error answers
+//! mean, and the JSON APIs a passphrase is read from (SSM Parameter Store, Secrets Manager).
 //!
 //! It builds requests and reads answers; the callers send them. `fetch` does the bootstrap's GET
-//! with its own retries, deadline and redirect rules; the publisher does PUT, GET and LIST. Nothing
-//! here retries, sleeps, logs, or knows who called: no `fetch`, no `publish`, no `boot`. The only
-//! requests sent from here are part of finding credentials: IMDS's, and the publisher's STS
-//! AssumeRole (`chain.rs`, which also runs a profile's `credential_process`). Secrets live in
-//! zeroized strings and never reach `Debug`, logs or errors.
+//! with its own retries, deadline and redirect rules; the publisher does PUT, GET and LIST;
+//! `secret` posts `GetParameter` and `GetSecretValue`. Nothing here retries, sleeps, or knows who
+//! called: no `fetch`, no `publish`, no `boot`, no `secret`. The only requests sent from here are
+//! part of finding credentials: IMDS's (`resolve`, which logs what IMDS could not give), and the
+//! publisher's STS AssumeRole (`chain`, which also runs a profile's `credential_process`).
+//! Secrets live in zeroized strings and never reach `Debug`, logs or errors.
 
+mod api_error;
 pub mod chain;
 pub mod credentials;
+pub mod endpoint;
 pub mod error;
 pub mod imds;
+pub mod json;
 pub mod process;
 pub mod profile;
+pub mod resolve;
 pub mod s3;
+pub mod secrets;
 mod sigv4;
+pub mod ssm;
 pub mod sts;
 
 /// The region used when neither a flag, the environment, a profile nor IMDS names one.

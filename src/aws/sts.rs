@@ -2,9 +2,8 @@
 //! credentials of its `source_profile` (or `credential_source`), gives temporary credentials.
 //!
 //! One `POST /` with a form body (`Action=AssumeRole&Version=2011-06-15&RoleArn=…`), signed with
-//! SigV4 for service `sts` in the region the caller gives, to `https://sts.REGION.amazonaws.com`
-//! (the regional endpoint the AWS CLI v2 uses) or the endpoint the caller gives
-//! (`AWS_ENDPOINT_URL_STS`). No retry: the publisher runs again. Sending this request is part of
+//! SigV4 for service `sts` in the region the caller gives, to the endpoint the caller gives (see
+//! [`STS`]). No retry: the publisher runs again. Sending this request is part of
 //! finding credentials, like IMDS's. The answer holds a secret: only its `<Code>` and a short,
 //! checked `<Message>` ever reach an error.
 
@@ -17,6 +16,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use zeroize::Zeroizing;
 
 use super::credentials::Credentials;
+use super::endpoint::Service;
 use super::error::{ERROR_BODY_MAX, code_of};
 use super::sigv4::{self, AmzTime, Request, Scope, Slash, host_header, uri_encode};
 
@@ -53,8 +53,8 @@ pub struct AssumeRole<'a> {
 /// Why STS gave no credentials.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StsError {
-    /// The endpoint is not a URL.
-    #[error("the STS endpoint {0:?} is not an http(s) URL")]
+    /// The endpoint is not usable.
+    #[error("no usable STS endpoint: {0}")]
     Endpoint(String),
     /// The request did not complete.
     #[error("no answer from {endpoint}: {reason}")]
@@ -79,10 +79,15 @@ pub enum StsError {
     BadAnswer,
 }
 
-/// The endpoint of STS in `region` on AWS.
-pub fn default_endpoint(region: &str) -> String {
-    format!("https://sts.{region}.amazonaws.com")
-}
+/// STS, for [`super::endpoint::resolve`]: `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`, else
+/// the regional endpoint the AWS CLI v2 uses.
+pub const STS: Service = Service {
+    shown: "STS",
+    signing_name: SERVICE,
+    // A Query API: the action is a form field, not an `X-Amz-Target` header.
+    target_prefix: "",
+    endpoint_var: "AWS_ENDPOINT_URL_STS",
+};
 
 /// Calls AssumeRole with `creds` and returns the role's temporary credentials.
 pub fn assume_role(
@@ -94,7 +99,7 @@ pub fn assume_role(
     let url = Url::parse(role.endpoint)
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| StsError::Endpoint(role.endpoint.to_string()))?;
+        .ok_or_else(|| StsError::Endpoint(format!("{:?} is not an http(s) URL", role.endpoint)))?;
     let mut form = vec![
         ("Action", "AssumeRole"),
         ("Version", API_VERSION),
@@ -109,8 +114,9 @@ pub fn assume_role(
         .map(|(k, v)| format!("{k}={}", uri_encode(v, Slash::Encode)))
         .collect();
     let body = body.join("&");
-    let headers = signed_headers(&url, &body, creds, role.region, now)
-        .ok_or_else(|| StsError::Endpoint(role.endpoint.to_string()))?;
+    let headers = signed_headers(&url, &body, creds, role.region, now).ok_or_else(|| {
+        StsError::Endpoint(format!("{:?} cannot go into a header", role.endpoint))
+    })?;
     let failed = |reason: String| StsError::Request {
         endpoint: role.endpoint.to_string(),
         reason,

@@ -5,10 +5,10 @@ use crate::exit::{Classify, Exit};
 use crate::fetch::FetchError;
 use crate::open::OpenError;
 use crate::personality::PlanError;
-use crate::runner::RunError;
+use crate::runner::{RunError, StopSignal};
 use crate::secret::SecretError;
 use crate::sign::VerifyError;
-use crate::state::StateError;
+use crate::state::{Stage, StateError};
 
 /// Why a boot failed, by stage.
 #[derive(Debug, thiserror::Error)]
@@ -62,9 +62,32 @@ pub enum BootError {
         /// Its sha256.
         sha256: String,
     },
-    /// A module failed (boxed: it carries the output tail).
+    /// A module failed, or the run was interrupted while scripts ran (boxed: it carries the
+    /// output tail).
     #[error(transparent)]
     Run(Box<RunError>),
+    /// A TERM or INT arrived while no script ran (fetching, verifying, unpacking): the run stopped
+    /// at the next stage boundary. Exit 143 or 130.
+    #[error("stopped by {signal} before the {} stage", stage_name(*before))]
+    Interrupted {
+        /// The signal.
+        signal: StopSignal,
+        /// The stage that did not start.
+        before: Stage,
+    },
+}
+
+/// A stage as the interruption message names it.
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Start => "start",
+        Stage::Fetch => "fetch",
+        Stage::Verify => "verify",
+        Stage::Unpack => "decrypt and unpack",
+        Stage::Plan => "plan",
+        Stage::Run => "run",
+        Stage::Done => "last",
+    }
 }
 
 impl Classify for BootError {
@@ -81,6 +104,7 @@ impl Classify for BootError {
             BootError::Run(e) => e.exit(),
             BootError::NotKept { .. } => Exit::Usage,
             BootError::Changed { .. } => Exit::Archive,
+            BootError::Interrupted { signal, .. } => signal.exit(),
         }
     }
 
@@ -109,6 +133,9 @@ impl Classify for BootError {
                 "something wrote into the release folder: run bundle-bootstrap run URL to fetch it again"
                     .into(),
             ),
+            BootError::Interrupted { .. } => {
+                Some("nothing ran: run bundle-bootstrap again to apply the bundle".into())
+            }
         }
     }
 }
@@ -118,6 +145,15 @@ impl BootError {
     pub fn failed_module(&self) -> Option<&str> {
         match self {
             BootError::Run(e) => e.failed_module(),
+            _ => None,
+        }
+    }
+
+    /// The signal that stopped the run, when one did (exit 143 or 130, recorded as interrupted).
+    pub fn interrupted(&self) -> Option<StopSignal> {
+        match self {
+            BootError::Interrupted { signal, .. } => Some(*signal),
+            BootError::Run(e) => e.interrupted(),
             _ => None,
         }
     }

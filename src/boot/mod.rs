@@ -6,16 +6,23 @@
 //! Until the state folder passed its checks and the lock is held, a failure is only printed: no
 //! file is written and no hook runs. From then on every run's outcome, whatever stage it failed at,
 //! is in `status.json`, and the hooks run under the lock once it is recorded.
+//!
+//! A TERM or INT ([`BootOptions::interrupt`]) ends the run at the next stage boundary, or — while
+//! scripts run — through the runner, which passes it on to the running script. Either way the run
+//! is recorded as interrupted (exit 143 or 130) and the failure hook runs, with
+//! `BUNDLE_RESULT=interrupted`: it reports the run whatever ended it.
 
 pub mod config;
 mod diff;
 mod error;
+pub mod instance;
 mod options;
 mod reapply;
 mod release;
 mod report;
 pub mod source;
 pub mod status;
+pub mod units;
 pub mod watch;
 
 use std::io::Write;
@@ -33,7 +40,7 @@ use crate::runner::{self, ModuleToRun, Outcome, RunSpec};
 use crate::secret::{self, Prompt};
 use crate::state::{
     BundleInfo, DEFAULT_KEEP_RUNS, Releases, RunKind, RunRecord, RunResult, Stage, StateDir,
-    StateLock,
+    StateLock, Status,
 };
 
 pub use crate::state::{DEFAULT_STATE_DIR, default_state_dir};
@@ -43,12 +50,51 @@ pub fn boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<BootReport,
     let started = Instant::now();
     let state = StateDir::open(&opts.state_dir)?;
     let lock = state.lock(opts.lock_wait, log)?;
+    boot_locked(opts, &state, lock, started, log)
+}
+
+/// What [`boot_once_per_boot`] did.
+#[derive(Debug)]
+pub enum Booted {
+    /// It ran, as [`boot`] does.
+    Ran(Box<Result<BootReport, BootError>>),
+    /// A run already succeeded in this boot (user-data's, before the boot unit): nothing was done,
+    /// and the status is that run's.
+    AlreadyApplied(Box<Status>),
+}
+
+/// [`boot`], unless a run already succeeded in this boot (`run --once-per-boot`, what the boot
+/// unit runs): on an instance launched from an image with the units enabled, user-data applies
+/// the bundle first and the unit, ordered after it, must not apply it a second time. Decided
+/// under the lock, so a run that is still going is waited for, then seen.
+pub fn boot_once_per_boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Booted {
+    let started = Instant::now();
+    let locked = StateDir::open(&opts.state_dir)
+        .and_then(|state| state.lock(opts.lock_wait, log).map(|lock| (state, lock)));
+    let (state, lock) = match locked {
+        Ok(locked) => locked,
+        Err(e) => return Booted::Ran(Box::new(Err(e.into()))),
+    };
+    match state.read_status() {
+        Ok(last) if last.succeeded_in_this_boot() => Booted::AlreadyApplied(Box::new(last)),
+        _ => Booted::Ran(Box::new(boot_locked(opts, &state, lock, started, log))),
+    }
+}
+
+/// [`boot`] once the lock is held.
+fn boot_locked(
+    opts: &BootOptions,
+    state: &StateDir,
+    lock: StateLock,
+    started: Instant,
+    log: &mut dyn FnMut(&str),
+) -> Result<BootReport, BootError> {
     let mut result = match opts.mode {
-        Mode::DryRun => fetch_and_apply(opts, &state, &lock, None, log),
+        Mode::DryRun => fetch_and_apply(opts, state, &lock, None, log),
         Mode::Run => {
-            let mut record = state.begin_run(&lock, RunKind::Run, fetch::redact(&opts.url))?;
-            let result = fetch_and_apply(opts, &state, &lock, Some(&mut record), log);
-            finish(opts, &state, &mut record, &result, log);
+            let mut record = begin(opts, state, &lock, RunKind::Run)?;
+            let result = fetch_and_apply(opts, state, &lock, Some(&mut record), log);
+            finish(opts, state, &mut record, &result, log);
             result
         }
     };
@@ -59,6 +105,19 @@ pub fn boot(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<BootReport,
     result
 }
 
+/// Starts the run's record under the lock, with the instance it runs on.
+fn begin(
+    opts: &BootOptions,
+    state: &StateDir,
+    lock: &StateLock,
+    kind: RunKind,
+) -> Result<RunRecord, BootError> {
+    let mut record = state.begin_run(lock, kind, fetch::redact(&opts.url))?;
+    record.status_mut().instance_id = instance::instance_id(&opts.fetch.s3.imds_endpoint);
+    record.save()?;
+    Ok(record)
+}
+
 /// The passphrase, the fetch, and everything after.
 fn fetch_and_apply(
     opts: &BootOptions,
@@ -67,7 +126,7 @@ fn fetch_and_apply(
     mut record: Option<&mut RunRecord>,
     log: &mut dyn FnMut(&str),
 ) -> Result<BootReport, BootError> {
-    set_stage(&mut record, Stage::Fetch)?;
+    set_stage(opts, &mut record, Stage::Fetch)?;
     let downloads = state.downloads(lock)?;
     // With a release to fall back on, a boot gives up fetching after --offline-after.
     let can_fall_back = record.is_some()
@@ -97,11 +156,22 @@ fn fetch_and_apply(
         (Err(e), _) => return Err(e),
     };
     // Read only now: an offline boot needs no passphrase (nor the network it may come from).
-    let pass = secret::read_passphrase(opts.pass.as_ref(), Prompt::Never)?;
+    let pass = secret::read_passphrase_with(opts.pass.as_ref(), Prompt::Never, &opts.fetch, log)?;
     apply(opts, state, record, &pass, source, log)
 }
 
-fn set_stage(record: &mut Option<&mut RunRecord>, stage: Stage) -> Result<(), BootError> {
+/// Moves the run to `stage` — unless a TERM or INT has arrived: then it stops here.
+fn set_stage(
+    opts: &BootOptions,
+    record: &mut Option<&mut RunRecord>,
+    stage: Stage,
+) -> Result<(), BootError> {
+    if let Some(signal) = opts.interrupt.raised() {
+        return Err(BootError::Interrupted {
+            signal,
+            before: stage,
+        });
+    }
     match record {
         Some(r) => Ok(r.stage(stage)?),
         None => Ok(()),
@@ -120,13 +190,13 @@ fn apply(
 ) -> Result<BootReport, BootError> {
     source::attach_signature(opts, &mut source, log)?;
 
-    set_stage(&mut record, Stage::Verify)?;
+    set_stage(opts, &mut record, Stage::Verify)?;
     let accepted = release::verify(opts, state, &source, log)?;
     if let (Some(r), Some(a)) = (record.as_deref_mut(), &accepted) {
         r.status_mut().notes.extend(a.allowed.iter().cloned());
     }
 
-    set_stage(&mut record, Stage::Unpack)?;
+    set_stage(opts, &mut record, Stage::Unpack)?;
     let releases = state.releases()?;
     let opened = release::open(opts, &releases, &source, pass, accepted.as_ref(), log)?;
     drop(source);
@@ -157,13 +227,16 @@ fn run_release(
 ) -> Result<BootReport, BootError> {
     let sha256 = opened.record.sha256.clone();
     releases.touch(&sha256);
-    set_stage(&mut record, Stage::Plan)?;
+    set_stage(opts, &mut record, Stage::Plan)?;
     let plan = opened.plan;
     let spec = RunSpec {
         bundle_name: plan.name.clone(),
         bundle_version: plan.version.clone(),
         root: plan.root.clone(),
         modules: plan.modules.iter().map(ModuleToRun::from).collect(),
+        instance_id: record
+            .as_deref()
+            .and_then(|r| r.status().instance_id.clone()),
     };
     let mut report = BootReport {
         name: plan.name.clone(),
@@ -238,10 +311,14 @@ fn finish(
 ) {
     let (hook, outcome, failed) = match result {
         Ok(_) => (&opts.on_success, Outcome::Success, None),
+        Err(e) if e.interrupted().is_some() => (&opts.on_failure, Outcome::Interrupted, None),
         Err(e) => (&opts.on_failure, Outcome::Failure, e.failed_module()),
     };
     let saved = match result {
         Ok(_) => record.finish(RunResult::Ok, 0, None),
+        Err(e) if e.interrupted().is_some() => {
+            record.finish(RunResult::Interrupted, e.exit().code(), Some(e.to_string()))
+        }
         Err(e) => record.finish(RunResult::Failed, e.exit().code(), Some(e.to_string())),
     };
     if let Err(e) = saved {

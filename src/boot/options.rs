@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::archive::Limits;
 use crate::enc::Params;
 use crate::fetch::FetchOptions;
-use crate::runner::RunOptions;
+use crate::runner::{Interrupt, RunOptions};
 use crate::secret::{self, PassSpec};
 use crate::sign::{ExpiryPolicy, Rollback, TrustedKey};
 
@@ -55,8 +55,11 @@ pub struct BootOptions {
     pub mode: Mode,
     /// Command run after a successful run.
     pub on_success: Option<String>,
-    /// Command run after a failed run.
+    /// Command run after a failed or interrupted run.
     pub on_failure: Option<String>,
+    /// Raised by TERM or INT: the run stops at the next stage boundary, or passes it on to the
+    /// running script ([`crate::runner`]).
+    pub interrupt: Interrupt,
     /// Whether a boot whose fetch fails for good re-applies the last verified release.
     pub offline: Offline,
 }
@@ -119,6 +122,7 @@ impl BootOptions {
             strip_env: secret::secret_env_names(self.pass.as_ref()),
             module_timeout: self.module_timeout,
             kill_grace: self.kill_grace,
+            interrupt: self.interrupt.clone(),
             ..RunOptions::default()
         }
     }

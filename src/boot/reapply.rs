@@ -44,7 +44,7 @@ pub fn reapply(
         Reapply::Current => RunKind::Rerun,
         Reapply::Rollback { .. } => RunKind::Rollback,
     };
-    let mut record = state.begin_run(&lock, kind, fetch::redact(&opts.url))?;
+    let mut record = super::begin(opts, &state, &lock, kind)?;
     let mut result = (|| {
         let releases = state.releases()?;
         let sha = pick(&releases, which)?;

@@ -59,7 +59,7 @@ pub fn verify(
         &policy,
         &signature.text,
         &signature.origin,
-        source.download.path(),
+        (source.download.path(), &crate::fetch::redact(&source.url)),
         &expected,
     )?;
     let facts = &accepted.facts;
@@ -121,7 +121,12 @@ pub fn open(
         &dir,
         &opts.limits,
         &|_| {},
-    )?;
+    )
+    // With signed parameters the flags are not to blame: say so.
+    .map_err(|e| match accepted {
+        Some(_) => e.with_signed_params(&params),
+        None => e,
+    })?;
     let plan = personality::plan_unpacked(&dir, fallback_name, fallback_version)?;
     let record = ReleaseRecord {
         sha256: sha256.clone(),

@@ -90,6 +90,9 @@ pub fn summary(result: &Result<BootReport, BootError>, mode: Mode) -> String {
             r.inits.len(),
             crate::duration::human(r.duration)
         ),
+        (Err(e), _) if e.interrupted().is_some() => {
+            format!("INTERRUPTED (exit {}): {}", e.exit().code(), first_line(e))
+        }
         (Err(e), _) => format!("FAILED (exit {}): {}", e.exit().code(), first_line(e)),
     }
 }

@@ -134,6 +134,14 @@ pub fn render(s: &Status) -> String {
     if let Some(id) = &s.instance_id {
         let _ = writeln!(out, "instance {id}");
     }
+    if let Some(id) = &s.boot_id {
+        let when = if crate::state::this_boot().as_ref() == Some(id) {
+            "this boot"
+        } else {
+            "an earlier boot"
+        };
+        let _ = writeln!(out, "boot {id} ({when})");
+    }
     for note in &s.notes {
         let _ = writeln!(out, "note: {note}");
     }

@@ -9,6 +9,12 @@
 //! logged and the watch goes on (also when another run holds the state folder); only a
 //! configuration mistake (exit 1) stops it. Every poll also says, loudly, when the signature of
 //! the applied release has expired: a mirror that stopped updating is not "unchanged".
+//!
+//! A TERM or INT stops it cleanly, with the log line "stopping on SIGTERM" (or SIGINT): between
+//! polls at once, during a poll when the poll ends. A run it was applying is interrupted as `run`'s
+//! is (the signal passed on to the running script, the run recorded as interrupted, the failure
+//! hook run). The watch then exits 0 when it stopped between polls — being stopped is its normal
+//! end — and 143 or 130 when it cut a run short, which left the bundle half applied.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +22,7 @@ use crate::date;
 use crate::exit::{Classify, Exit};
 use crate::fetch;
 use crate::hashing;
+use crate::runner::StopSignal;
 use crate::secret::{self, Prompt};
 use crate::state::{RunKind, Stage, StateDir};
 
@@ -45,14 +52,37 @@ pub enum Polled {
     Applied(Box<Result<BootReport, BootError>>),
 }
 
-/// Polls and re-applies until `polls` runs out; returns the first configuration error, if any.
+/// Why a watch ended, when not on a configuration error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// `--polls` ran out.
+    PollsDone,
+    /// A TERM or INT arrived while no run was being applied.
+    Signal(StopSignal),
+    /// A TERM or INT interrupted the run it was applying (recorded as interrupted).
+    RunInterrupted(StopSignal),
+}
+
+impl Stopped {
+    /// The watch's exit status: 0, or 143/130 when it cut a run short (see the module docs).
+    pub fn exit(self) -> Exit {
+        match self {
+            Stopped::PollsDone | Stopped::Signal(_) => Exit::Ok,
+            Stopped::RunInterrupted(signal) => signal.exit(),
+        }
+    }
+}
+
+/// Polls and re-applies until `polls` runs out or a TERM or INT arrives; returns the first
+/// configuration error, if any.
 pub fn watch(
     opts: &BootOptions,
     every: &WatchOptions,
     log: &mut dyn FnMut(&str),
-) -> Result<(), BootError> {
+) -> Result<Stopped, BootError> {
     let mut done = 0u64;
     loop {
+        let mut cut_short = None;
         match poll(opts, log) {
             Ok(Polled::Unchanged { sha256 }) => log(&format!(
                 "unchanged: {} is still the applied release {}",
@@ -62,6 +92,7 @@ pub fn watch(
             Ok(Polled::Applied(result)) => {
                 log(&summary(&result, Mode::Run));
                 let result = *result;
+                cut_short = result.as_ref().err().and_then(BootError::interrupted);
                 if let Err(e) = result
                     && e.exit() == Exit::Usage
                     && !e.is_locked()
@@ -76,11 +107,20 @@ pub fn watch(
                 crate::duration::human(every.interval)
             )),
         }
+        if let Some(signal) = cut_short {
+            log(&format!(
+                "stopping on {signal}: the run it stopped is recorded as interrupted"
+            ));
+            return Ok(Stopped::RunInterrupted(signal));
+        }
         done += 1;
         if every.polls.is_some_and(|n| done >= n) {
-            return Ok(());
+            return Ok(Stopped::PollsDone);
         }
-        std::thread::sleep(every.interval);
+        if let Some(signal) = opts.interrupt.sleep(every.interval) {
+            log(&format!("stopping on {signal}"));
+            return Ok(Stopped::Signal(signal));
+        }
     }
 }
 
@@ -110,9 +150,10 @@ pub fn poll(opts: &BootOptions, log: &mut dyn FnMut(&str)) -> Result<Polled, Boo
         fetch::redact(&opts.url),
         hashing::short(&sha256)
     ));
-    let mut record = state.begin_run(&lock, RunKind::Run, fetch::redact(&opts.url))?;
+    let mut record = super::begin(opts, &state, &lock, RunKind::Run)?;
     let mut result = (|| {
-        let pass = secret::read_passphrase(opts.pass.as_ref(), Prompt::Never)?;
+        let pass =
+            secret::read_passphrase_with(opts.pass.as_ref(), Prompt::Never, &opts.fetch, log)?;
         record.stage(Stage::Fetch)?;
         super::apply(opts, &state, Some(&mut record), &pass, source, log)
     })();

@@ -60,7 +60,8 @@ impl CipherFlags {
 /// The flags every command that opens a bundle takes.
 #[derive(Debug, Clone, Args)]
 pub struct DecryptFlags {
-    /// Passphrase source: pass:TEXT, env:VAR, file:PATH, fd:N or stdin [default: $BUNDLE_PASSPHRASE]
+    /// Passphrase source: pass:TEXT, env:VAR, file:PATH, fd:N, stdin, ssm:NAME (SSM Parameter
+    /// Store) or secretsmanager:ID (Secrets Manager) [default: $BUNDLE_PASSPHRASE]
     #[arg(long, value_name = "SPEC")]
     pub pass: Option<PassSpec>,
     /// How the bundle was encrypted.

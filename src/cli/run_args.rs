@@ -100,13 +100,15 @@ pub struct RunArgs {
 /// How s3:// URLs are reached.
 #[derive(Debug, clap::Args)]
 pub struct S3Flags {
-    /// The bucket's region for s3:// URLs [default: $AWS_REGION, $AWS_DEFAULT_REGION, IMDS, us-east-1]
+    /// The region of s3:// URLs and of --pass ssm:/secretsmanager: [default: $AWS_REGION,
+    /// $AWS_DEFAULT_REGION, IMDS, us-east-1]
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
     /// An S3-compatible endpoint for s3:// URLs, addressed path-style (http://127.0.0.1:9000)
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// The instance metadata service (IMDSv2) for role credentials and region
+    /// The instance metadata service (IMDSv2) for role credentials and region (s3:// URLs, --pass
+    /// ssm:/secretsmanager:)
     #[arg(long, value_name = "URL", default_value = imds::DEFAULT_IMDS_ENDPOINT)]
     pub imds_endpoint: String,
 }
@@ -203,6 +205,7 @@ impl RunArgs {
             },
             on_success: self.on_success,
             on_failure: self.on_failure,
+            interrupt: crate::runner::Interrupt::new(),
             offline: boot::Offline {
                 enabled: !self.no_offline,
                 after: self.offline_after.map(|d| d.0),
@@ -295,8 +298,9 @@ fn absolute(path: &str) -> String {
         .unwrap_or_else(|_| path.to_string())
 }
 
-/// Flags that only make sense for the run that was given them.
-const NOT_SAVED: &[&str] = &["dry-run"];
+/// Flags that only make sense for the run that was given them (`--once-per-boot` is the boot
+/// unit's, on its own command line).
+const NOT_SAVED: &[&str] = &["dry-run", "once-per-boot"];
 /// The passphrase flag, and its id.
 const PASS_FLAG: &str = "pass";
 const PASS_FLAG_ID: &str = "pass";

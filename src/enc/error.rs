@@ -18,9 +18,7 @@ pub enum EncError {
     #[error("not an openssl enc file: it does not start with Salted__ (nor its base64 form)")]
     NotEncrypted,
     /// Wrong passphrase, wrong parameters, truncated or damaged.
-    #[error(
-        "decryption failed: wrong passphrase, wrong --iter/--md/--cipher/--legacy-kdf, or a damaged or truncated file"
-    )]
+    #[error("cannot decrypt: wrong passphrase, wrong --iter/--md/--cipher, or a damaged file")]
     DecryptionFailed,
     /// Reading the input failed for another reason.
     #[error("reading the encrypted input failed")]

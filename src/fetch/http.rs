@@ -9,7 +9,6 @@
 //! Knows no formats. Every URL it logs or reports is redacted.
 
 use std::io::{self, Read};
-use std::thread;
 
 use reqwest::blocking::{Client, Response};
 use reqwest::header::{HeaderMap, IF_RANGE, LOCATION, RANGE, RETRY_AFTER};
@@ -31,18 +30,8 @@ const CHUNK: usize = 64 * 1024;
 /// Sent so server logs can tell boot-time fetches apart.
 const USER_AGENT: &str = concat!("startup-bundle/", env!("CARGO_PKG_VERSION"));
 
-/// How one attempt ended badly.
-enum Failure {
-    /// Worth another try; `what` is the log line's middle part.
-    Retry {
-        what: String,
-        retry_after: Option<std::time::Duration>,
-    },
-    /// `--retry-for` ran out while the body was arriving; says how far it got.
-    OutOfTime(String),
-    /// Will not fix itself.
-    Fatal(FetchError),
-}
+/// How one attempt ended badly: retry, out of time, or fatal.
+type Failure = retry::Step<FetchError>;
 
 type Attempt = Result<(), Failure>;
 
@@ -101,32 +90,23 @@ pub(crate) fn download(
         ));
     }
     let mut resume = Resume::default();
-    let mut failures: u32 = 0;
-    loop {
-        let (what, retry_after) = match session.attempt(part, &mut resume) {
-            Ok(()) => return Ok(()),
-            Err(Failure::Fatal(e)) => return Err(e),
-            Err(Failure::OutOfTime(what)) => return Err(gave_up(failures + 1, what)),
-            Err(Failure::Retry { what, retry_after }) => (what, retry_after),
-        };
-        failures += 1;
-        let left = session.budget.left();
-        if left.is_zero() {
-            return Err(gave_up(failures, format!("last error: {what}")));
-        }
-        let ceiling = retry::ceiling(opts.backoff_start, opts.backoff_max, failures - 1);
-        let jittered = retry::full_jitter(ceiling, retry::random_u64());
-        let delay = retry::next_delay(jittered, retry_after, left);
-        log(&format!(
-            "fetch: attempt {failures} failed: {what}; retrying in {} ({} of --retry-for left)",
-            human(delay),
-            human(left)
-        ));
-        thread::sleep(delay);
-    }
+    let backoff = retry::Backoff {
+        start: opts.backoff_start,
+        max: opts.backoff_max,
+    };
+    retry::run(
+        &session.budget,
+        backoff,
+        "fetch",
+        log,
+        || session.attempt(part, &mut resume),
+        gave_up,
+    )
 }
 
-fn client(
+/// The client every HTTP request of a fetch goes through (and the passphrase's AWS calls):
+/// `opts`' TLS roots and timeouts, HTTP/1.1, redirects as `follow` says, no Referer.
+pub(crate) fn client(
     tls: rustls::ClientConfig,
     opts: &FetchOptions,
     follow: Follow,
@@ -373,10 +353,7 @@ impl Session<'_> {
 }
 
 fn retry(what: String) -> Failure {
-    Failure::Retry {
-        what,
-        retry_after: None,
-    }
+    Failure::retry(what)
 }
 
 fn reset(part: &mut Part, shown: &str) -> Attempt {

@@ -12,15 +12,17 @@ mod local;
 mod part;
 mod redirect;
 mod resume;
-mod retry;
+pub(crate) mod retry;
 mod s3;
-mod tls;
+pub(crate) mod tls;
 mod url;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use error::{FetchError, Overrun, RedirectRefusal, TlsProblem};
+pub(crate) use http::client;
+pub(crate) use redirect::Follow;
 pub use s3::S3Options;
 pub use tls::client_config as tls_config;
 pub use url::{DEFAULT_NAME, redact};

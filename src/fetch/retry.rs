@@ -1,9 +1,12 @@
-//! When to try again: exponential backoff with full jitter inside a total time budget, and the
-//! server's `Retry-After` when it fits.
+//! When to try again: exponential backoff with full jitter inside a total time budget, the
+//! server's `Retry-After` when it fits, and the loop that applies them ([`run`]).
 //!
-//! Pure arithmetic plus the clock; no network, no files.
+//! Arithmetic, the clock and sleeping; no network, no files.
 
+use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::duration::human;
 
 /// Stands in for "never" when a budget is too large for the clock (`--retry-for 99999999h`).
 const FAR: Duration = Duration::from_secs(1 << 32);
@@ -33,6 +36,78 @@ impl Budget {
     /// True once the deadline has passed.
     pub(crate) fn spent(&self) -> bool {
         self.left().is_zero()
+    }
+}
+
+/// How one attempt ended badly, for [`run`].
+pub(crate) enum Step<E> {
+    /// Worth another try; `what` is the log line's middle part.
+    Retry {
+        /// What went wrong, for the log.
+        what: String,
+        /// The server's `Retry-After`, when it gave one.
+        retry_after: Option<Duration>,
+    },
+    /// The budget ran out during the attempt; says how far it got.
+    OutOfTime(String),
+    /// Will not fix itself.
+    Fatal(E),
+}
+
+impl<E> Step<E> {
+    /// A retryable failure without `Retry-After`.
+    pub(crate) fn retry(what: String) -> Step<E> {
+        Step::Retry {
+            what,
+            retry_after: None,
+        }
+    }
+}
+
+/// The backoff ceilings: after the first failure, and the largest.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    /// The ceiling after the first failure; it doubles after each further one.
+    pub start: Duration,
+    /// The largest ceiling.
+    pub max: Duration,
+}
+
+/// Calls `attempt` until it succeeds, fails for good, or `budget` runs out, sleeping a jittered
+/// backoff between tries; each retry is one `log` line starting with `label`. `gave_up` makes the
+/// error for a spent budget from the number of attempts and the last failure.
+pub(crate) fn run<T, E>(
+    budget: &Budget,
+    backoff: Backoff,
+    label: &str,
+    log: &mut dyn FnMut(&str),
+    mut attempt: impl FnMut() -> Result<T, Step<E>>,
+    gave_up: impl FnOnce(u32, String) -> E,
+) -> Result<T, E> {
+    let mut failures: u32 = 0;
+    loop {
+        let (what, retry_after) = match attempt() {
+            Ok(done) => return Ok(done),
+            Err(Step::Fatal(e)) => return Err(e),
+            Err(Step::OutOfTime(what)) => return Err(gave_up(failures + 1, what)),
+            Err(Step::Retry { what, retry_after }) => (what, retry_after),
+        };
+        failures += 1;
+        let left = budget.left();
+        if left.is_zero() {
+            return Err(gave_up(failures, format!("last error: {what}")));
+        }
+        let jittered = full_jitter(
+            ceiling(backoff.start, backoff.max, failures - 1),
+            random_u64(),
+        );
+        let delay = next_delay(jittered, retry_after, left);
+        log(&format!(
+            "{label}: attempt {failures} failed: {what}; retrying in {} ({} of --retry-for left)",
+            human(delay),
+            human(left)
+        ));
+        thread::sleep(delay);
     }
 }
 
@@ -111,6 +186,54 @@ mod tests {
         assert!(Budget::until(Instant::now()).spent());
         let far = Budget::until(deadline_after(Duration::MAX));
         assert!(far.left() > Duration::from_secs(1 << 31));
+    }
+
+    #[test]
+    fn run_retries_until_done_fatal_or_out_of_budget() {
+        let budget = Budget::until(deadline_after(Duration::from_secs(5)));
+        let quick = Backoff {
+            start: MS(1),
+            max: MS(2),
+        };
+        let mut lines = Vec::new();
+        let mut calls = 0;
+        let done: Result<u32, String> = run(
+            &budget,
+            quick,
+            "test",
+            &mut |l| lines.push(l.to_string()),
+            || {
+                calls += 1;
+                if calls < 3 {
+                    Err(Step::retry(format!("try {calls}")))
+                } else {
+                    Ok(calls)
+                }
+            },
+            |n, last| format!("gave up after {n}: {last}"),
+        );
+        assert_eq!(done, Ok(3));
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].starts_with("test: attempt 1 failed: try 1; retrying in"));
+        let fatal: Result<(), String> = run(
+            &budget,
+            quick,
+            "test",
+            &mut |_| {},
+            || Err(Step::Fatal("no".to_string())),
+            |_, _| unreachable!(),
+        );
+        assert_eq!(fatal, Err("no".to_string()));
+        let spent = Budget::until(Instant::now());
+        let out: Result<(), String> = run(
+            &spent,
+            quick,
+            "test",
+            &mut |_| {},
+            || Err(Step::retry("down".into())),
+            |n, last| format!("{n}: {last}"),
+        );
+        assert_eq!(out, Err("1: last error: down".to_string()));
     }
 
     #[test]

@@ -15,13 +15,11 @@ use reqwest::{StatusCode, Url};
 use super::error::FetchError;
 use super::http::Authorize;
 use super::url::usable_name;
-use crate::aws::credentials::{self, CredentialSource, Credentials};
+use crate::aws::credentials::{CredentialSource, Credentials};
 use crate::aws::error::{Meaning, Refusal};
-use crate::aws::imds::{self, Imds, ImdsError};
+use crate::aws::imds;
+use crate::aws::resolve;
 use crate::aws::s3::{Bucket, Location};
-
-/// Sessions tried before concluding there is no IMDS (the AWS SDKs' default is one retry).
-const IMDS_ATTEMPTS: u32 = 2;
 
 /// How `s3://` URLs are reached (`--region`, `--endpoint-url`, `--imds-endpoint`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,35 +61,15 @@ pub(crate) fn prepare(
     tls: rustls::ClientConfig,
     log: &mut dyn FnMut(&str),
 ) -> Result<S3Get, FetchError> {
-    let mut signer = credentials::from_env(env).map(|c| (c, CredentialSource::Environment));
-    let mut region = opts
-        .region
-        .clone()
-        .filter(|r| !r.is_empty())
-        .or_else(|| crate::aws::env_region(env));
-    let imds_off = env(imds::ENV_IMDS_DISABLED).is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    if (signer.is_none() || region.is_none()) && !imds_off {
-        match open_imds(&opts.imds_endpoint, tls) {
-            Ok(imds) => {
-                if signer.is_none() {
-                    match imds.role_credentials() {
-                        Ok(Some((role, creds))) => {
-                            signer = Some((creds, CredentialSource::InstanceRole(role)));
-                        }
-                        Ok(None) => log("s3: the instance has no role attached"),
-                        Err(e) => log(&format!("s3: {e}")),
-                    }
-                }
-                if region.is_none() {
-                    match imds.region() {
-                        Ok(found) => region = found,
-                        Err(e) => log(&format!("s3: no region from IMDS: {e}")),
-                    }
-                }
-            }
-            Err(e) => log(&format!("s3: {e}")),
-        }
-    }
+    let found = resolve::find(
+        opts.region.as_deref(),
+        &opts.imds_endpoint,
+        env,
+        tls,
+        "s3",
+        log,
+    );
+    let (signer, region) = (found.signer, found.region);
     let region = region.unwrap_or_else(|| crate::aws::DEFAULT_REGION.to_string());
     let bucket = Bucket::new(&loc.bucket, &region, opts.endpoint_url.as_deref())?;
     let url = bucket.object_url(&loc.key)?;
@@ -112,21 +90,6 @@ pub(crate) fn prepare(
         key: loc.key,
         signer,
     })
-}
-
-/// An IMDS session, asked for twice: the first token request of a boot may beat the network.
-fn open_imds(endpoint: &str, tls: rustls::ClientConfig) -> Result<Imds, ImdsError> {
-    let mut last = None;
-    for _ in 0..IMDS_ATTEMPTS {
-        match Imds::open(endpoint, tls.clone()) {
-            Ok(imds) => return Ok(imds),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| ImdsError::Unavailable {
-        endpoint: endpoint.to_string(),
-        reason: "not asked".into(),
-    }))
 }
 
 impl S3Get {

@@ -11,6 +11,7 @@ use crate::duration::human;
 use crate::exit::{Classify, Exit};
 
 use super::Phase;
+use super::interrupt::StopSignal;
 
 /// How a script ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +114,10 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    /// A TERM or INT stopped the run: passed on to the running script's process group, or caught
+    /// between two scripts. Exit 143 or 130.
+    #[error("{}", interrupted_text(.0))]
+    Interrupted(Box<Interruption>),
     /// A log file could not be created.
     #[error("cannot {op} {}", path.display())]
     Io {
@@ -172,12 +177,35 @@ pub struct ModuleFailure {
     pub ended: Ended,
 }
 
+/// Where a TERM or INT stopped the run.
+#[derive(Debug, Clone)]
+pub struct Interruption {
+    /// The signal.
+    pub signal: StopSignal,
+    /// The module whose script was running, or due next.
+    pub module: String,
+    /// Which of its scripts: init or start.
+    pub phase: Phase,
+    /// How that script ended once the signal was passed on to it; `None` when the signal came
+    /// between two scripts and this one never started.
+    pub ended: Option<Ended>,
+}
+
 impl RunError {
-    /// How the failed script ended, when a script (module or hook) failed.
+    /// How the failed (or interrupted) script ended, when a script (module or hook) failed.
     pub fn ended(&self) -> Option<&Ended> {
         match self {
             RunError::ModuleFailed(f) => Some(&f.ended),
             RunError::HookFailed { ended, .. } => Some(ended),
+            RunError::Interrupted(i) => i.ended.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The signal that stopped the run, when one did.
+    pub fn interrupted(&self) -> Option<StopSignal> {
+        match self {
+            RunError::Interrupted(i) => Some(i.signal),
             _ => None,
         }
     }
@@ -220,6 +248,25 @@ fn failure_text(f: &ModuleFailure) -> String {
     )
 }
 
+/// The message of [`RunError::Interrupted`]: its first line is the run's summary.
+fn interrupted_text(i: &Interruption) -> String {
+    match &i.ended {
+        None => format!(
+            "stopped by {} before module {}'s {} script",
+            i.signal, i.module, i.phase
+        ),
+        Some(ended) => format!(
+            "stopped by {} during module {}'s {} script, which {} after {}{}",
+            i.signal,
+            i.module,
+            i.phase,
+            ended.outcome,
+            human(ended.duration),
+            tail_text(&ended.tail, &ended.log)
+        ),
+    }
+}
+
 /// `\nlast N lines:\n  | ...\nfull log: PATH`.
 fn tail_text(tail: &[String], log: &std::path::Path) -> String {
     let mut text = match tail.len() {
@@ -239,6 +286,7 @@ impl Classify for RunError {
     fn exit(&self) -> Exit {
         match self {
             RunError::ModuleFailed(_) | RunError::NotStarted { .. } => Exit::Module,
+            RunError::Interrupted(i) => i.signal.exit(),
             RunError::State(e) => e.exit(),
             RunError::Io { .. } | RunError::HookNotStarted { .. } | RunError::HookFailed { .. } => {
                 Exit::Usage
@@ -257,6 +305,11 @@ impl Classify for RunError {
                  non-executable to run it with bash"
                     .to_string(),
             ),
+            RunError::Interrupted(i) => Some(format!(
+                "module {} and the modules after it did not finish: run bundle-bootstrap again to \
+                 apply the bundle",
+                i.module
+            )),
             RunError::State(e) => e.hint(),
             RunError::Io { path, .. } => Some(format!(
                 "check that {} is writable by this user and its disk has room",

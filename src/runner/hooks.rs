@@ -27,6 +27,8 @@ pub enum Outcome {
     Success,
     /// `BUNDLE_RESULT=failure`.
     Failure,
+    /// `BUNDLE_RESULT=interrupted`: a TERM or INT stopped the run (the failure hook runs).
+    Interrupted,
 }
 
 impl Outcome {
@@ -34,6 +36,7 @@ impl Outcome {
         match self {
             Outcome::Success => "success",
             Outcome::Failure => "failure",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }
@@ -78,6 +81,9 @@ pub fn run_hook(
         log: &log,
         timeout: opts.hook_timeout,
         grace: opts.kill_grace,
+        // It reports an interrupted run too, so it runs to its end (or its timeout) after the
+        // signal; a second signal still ends everything at once.
+        interrupt: None,
     };
     let finished = match script::execute(job, echo) {
         Ok(finished) => finished,

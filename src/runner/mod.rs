@@ -1,5 +1,7 @@
 //! Runs a bundle's modules on the instance (DESIGN.md, "Modules and run order"): every due `init`
-//! first, then every `start`, in run order; the first failure stops the run, loudly.
+//! first, then every `start`, in run order; the first failure stops the run, loudly. So does a TERM
+//! or INT ([`Interrupt`]): passed on to the running script's process group, then the run ends as
+//! interrupted.
 //!
 //! Given a ready list of modules, already unpacked and ordered, an opened state folder and the
 //! run's record. It knows nothing of encryption, fetching, archives or module discovery, and never
@@ -8,6 +10,7 @@
 
 mod error;
 mod hooks;
+mod interrupt;
 mod output;
 mod script;
 mod timeout;
@@ -17,8 +20,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use error::{Ended, ModuleFailure, RunError, ScriptOutcome};
+pub use error::{Ended, Interruption, ModuleFailure, RunError, ScriptOutcome};
 pub use hooks::{Outcome, run_hook};
+pub use interrupt::{Interrupt, StopSignal};
 pub use output::{MAX_LINE, TAIL_LINES};
 pub use script::ALWAYS_STRIPPED;
 
@@ -60,6 +64,8 @@ pub struct RunSpec {
     pub root: PathBuf,
     /// The modules, in run order.
     pub modules: Vec<ModuleToRun>,
+    /// `BUNDLE_INSTANCE_ID`, when known.
+    pub instance_id: Option<String>,
 }
 
 /// How to run: the scripts' environment and timeouts.
@@ -74,10 +80,13 @@ pub struct RunOptions {
     pub base_env: Option<Vec<(OsString, OsString)>>,
     /// `--module-timeout`: per script.
     pub module_timeout: Duration,
-    /// Time between SIGTERM and SIGKILL once a script is past its timeout.
+    /// Time between SIGTERM (or the interrupting signal) and SIGKILL once a script is past its
+    /// timeout (or the run is interrupted).
     pub kill_grace: Duration,
     /// Timeout of the after-run hook ([`run_hook`]).
     pub hook_timeout: Duration,
+    /// Raised by TERM or INT: the run stops (see [`Interrupt`]). The default is never raised.
+    pub interrupt: Interrupt,
 }
 
 impl Default for RunOptions {
@@ -90,6 +99,7 @@ impl Default for RunOptions {
             module_timeout: DEFAULT_MODULE_TIMEOUT,
             kill_grace: DEFAULT_KILL_GRACE,
             hook_timeout: DEFAULT_HOOK_TIMEOUT,
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -111,7 +121,9 @@ pub struct RunReport {
 
 /// Runs every due init, then every start, echoing each output line to `echo` (prefixed
 /// `[module] `) and recording every step in `record`. The caller holds the lock and finishes the
-/// record; on failure the failed step is recorded here.
+/// record; on failure the failed step is recorded here. When `opts.interrupt` is raised, the running
+/// script gets the signal (its step is recorded as failed, with how it ended) and the run ends with
+/// [`RunError::Interrupted`]; a script that had already succeeded stands, and no later one starts.
 pub fn run(
     spec: &RunSpec,
     state: &StateDir,
@@ -154,6 +166,9 @@ pub fn run(
     };
     for (i, phase, row) in plan {
         let module = &spec.modules[i];
+        if let Some(signal) = opts.interrupt.raised() {
+            return Err(interrupted(signal, module, phase, None));
+        }
         record.status_mut().steps[row].status = StepState::Running;
         record.save()?;
         let ran = run_one(spec, state, record.log_dir(), opts, module, phase, echo);
@@ -170,6 +185,16 @@ pub fn run(
         step.timed_out = matches!(finished.outcome, ScriptOutcome::TimedOut { .. });
         step.duration_secs = Some(finished.duration.as_secs_f64());
         step.log = Some(log.clone());
+        if let Some(signal) = finished.interrupted {
+            step.status = StepState::Failed;
+            let ended = Ended {
+                outcome: finished.outcome,
+                duration: finished.duration,
+                tail: finished.tail,
+                log,
+            };
+            return Err(interrupted(signal, module, phase, Some(ended)));
+        }
         if !finished.outcome.success() {
             step.status = StepState::Failed;
             return Err(RunError::ModuleFailed(Box::new(ModuleFailure {
@@ -209,6 +234,20 @@ pub fn due_inits(spec: &RunSpec, state: &StateDir) -> Vec<String> {
         .filter(|m| m.init.is_some() && !inits.done(&m.name, &m.digest))
         .map(|m| m.name.clone())
         .collect()
+}
+
+fn interrupted(
+    signal: StopSignal,
+    module: &ModuleToRun,
+    phase: Phase,
+    ended: Option<Ended>,
+) -> RunError {
+    RunError::Interrupted(Box::new(Interruption {
+        signal,
+        module: module.name.clone(),
+        phase,
+        ended,
+    }))
 }
 
 fn new_step(module: &str, phase: Phase, status: StepState) -> Step {
@@ -267,6 +306,10 @@ fn run_one(
         ("BUNDLE_NAME".into(), spec.bundle_name.clone()),
         ("BUNDLE_VERSION".into(), spec.bundle_version.clone()),
         (
+            "BUNDLE_INSTANCE_ID".into(),
+            spec.instance_id.clone().unwrap_or_default(),
+        ),
+        (
             "BUNDLE_STATE_DIR".into(),
             state.path().to_string_lossy().into_owned(),
         ),
@@ -289,6 +332,7 @@ fn run_one(
         log: &log,
         timeout: opts.module_timeout,
         grace: opts.kill_grace,
+        interrupt: Some(&opts.interrupt),
     };
     match script::execute(job, echo) {
         Ok(finished) => Ok((finished, log)),

@@ -1,11 +1,14 @@
 //! A script's output: bytes cut into capped lines, echoed with the module's prefix, logged without
 //! it, and the last lines kept for the failure message.
 //!
-//! Pure bookkeeping over `Read`/`Write`; it never starts or stops a process.
+//! Bookkeeping over `Read`/`Write`; it never starts or stops a process.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, PipeReader, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::SyncSender;
+
+use rustix::event::{PollFd, PollFlags, Timespec, poll};
 
 /// The longest line we hold in memory; a longer one is cut into pieces of this size, so a script that
 /// prints megabytes without a newline cannot exhaust memory.
@@ -19,6 +22,12 @@ const MAX_TAIL_LINE: usize = 1000;
 
 /// Size of one read from the pipe.
 const READ_CHUNK: usize = 8 * 1024;
+
+/// How long [`pump`] waits for output before it looks whether it was asked to stop.
+const STOP_CHECK: Timespec = Timespec {
+    tv_sec: 0,
+    tv_nsec: 50_000_000,
+};
 
 /// Cuts a byte stream into lines (without their `\n`), none longer than [`MAX_LINE`].
 #[derive(Debug, Default)]
@@ -55,32 +64,46 @@ impl LineSplitter {
     }
 }
 
-/// Reads `reader` to its end, sending each line to `lines`. Runs on its own thread.
+/// Reads the script's output pipe to its end, sending each line to `lines` — or until `stop` is
+/// set: then it sends the unfinished line and gives the pipe back, because processes the script left
+/// running still hold it (the caller hands it on: see [`super::script`]). Runs on its own thread.
 ///
-/// When the receiver has gone (the script exited but a background child it started still holds the
-/// pipe), it keeps reading and discards: closing our end would kill that child with SIGPIPE the next
-/// time it writes.
-pub fn pump(mut reader: impl Read, lines: SyncSender<Vec<u8>>) {
+/// When the receiver has gone, it keeps reading and discards: closing our end would kill whatever
+/// holds the pipe with SIGPIPE the next time it writes.
+pub fn pump(
+    reader: PipeReader,
+    lines: SyncSender<Vec<u8>>,
+    stop: &AtomicBool,
+) -> Option<PipeReader> {
     let mut splitter = LineSplitter::default();
     let mut buf = vec![0u8; READ_CHUNK];
     let mut listening = true;
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) if listening => splitter.push(&buf[..n], &mut |line| {
-                if listening && lines.send(line).is_err() {
-                    listening = false;
-                }
-            }),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
+    let mut send = |line| {
+        if listening && lines.send(line).is_err() {
+            listening = false;
         }
-    }
+    };
+    let stopped = loop {
+        if stop.load(Ordering::SeqCst) {
+            break true;
+        }
+        let mut ready = [PollFd::new(&reader, PollFlags::IN)];
+        match poll(&mut ready, Some(&STOP_CHECK)) {
+            Ok(0) | Err(rustix::io::Errno::INTR) => continue,
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+        match (&reader).read(&mut buf) {
+            Ok(0) => break false,
+            Ok(n) => splitter.push(&buf[..n], &mut send),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break false,
+        }
+    };
     if let Some(last) = splitter.finish() {
-        // The receiver may be gone; nothing to do about it then.
-        let _ = lines.send(last);
+        send(last);
     }
+    stopped.then_some(reader)
 }
 
 /// Where one script's lines go: the echo (prefixed), its log (as is), and the tail.
@@ -138,6 +161,11 @@ impl<'a> LineSink<'a> {
             .and_then(|()| self.echo.flush());
     }
 
+    /// Writes out what the log holds in memory, before another writer appends to the same file.
+    pub fn flush_log(&mut self) {
+        let _ = self.log.flush();
+    }
+
     /// The last lines seen, oldest first.
     pub fn into_tail(self) -> Vec<String> {
         let _ = self.log.flush();
@@ -174,6 +202,45 @@ mod tests {
         assert_eq!(
             out.iter().map(Vec::len).collect::<Vec<_>>(),
             vec![MAX_LINE, MAX_LINE, 5]
+        );
+    }
+
+    #[test]
+    fn pump_gives_back_a_pipe_still_held_and_keeps_its_lines() {
+        let (reader, mut writer) = io::pipe().unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let pumping = {
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || pump(reader, tx, &stop))
+        };
+        writer.write_all(b"whole\nhalf").unwrap();
+        assert_eq!(rx.recv().unwrap(), b"whole");
+        stop.store(true, Ordering::SeqCst);
+        let back = pumping.join().unwrap();
+        assert_eq!(rx.recv().unwrap(), b"half", "the unfinished line is sent");
+        assert!(
+            back.is_some(),
+            "a pipe that still has a writer is given back"
+        );
+        // Whoever gets it reads what the writer writes next.
+        writer.write_all(b"later\n").unwrap();
+        drop(writer);
+        let mut rest = String::new();
+        back.unwrap().read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "later\n");
+    }
+
+    #[test]
+    fn pump_reads_to_the_end_and_gives_nothing_back() {
+        let (reader, mut writer) = io::pipe().unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(8);
+        writer.write_all(b"a\nb").unwrap();
+        drop(writer);
+        assert!(pump(reader, tx, &AtomicBool::new(false)).is_none());
+        assert_eq!(
+            rx.iter().collect::<Vec<_>>(),
+            [b"a".to_vec(), b"b".to_vec()]
         );
     }
 

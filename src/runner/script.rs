@@ -1,32 +1,49 @@
 //! One script as one supervised process: how it is started (shebang or `bash`), its environment, its
-//! merged output streamed live, its timeout, and how it ended.
+//! merged output streamed live and logged, its timeout, and how it ended.
+//!
+//! The script's stdout and stderr are one pipe that we read while it runs. A process the script
+//! leaves running (a daemon started with `&`, the seed's way) inherits that pipe; once the script
+//! has exited we wait [`DRAIN`] for it, then hand the pipe to a relay (`cat >> LOG`) outside our
+//! process, which goes on appending to the log after we exit. Without it the daemon's next write
+//! after the run would kill it with SIGPIPE. (Never the log file itself as the script's output:
+//! `echo oops >/dev/stderr` or `tee /dev/stderr` open that again with O_TRUNC and empty the log.)
 //!
 //! Knows nothing of modules' order, init records or the status file: [`super`] decides what runs.
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, PipeReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::error::ScriptOutcome;
+use super::interrupt::{Interrupt, StopSignal};
 use super::output::{LineSink, TAIL_LINES, pump};
 use super::timeout::Stopper;
 
 /// How often the supervisor looks at the child and the clock when there is no output.
 const POLL: Duration = Duration::from_millis(50);
 
-/// After the script exits, how long we keep reading output that a background child it started may
-/// still be holding open (a daemon started with `&`); then we move on without it.
+/// After the script exits, how long we keep reading output that a process it left running may still
+/// be holding open (a daemon started with `&`); then the pipe goes to the relay and we move on.
 const DRAIN: Duration = Duration::from_millis(1500);
 
 /// Lines buffered between the reading thread and the supervisor, at most [`super::output::MAX_LINE`]
 /// bytes each: a slow console slows the script down rather than filling memory.
 const LINE_QUEUE: usize = TAIL_LINES * 4;
+
+/// The relay, run by `sh`: a `cat` in the background that appends the pipe (its stdin) to the log
+/// (its stdout), and `sh` exits at once, so `cat` is no child of ours (init reaps it) and
+/// outlives us. The pipe goes through fd 3 because a background command's stdin is /dev/null in a
+/// non-interactive shell unless it is redirected (POSIX Shell Command Language, 2.9.3). It also
+/// ignores SIGINT, as background commands do: Ctrl-C on our terminal does not cut the daemons off.
+const RELAY: &str = "exec 3<&0; cat <&3 3<&- &";
 
 /// Variables no script ever sees, whatever the caller asks (DESIGN.md, "Passphrases").
 pub const ALWAYS_STRIPPED: &[&str] = &[crate::secret::PASSPHRASE_VAR];
@@ -84,8 +101,11 @@ pub struct Job<'a> {
     pub log: &'a Path,
     /// When to stop it.
     pub timeout: Duration,
-    /// How long between SIGTERM and SIGKILL.
+    /// How long between SIGTERM (or the interrupting signal) and SIGKILL.
     pub grace: Duration,
+    /// The run's interrupt flag: once raised, its signal is passed on to the script's group.
+    /// `None` for what must run to its end even then (the hook that reports the interruption).
+    pub interrupt: Option<&'a Interrupt>,
 }
 
 /// How a supervised script ended.
@@ -97,6 +117,8 @@ pub struct Finished {
     pub duration: Duration,
     /// Its last lines of output.
     pub tail: Vec<String>,
+    /// The interrupting signal passed on to it, when the run was interrupted while it ran.
+    pub interrupted: Option<StopSignal>,
 }
 
 /// Why a script could not be supervised at all.
@@ -109,7 +131,9 @@ pub enum JobError {
 }
 
 /// Runs `job` to its end: stdin from /dev/null, stdout and stderr into one pipe (so their order is
-/// kept), its own process group, output echoed to `echo` and logged, stopped at its timeout.
+/// kept), its own process group, output echoed to `echo` and logged, stopped at its timeout or when
+/// the run is interrupted. Processes the script leaves running are not waited for, and not stopped:
+/// their output goes on into the log through the relay.
 pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError> {
     let Job {
         label,
@@ -117,6 +141,7 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         log,
         timeout,
         grace,
+        interrupt,
     } = job;
     let mut log_file = io::BufWriter::new(File::create(log).map_err(JobError::Log)?);
     let (reader, writer) = io::pipe().map_err(JobError::Spawn)?;
@@ -133,10 +158,14 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
     let mut child = spawned.map_err(JobError::Spawn)?;
 
     let (tx, rx) = mpsc::sync_channel(LINE_QUEUE);
-    std::thread::Builder::new()
-        .name(format!("output of {label}"))
-        .spawn(move || pump(reader, tx))
-        .map_err(JobError::Spawn)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let pumping = {
+        let stop = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name(format!("output of {label}"))
+            .spawn(move || pump(reader, tx, &stop))
+            .map_err(JobError::Spawn)?
+    };
 
     let mut sink = LineSink::new(label, echo, &mut log_file);
     let mut stopper = Stopper::new(child.id(), started, timeout, grace);
@@ -149,12 +178,18 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         }
         match exited {
             Some(_) if eof => break,
-            Some((_, at)) if at.elapsed() >= DRAIN => {
-                sink.note("(script exited; a background process still holds its output, not waiting for it)");
-                break;
-            }
+            Some((_, at)) if at.elapsed() >= DRAIN => break,
             Some(_) => {}
-            None => stopper.tick(Instant::now()),
+            None => {
+                if let Some(signal) = interrupt.and_then(Interrupt::raised)
+                    && stopper.interrupt(signal, Instant::now())
+                {
+                    sink.note(&format!(
+                        "({signal}: passed on to the script's process group)"
+                    ));
+                }
+                stopper.tick(Instant::now());
+            }
         }
         if eof {
             std::thread::sleep(POLL);
@@ -166,9 +201,30 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
             Err(RecvTimeoutError::Disconnected) => eof = true,
         }
     }
-    let duration = started.elapsed();
+    let (status, exited_at) = exited.unwrap_or((None, Instant::now()));
+    let duration = exited_at.duration_since(started);
+    // The pump sends what it still has and, when something still holds the pipe, gives it back.
+    stop.store(true, Ordering::SeqCst);
+    for line in rx.iter() {
+        sink.line(&line);
+    }
+    let held_pipe = pumping.join().ok().flatten();
     stopper.finish(POLL);
-    let status = exited.and_then(|(status, _)| status);
+    if let Some(pipe) = held_pipe {
+        sink.flush_log();
+        let note = match hand_off(pipe, log) {
+            Ok(()) => format!(
+                "(the script exited and left processes running that hold its output; it goes on \
+                 into {})",
+                log.display()
+            ),
+            Err(e) => format!(
+                "(the script exited and left processes running that hold its output; it could not \
+                 be handed on ({e}), so they may die of SIGPIPE once this run ends)"
+            ),
+        };
+        sink.note(&note);
+    }
     let outcome = match (stopper.stopped_with(), status) {
         (Some(signal), _) => ScriptOutcome::TimedOut {
             after: timeout,
@@ -182,7 +238,27 @@ pub fn execute(job: Job<'_>, echo: &mut dyn Write) -> Result<Finished, JobError>
         outcome,
         duration,
         tail: sink.into_tail(),
+        interrupted: stopper.interrupted_by(),
     })
+}
+
+/// Gives the script's output `pipe`, still held by processes it left running, to the [`RELAY`],
+/// which appends it to `log` for as long as they write, also after we exit.
+fn hand_off(pipe: PipeReader, log: &Path) -> io::Result<()> {
+    let out = OpenOptions::new().append(true).open(log)?;
+    let status = Command::new("sh")
+        .args(["-c", RELAY])
+        .stdin(pipe)
+        .stdout(out)
+        .stderr(Stdio::null())
+        // Out of our group: a Ctrl-C or a signal to our group does not reach it.
+        .process_group(0)
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("sh -c '{RELAY}' {status}")))
+    }
 }
 
 /// Spawns, retrying briefly on ETXTBSY (see [`TXTBSY_RETRIES`]).

@@ -1,5 +1,5 @@
-//! `--module-timeout`: SIGTERM to a script's whole process group when its time is up, SIGKILL a grace
-//! period later.
+//! Stopping a script's whole process group: SIGTERM when its `--module-timeout` is up (or the
+//! TERM or INT that interrupts the run, passed on), SIGKILL a grace period later.
 //!
 //! Signals go to the group (`kill(-pgid, sig)`, kill(2)), not the script alone, so that a child it
 //! started (`sleep 1000 & sleep 1000`) dies with it. Only groups we created (`process_group(0)`) are
@@ -9,18 +9,29 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process_group, test_kill_process_group};
 
-/// Where a script stands against its timeout.
+use super::interrupt::StopSignal;
+
+/// Why we are stopping the script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// Still within its time.
-    Running,
-    /// SIGTERM sent at this instant.
-    Terminated(Instant),
-    /// SIGKILL sent.
-    Killed,
+enum Why {
+    /// It passed its timeout.
+    Timeout,
+    /// The run was interrupted by this signal, which we passed on.
+    Interrupt(StopSignal),
 }
 
-/// Watches one process group's deadline and signals it when due.
+/// Where a script stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Within its time, not interrupted.
+    Running,
+    /// Its first signal (SIGTERM, or the interrupting one) sent at this instant.
+    Signalled(Why, Instant),
+    /// SIGKILL sent.
+    Killed(Why),
+}
+
+/// Watches one process group's deadline and signals it when due, or when the run is interrupted.
 #[derive(Debug)]
 pub struct Stopper {
     group: Option<Pid>,
@@ -43,39 +54,62 @@ impl Stopper {
         }
     }
 
-    /// Sends SIGTERM when the deadline has passed, SIGKILL when the grace period after it has too.
-    /// Call often while the script runs.
+    /// Sends SIGTERM when the deadline has passed, SIGKILL when the grace period after the first
+    /// signal (ours or a passed-on interrupt) has too. Call often while the script runs.
     pub fn tick(&mut self, now: Instant) {
         match self.stage {
             Stage::Running if now >= self.deadline => {
                 self.signal(Signal::TERM);
-                self.stage = Stage::Terminated(now);
+                self.stage = Stage::Signalled(Why::Timeout, now);
             }
-            Stage::Terminated(at) if now >= at + self.grace => {
+            Stage::Signalled(why, at) if now >= at + self.grace => {
                 self.signal(Signal::KILL);
-                self.stage = Stage::Killed;
+                self.stage = Stage::Killed(why);
             }
             _ => {}
         }
     }
 
-    /// Whether we had to stop the script, and with which signal last.
+    /// Passes `signal` on to the group, unless we are already stopping it; says whether it did.
+    /// The grace period runs from now, as for a timeout.
+    pub fn interrupt(&mut self, signal: StopSignal, now: Instant) -> bool {
+        if self.stage != Stage::Running {
+            return false;
+        }
+        let sig = match signal {
+            StopSignal::Term => Signal::TERM,
+            StopSignal::Int => Signal::INT,
+        };
+        self.signal(sig);
+        self.stage = Stage::Signalled(Why::Interrupt(signal), now);
+        true
+    }
+
+    /// Whether the script passed its timeout, and with which signal we stopped it last.
     pub fn stopped_with(&self) -> Option<i32> {
         match self.stage {
-            Stage::Running => None,
-            Stage::Terminated(_) => Some(Signal::TERM.as_raw()),
-            Stage::Killed => Some(Signal::KILL.as_raw()),
+            Stage::Signalled(Why::Timeout, _) => Some(Signal::TERM.as_raw()),
+            Stage::Killed(Why::Timeout) => Some(Signal::KILL.as_raw()),
+            _ => None,
         }
     }
 
-    /// After the script itself has exited from our SIGTERM: waits (polling every `poll`) for the rest of
-    /// its group to go too, and SIGKILLs what is left when the grace period ends.
+    /// The interrupting signal we passed on to the script, if we did.
+    pub fn interrupted_by(&self) -> Option<StopSignal> {
+        match self.stage {
+            Stage::Signalled(Why::Interrupt(s), _) | Stage::Killed(Why::Interrupt(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// After the script itself has exited from our first signal: waits (polling every `poll`) for
+    /// the rest of its group to go too, and SIGKILLs what is left when the grace period ends.
     ///
     /// That last SIGKILL does not change [`Stopper::stopped_with`], which describes the script itself.
     /// It may find only zombies waiting for init to reap them (kill(2) still "finds" those), so it is
     /// sent without asking whether anything was really left.
     pub fn finish(&self, poll: Duration) {
-        let Stage::Terminated(at) = self.stage else {
+        let Stage::Signalled(_, at) = self.stage else {
             return;
         };
         while self.group_alive() && Instant::now() < at + self.grace {

@@ -40,7 +40,7 @@ pub use logs::{DEFAULT_KEEP_RUNS, Logs};
 pub use releases::{KEEP_RELEASES, ReleaseRecord, Releases};
 pub use status::{
     BundleInfo, MAX_STATUS_SIZE, Phase, RunKind, RunRecord, RunResult, STATUS_FORMAT, SignedInfo,
-    Stage, Status, Step, StepState,
+    Stage, Status, Step, StepState, this_boot,
 };
 
 use crate::fsutil;

@@ -191,6 +191,10 @@ pub struct Status {
     /// The instance this ran on.
     #[serde(default)]
     pub instance_id: Option<String>,
+    /// The boot this ran in (`/proc/sys/kernel/random/boot_id`), so that the boot unit can tell
+    /// that user-data already applied the bundle in this boot; absent in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
     /// Things an operator must know about this run (an offline re-apply, an expired signature
     /// accepted on purpose, …).
     #[serde(default)]
@@ -220,11 +224,29 @@ impl Status {
             bundle: None,
             signed: None,
             instance_id: None,
+            boot_id: this_boot(),
             notes: Vec::new(),
             log_dir,
             steps: Vec::new(),
             failure: None,
         }
+    }
+}
+
+/// Where the kernel says which boot this is: a random UUID made at every boot (random(4)).
+const BOOT_ID_PATH: &str = "/proc/sys/kernel/random/boot_id";
+
+/// This boot's id, when the kernel tells it (`None` without `/proc`).
+pub fn this_boot() -> Option<String> {
+    let text = std::fs::read_to_string(BOOT_ID_PATH).ok()?;
+    let id = text.trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+impl Status {
+    /// Whether this run succeeded in the current boot (a status without a boot id never did).
+    pub fn succeeded_in_this_boot(&self) -> bool {
+        self.result == RunResult::Ok && self.boot_id.is_some() && self.boot_id == this_boot()
     }
 }
 

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::s3::AWS_VARS;
+use crate::support::AWS_VARS;
 use crate::support::imds::{Imds, Instance};
 use crate::support::moto_iam::{IamKey, Moto};
 use crate::support::s3_server::{ACCESS_KEY, S3Server, SECRET_KEY};

@@ -230,6 +230,27 @@ fn verify_and_inspect_follow_urls_and_pointers_as_an_instance_would() {
         .code(3)
         .stderr_has("is not signed");
     verify(&server.url("gone.bundle"), &key, &["--retry-for", "1s"]).code(2);
+
+    // Before: a tampered download was named by its private temp file (`…/.fetch-….part`).
+    let mut flipped = fs::read(&file).unwrap();
+    flipped[100] ^= 1;
+    fs::write(dest.join("flipped.bundle"), flipped).unwrap();
+    fs::copy(sig_of(&file), sig_of(&dest.join("flipped.bundle"))).unwrap();
+    let url = server.url("flipped.bundle");
+    let said = verify(&url, &key, &[]);
+    said.code(3)
+        .stderr_has(&format!("bad signature: {url} or its signature"));
+    let booted = boot(&url)
+        .pass(Pass::Env(PASS))
+        .state_dir(&tmp.path().join("state"))
+        .pubkey(&key.b64)
+        .run();
+    booted
+        .code(3)
+        .stderr_has(&format!("bad signature: {url} or its signature"));
+    for ran in [&said, &booted] {
+        assert!(!ran.stderr.contains(".part"), "{ran}");
+    }
 }
 
 /// Packs `version` of `shop` with `extra` signing flags, publishes it to `dest`; returns its sha256.

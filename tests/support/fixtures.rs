@@ -52,6 +52,13 @@ pub fn personality(root: &Path) -> PathBuf {
     dir
 }
 
+/// [`personality`] packed into `root/shop.bundle`.
+pub fn packed_shop(root: &Path) -> PathBuf {
+    let file = root.join("shop.bundle");
+    pack(&personality(root), &file, &[]);
+    file
+}
+
 /// `bundle pack DIR -o OUT` with the test passphrase (`--pass env:SB_PASS`) and iteration count;
 /// add flags, then [`run`] it.
 pub fn pack_command(dir: &Path, out: &Path) -> Command {

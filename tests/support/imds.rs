@@ -10,6 +10,8 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 const TOKEN: &str = "test-imds-token-0123456789";
+/// The instance id every test instance has.
+pub const INSTANCE_ID: &str = "i-0feedc0ffee123456";
 const TICK: Duration = Duration::from_millis(5);
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -139,6 +141,8 @@ fn serve(stream: TcpStream, instance: &Instance, seen: &Mutex<Vec<String>>) {
         }
     } else if path == "/latest/meta-data/placement/region" {
         (200, instance.region.clone())
+    } else if path == "/latest/meta-data/instance-id" {
+        (200, INSTANCE_ID.to_string())
     } else {
         (404, String::new())
     };

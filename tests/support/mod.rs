@@ -89,6 +89,22 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Writes `bin_dir/systemctl`: a stand-in that appends its arguments to `calls` and fails (exit 1,
+/// a message on stderr) when they equal `$FAIL_ON`. The CI machine runs no systemd, and a machine
+/// that does must not have its units changed by a test: the one stand-in of the suite, for
+/// `bundle-bootstrap install` (tests/units.rs says more).
+pub fn systemctl_stand_in(bin_dir: &Path, calls: &Path) {
+    write(
+        bin_dir,
+        "systemctl",
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nif [ -n \"${{FAIL_ON:-}}\" ] && [ \"$*\" = \"$FAIL_ON\" ]; then\n  echo \"Failed to $1 unit: Access denied\" >&2\n  exit 1\nfi\n",
+            calls.display()
+        ),
+        Mode::Exec,
+    );
+}
+
 /// Running commands: [`run`], [`start`], [`run_with_stdin`], [`child_test`], and [`Ran`]'s dump.
 mod process;
 pub use process::{Ran, child_test, only_as_child, run, run_with_stdin, start};
@@ -101,7 +117,7 @@ pub use boot::{Boot, Pass, boot, watch};
 /// seed's `tar | openssl enc`, minisign key pairs.
 mod fixtures;
 pub use fixtures::{
-    ITER, Key, PASS, keygen, pack, pack_command, pack_signed, personality, seed_bundle,
+    ITER, Key, PASS, keygen, pack, pack_command, pack_signed, packed_shop, personality, seed_bundle,
 };
 
 /// The fault-injecting HTTP(S) server on 127.0.0.1.
@@ -113,6 +129,32 @@ pub mod imds;
 /// `s3s-fs` on 127.0.0.1: a real S3-compatible server that checks SigV4 signatures.
 pub mod s3_server;
 
+/// moto's server on 127.0.0.1: real SSM and Secrets Manager APIs that check SigV4 and IAM.
+pub mod moto;
+
+/// Every variable that could point a test at real AWS credentials, a region, an endpoint or IMDS:
+/// removed from a boot that talks to a test server.
+pub const AWS_VARS: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_PROFILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_CONFIG_FILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SSM",
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+];
+
+/// A port that was free a moment ago on 127.0.0.1 (for a server started in another process).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    listener.local_addr().unwrap().port()
+}
 /// `moto_server` on 127.0.0.1: a real IAM, STS and S3 that check signatures and policies once
 /// a test has set up its users and roles.
 pub mod moto_iam;

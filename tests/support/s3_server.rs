@@ -6,7 +6,7 @@
 //! bucket is a folder in it), runs under `timeout` so it cannot outlive a killed test run, and is
 //! stopped when its guard drops.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -47,7 +47,7 @@ impl S3Server {
         for bucket in buckets {
             std::fs::create_dir(root.path().join(bucket)).unwrap();
         }
-        let port = free_port();
+        let port = super::free_port();
         let child = Command::new("timeout")
             .arg(LIFETIME_SECS)
             .arg(PROGRAM)
@@ -104,10 +104,4 @@ impl Drop for S3Server {
         }
         let _ = self.child.wait();
     }
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
-    listener.local_addr().unwrap().port()
 }

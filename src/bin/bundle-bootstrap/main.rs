@@ -31,7 +31,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch the bundle at URL (or the saved configuration's) and run every module's scripts in order
-    Run(Box<cli::RunArgs>),
+    Run(Box<cmd::run::RunCmd>),
     /// Poll URL and apply it again whenever it changes (like cfn-hup); runs until stopped
     Watch(Box<cmd::watch::WatchArgs>),
     /// Apply the current release again, with the saved configuration, fetching nothing
@@ -40,6 +40,9 @@ pub enum Command {
     Rollback(Box<cmd::reapply::RollbackArgs>),
     /// Show the last run, module by module (exit 0 only when it succeeded)
     Status(cmd::status::StatusArgs),
+    /// Install and enable the systemd units that apply the saved configuration at every later boot
+    /// (and, with --watch, whenever the bundle changes)
+    Install(cmd::install::InstallArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Rerun(args) => args.run(&ctx),
         Command::Rollback(args) => args.run(&ctx),
         Command::Status(args) => args.run(&ctx),
+        Command::Install(args) => args.run(&ctx),
     };
     result.unwrap_or_else(|failure| cli::report(PROGRAM, &failure))
 }

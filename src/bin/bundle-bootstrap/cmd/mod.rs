@@ -1,6 +1,7 @@
 //! One file per subcommand: its flags and its `run`; and how a subcommand's flags meet the saved
 //! configuration.
 
+pub mod install;
 pub mod reapply;
 pub mod run;
 pub mod status;

@@ -69,6 +69,7 @@ fn apply(args: RunArgs, sub: &str, ctx: &Ctx, which: &Reapply) -> Result<ExitCod
     // Nothing is fetched: the URL only names where the release came from in the status.
     args.url.get_or_insert_with(|| "(kept release)".to_string());
     let opts = args.options(&mut log)?;
+    super::run::handle_signals(&opts)?;
     let result = boot::reapply(&opts, which, &mut log);
     let summary = boot::summary(&result, Mode::Run);
     let code = match result {

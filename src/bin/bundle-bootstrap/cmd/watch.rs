@@ -26,6 +26,7 @@ pub struct WatchArgs {
 
 impl WatchArgs {
     /// Polls until stopped (or `--polls` runs out); a configuration mistake stops it with exit 1.
+    /// TERM or INT stop it: exit 0, or 143/130 when that cut a run short.
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode, Failure> {
         if self.run.dry_run {
             return Err(Failure::usage(
@@ -44,9 +45,10 @@ impl WatchArgs {
             Err(ended) => return ended,
         };
         let opts = run.options(&mut super::log)?;
-        watch::watch(&opts, &every, &mut |line| {
+        super::run::handle_signals(&opts)?;
+        let stopped = watch::watch(&opts, &every, &mut |line| {
             eprintln!("{} watch: {line}", crate::PROGRAM)
         })?;
-        Ok(ExitCode::SUCCESS)
+        Ok(stopped.exit().into())
     }
 }

@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use startup_bundle::cli::{CipherFlags, EnvVar, Failure, Sha256Hex};
+use startup_bundle::cli::{CipherFlags, Dur, EnvVar, Failure, Sha256Hex};
 use startup_bundle::secret::{self, PassSpec, Prompt};
 use startup_bundle::state::DEFAULT_STATE_DIR;
-use startup_bundle::userdata::{self, PassFrom};
+use startup_bundle::userdata::{self, PassFrom, Units};
 
 use super::{Ctx, done, print};
 
@@ -18,7 +18,8 @@ const DEFAULT_INSTALL_DIR: &str = "/usr/local/bin";
 pub struct UserdataArgs {
     /// The bundle's URL
     pub url: String,
-    /// Where the instance gets the passphrase: ssm:NAME, file:PATH (baked into the image) or inline
+    /// Where the instance gets the passphrase: ssm:NAME (SSM Parameter Store), secretsmanager:ID
+    /// (Secrets Manager), file:PATH (baked into the image) or inline
     #[arg(long, value_name = "SOURCE")]
     pub pass_from: String,
     /// Allow --pass-from inline (user-data is readable by every process on the instance)
@@ -57,6 +58,14 @@ pub struct UserdataArgs {
     /// KEY=VALUE for every module's environment (repeatable)
     #[arg(long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<EnvVar>,
+    /// Do not install the systemd units after the first successful run (then nothing applies
+    /// the bundle at later boots)
+    #[arg(long, conflicts_with = "watch")]
+    pub no_units: bool,
+    /// Also install startup-bundle-watch.service, which polls this often (e.g. 5m) and applies a new
+    /// release
+    #[arg(long, value_name = "DUR", conflicts_with = "shell_only")]
+    pub watch: Option<Dur>,
     /// Extra flags for `bundle-bootstrap run` (e.g. --module-timeout 1h), after `--`
     #[arg(last = true, value_name = "FLAGS")]
     pub extra: Vec<String>,
@@ -68,12 +77,15 @@ impl UserdataArgs {
         let params = self.cipher.params()?;
         let pass_from = match self.pass_from.split_once(':') {
             Some(("ssm", name)) if !name.is_empty() => PassFrom::Ssm(name.to_string()),
+            Some(("secretsmanager", id)) if !id.is_empty() => {
+                PassFrom::SecretsManager(id.to_string())
+            }
             Some(("file", path)) if !path.is_empty() => PassFrom::File(PathBuf::from(path)),
             None if self.pass_from == "inline" => {
                 if !self.allow_inline_passphrase {
                     return Err(Failure::usage(
                         "--pass-from inline writes the passphrase into user-data, which every process on the instance can read \
-                         through the metadata service; use ssm:NAME or file:PATH, or add --allow-inline-passphrase",
+                         through the metadata service; use ssm:NAME, secretsmanager:ID or file:PATH, or add --allow-inline-passphrase",
                     ));
                 }
                 let p = secret::read_passphrase(self.pass.as_ref(), Prompt::Once)?;
@@ -83,7 +95,7 @@ impl UserdataArgs {
             }
             _ => {
                 return Err(Failure::usage(
-                    "--pass-from takes ssm:NAME, file:PATH or inline",
+                    "--pass-from takes ssm:NAME, secretsmanager:ID, file:PATH or inline",
                 ));
             }
         };
@@ -113,6 +125,11 @@ impl UserdataArgs {
             log_file: self.log_file,
             env: self.env.iter().map(EnvVar::pair).collect(),
             extra_args: self.extra,
+            units: match (self.no_units || self.shell_only, self.watch) {
+                (true, _) => Units::Skip,
+                (false, None) => Units::Boot,
+                (false, Some(every)) => Units::BootAndWatch(every.0),
+            },
         };
         print(&userdata::render(&opts)?)?;
         done()

@@ -151,7 +151,7 @@ impl VerifyArgs {
             policy,
             &signature.text,
             &signature.origin,
-            &located.file,
+            (&located.file, &located.url),
             &expected,
         )?;
         let v = &accepted.verified;

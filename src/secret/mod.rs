@@ -1,23 +1,32 @@
-//! Passphrases: the only place that reads them (`--pass` specs, `BUNDLE_PASSPHRASE`, the terminal).
+//! Passphrases: the only place that reads them (`--pass` specs, `BUNDLE_PASSPHRASE`, the terminal,
+//! SSM Parameter Store and Secrets Manager).
 //!
 //! The `--pass SPEC` syntax is openssl's `-pass` (see `openssl-passphrase-options(1)`): `pass:TEXT`,
-//! `env:VAR`, `file:PATH` (first line), `fd:N` (first line), `stdin` (first line). A [`Passphrase`] is
+//! `env:VAR`, `file:PATH` (first line), `fd:N` (first line), `stdin` (first line); plus this tool's
+//! `ssm:NAME` and `secretsmanager:ID`, read from AWS when needed (`cloud.rs`). A [`Passphrase`] is
 //! zeroized when dropped and has no `Display`; its `Debug` prints nothing of it. Error messages name the
-//! *source* of a passphrase, never its text. This file touches no bundle format; the one process it
+//! *source* of a passphrase, never its text. This part touches no bundle format; the one process it
 //! starts is this program again, in [`handoff`], to leave an inherited passphrase behind.
 
-use std::ffi::OsString;
+mod cloud;
+mod cloud_error;
+mod handoff;
+mod terminal;
+
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::process::CommandExt as _;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::Command;
 use std::str::FromStr;
 
 use zeroize::Zeroizing;
 
 use crate::exit::{Classify, Exit};
+use crate::fetch::FetchOptions;
+
+pub use cloud::Store;
+pub use cloud_error::CloudError;
+pub use handoff::{handoff, hold};
 
 /// The variable read when no `--pass` is given. Always removed from a module's environment.
 pub const PASSPHRASE_VAR: &str = "BUNDLE_PASSPHRASE";
@@ -72,6 +81,11 @@ pub enum PassSpec {
     Fd(u32),
     /// `stdin` — the first line of standard input.
     Stdin,
+    /// `ssm:NAME` — an SSM Parameter Store parameter (a SecureString, decrypted), read with the
+    /// `AWS_*` credentials or the instance role.
+    Ssm(String),
+    /// `secretsmanager:ID` — a Secrets Manager secret's SecretString (ID: its name or ARN).
+    SecretsManager(String),
     /// Already read, and held in memory: what a hand-off (see [`handoff`]) leaves behind. Never
     /// parsed from the command line.
     Held(Zeroizing<Vec<u8>>),
@@ -96,6 +110,8 @@ impl PassSpec {
             PassSpec::File(path) => format!("file:{}", path.display()),
             PassSpec::Fd(n) => format!("fd:{n}"),
             PassSpec::Stdin => "stdin".to_string(),
+            PassSpec::Ssm(name) => format!("ssm:{name}"),
+            PassSpec::SecretsManager(id) => format!("secretsmanager:{id}"),
             PassSpec::Held(_) => "the passphrase handed over at start".to_string(),
             PassSpec::Invalid => "an invalid --pass".to_string(),
         }
@@ -107,14 +123,19 @@ impl PassSpec {
     }
 
     /// The same source as `openssl enc -pass` takes it, for a command line shown to the user;
-    /// None for `pass:TEXT` (never printed) and for a source that is not one.
+    /// None for `pass:TEXT` (never printed), for an AWS source (openssl has none) and for a
+    /// source that is not one.
     pub fn openssl_arg(&self) -> Option<String> {
         match self {
             PassSpec::Env(var) => Some(format!("env:{var}")),
             PassSpec::File(path) => Some(format!("file:{}", path.display())),
             PassSpec::Fd(n) => Some(format!("fd:{n}")),
             PassSpec::Stdin => Some("stdin".to_string()),
-            PassSpec::Literal(_) | PassSpec::Held(_) | PassSpec::Invalid => None,
+            PassSpec::Literal(_)
+            | PassSpec::Held(_)
+            | PassSpec::Invalid
+            | PassSpec::Ssm(_)
+            | PassSpec::SecretsManager(_) => None,
         }
     }
 }
@@ -135,6 +156,8 @@ impl FromStr for PassSpec {
             "env" if !rest.is_empty() => PassSpec::Env(rest.to_string()),
             "file" if !rest.is_empty() => PassSpec::File(PathBuf::from(rest)),
             "fd" => rest.parse().map(PassSpec::Fd).unwrap_or(PassSpec::Invalid),
+            "ssm" if !rest.is_empty() => PassSpec::Ssm(rest.to_string()),
+            "secretsmanager" if !rest.is_empty() => PassSpec::SecretsManager(rest.to_string()),
             _ => PassSpec::Invalid,
         })
     }
@@ -182,18 +205,32 @@ pub enum SecretError {
     Mismatch,
     /// The `--pass` value is not a source (its text is never repeated: it may be the passphrase).
     #[error(
-        "--pass takes pass:TEXT, env:VAR, file:PATH, fd:N or stdin; the value given is none of these"
+        "--pass takes pass:TEXT, env:VAR, file:PATH, fd:N, stdin, ssm:NAME or secretsmanager:ID; \
+         the value given is none of these"
     )]
     BadSpec,
+    /// SSM or Secrets Manager did not give it (boxed: it is large, and rare).
+    #[error(transparent)]
+    Cloud(Box<CloudError>),
+}
+
+impl From<CloudError> for SecretError {
+    fn from(e: CloudError) -> SecretError {
+        SecretError::Cloud(Box::new(e))
+    }
 }
 
 impl Classify for SecretError {
     fn exit(&self) -> Exit {
-        Exit::Usage
+        match self {
+            SecretError::Cloud(e) => e.exit(),
+            _ => Exit::Usage,
+        }
     }
 
     fn hint(&self) -> Option<String> {
         Some(match self {
+            SecretError::Cloud(e) => return e.hint(),
             SecretError::Missing | SecretError::EnvUnset(_) => {
                 format!(
                     "pass --pass env:VAR, --pass file:PATH or --pass fd:N, or export {PASSPHRASE_VAR}"
@@ -206,16 +243,29 @@ impl Classify for SecretError {
 }
 
 /// Reads the passphrase: from `spec`, else `BUNDLE_PASSPHRASE`, else the terminal when `prompt` allows
-/// and one is attached.
+/// and one is attached. `ssm:` and `secretsmanager:` reach AWS with the default network settings
+/// and log nothing: see [`read_passphrase_with`].
 pub fn read_passphrase(spec: Option<&PassSpec>, prompt: Prompt) -> Result<Passphrase, SecretError> {
+    read_passphrase_with(spec, prompt, &FetchOptions::default(), &mut |_| {})
+}
+
+/// [`read_passphrase`], reaching AWS for `ssm:` and `secretsmanager:` as `net` says (`--region`,
+/// `--imds-endpoint`, `--ca-file`, timeouts, `--retry-for`), saying where through `log` (never
+/// the passphrase).
+pub fn read_passphrase_with(
+    spec: Option<&PassSpec>,
+    prompt: Prompt,
+    net: &FetchOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<Passphrase, SecretError> {
     let (name, bytes) = match spec {
-        Some(spec) => (spec.describe(), read_spec(spec)?),
+        Some(spec) => (spec.describe(), read_spec(spec, net, log)?),
         None => match std::env::var_os(PASSPHRASE_VAR) {
             Some(v) => (
                 PASSPHRASE_VAR.to_string(),
                 Zeroizing::new(v.into_encoded_bytes()),
             ),
-            None if prompt != Prompt::Never => ("the terminal".to_string(), ask(prompt)?),
+            None if prompt != Prompt::Never => ("the terminal".to_string(), terminal::ask(prompt)?),
             None => return Err(SecretError::Missing),
         },
     };
@@ -240,90 +290,6 @@ pub fn secret_env_names(spec: Option<&PassSpec>) -> Vec<String> {
     names
 }
 
-/// Moves a passphrase out of this process's environment and inherited descriptors before anything
-/// else runs (hole 9 of the hardening issue): a module is a child of this process, and could read
-/// `/proc/$PPID/environ` or an inherited `fd:N`.
-///
-/// When the passphrase comes from `BUNDLE_PASSPHRASE`, `env:VAR` or `fd:N`, it is read, written
-/// into a new pipe, and this process replaces itself (same pid: cloud-init and systemd track it)
-/// with the same program and arguments, `--pass` rewritten to `stdin`, the variable removed from
-/// the environment and — through `/bin/sh`'s `exec N<&-` — descriptor N closed. The new process
-/// reads the pipe once ([`hold`]). Returns only when nothing had to move (`Ok`), or when the
-/// passphrase cannot be read (the run then fails on it, recorded) or the exec failed (`Err`:
-/// the caller warns and goes on as before).
-pub fn handoff(spec: Option<&PassSpec>) -> Result<(), io::Error> {
-    let var = match spec {
-        None => Some(PASSPHRASE_VAR),
-        Some(PassSpec::Env(var)) => Some(var.as_str()),
-        Some(PassSpec::Fd(_)) => None,
-        Some(_) => return Ok(()),
-    };
-    if var.is_some_and(|v| std::env::var_os(v).is_none()) {
-        return Ok(());
-    }
-    let Ok(pass) = read_passphrase(spec, Prompt::Never) else {
-        return Ok(());
-    };
-    let exe = std::env::current_exe()?;
-    let (reader, mut writer) = io::pipe()?;
-    writer.write_all(pass.expose())?;
-    writer.write_all(b"\n")?;
-    drop(writer);
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    rewrite_pass_arg(&mut args);
-    let mut cmd = match spec {
-        Some(PassSpec::Fd(n)) => {
-            let mut sh = Command::new("/bin/sh");
-            sh.arg("-c")
-                .arg(format!("exec {n}<&- && exec \"$0\" \"$@\""))
-                .arg(&exe);
-            sh
-        }
-        _ => Command::new(&exe),
-    };
-    cmd.args(args.iter().skip(1))
-        .env_remove(PASSPHRASE_VAR)
-        .stdin(reader);
-    if let Some(var) = var {
-        cmd.env_remove(var);
-    }
-    Err(cmd.exec())
-}
-
-/// `--pass SPEC` (or `--pass=SPEC`) becomes `--pass=stdin`; without one, `--pass=stdin` goes right
-/// after the subcommand.
-fn rewrite_pass_arg(args: &mut Vec<OsString>) {
-    let mut i = 1;
-    while i < args.len() {
-        if args[i] == "--" {
-            break;
-        }
-        if args[i] == "--pass" && i + 1 < args.len() {
-            args.splice(i..i + 2, [OsString::from("--pass=stdin")]);
-            return;
-        }
-        if args[i].as_encoded_bytes().starts_with(b"--pass=") {
-            args[i] = OsString::from("--pass=stdin");
-            return;
-        }
-        i += 1;
-    }
-    let at = args.len().min(2);
-    args.insert(at, OsString::from("--pass=stdin"));
-}
-
-/// After a hand-off (`--pass stdin`), reads the passphrase once and keeps it in memory, so a
-/// long-running `watch` can use it at every poll. Other sources are left as they are.
-pub fn hold(spec: Option<PassSpec>) -> Result<Option<PassSpec>, SecretError> {
-    match spec {
-        Some(PassSpec::Stdin) => {
-            let pass = read_passphrase(Some(&PassSpec::Stdin), Prompt::Never)?;
-            Ok(Some(PassSpec::Held(Zeroizing::new(pass.expose().to_vec()))))
-        }
-        other => Ok(other),
-    }
-}
-
 /// A fresh random passphrase of [`GENERATED_BYTES`] bytes, as URL-safe base64 without padding.
 pub fn generate_passphrase() -> Result<Zeroizing<String>, getrandom::Error> {
     use base64::Engine as _;
@@ -334,7 +300,12 @@ pub fn generate_passphrase() -> Result<Zeroizing<String>, getrandom::Error> {
     ))
 }
 
-fn read_spec(spec: &PassSpec) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+fn read_spec(
+    spec: &PassSpec,
+    net: &FetchOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+    let env = |name: &str| std::env::var(name).ok();
     let read_err = |source| SecretError::Read {
         source_name: spec.describe(),
         source,
@@ -352,6 +323,8 @@ fn read_spec(spec: &PassSpec) -> Result<Zeroizing<Vec<u8>>, SecretError> {
         PassSpec::Stdin => first_line(io::stdin().lock()).map_err(read_err),
         PassSpec::Held(bytes) => Ok(bytes.clone()),
         PassSpec::Invalid => Err(SecretError::BadSpec),
+        PassSpec::Ssm(name) => Ok(cloud::read(Store::Ssm, name, net, &env, log)?),
+        PassSpec::SecretsManager(id) => Ok(cloud::read(Store::SecretsManager, id, net, &env, log)?),
     }
 }
 
@@ -368,61 +341,9 @@ fn first_line(r: impl Read) -> io::Result<Zeroizing<Vec<u8>>> {
     Ok(line)
 }
 
-fn ask(prompt: Prompt) -> Result<Zeroizing<Vec<u8>>, SecretError> {
-    let tty = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-    {
-        Ok(tty) if rustix::termios::isatty(&tty) => tty,
-        _ => return Err(SecretError::Missing),
-    };
-    let read_err = |source| SecretError::Read {
-        source_name: "the terminal".to_string(),
-        source,
-    };
-    let first = ask_line(&tty, "Passphrase: ").map_err(read_err)?;
-    if prompt == Prompt::Twice {
-        let second = ask_line(&tty, "Passphrase again: ").map_err(read_err)?;
-        if first != second {
-            return Err(SecretError::Mismatch);
-        }
-    }
-    Ok(first)
-}
-
-/// Asks on the terminal with echo off, restoring the terminal whatever happens.
-fn ask_line(tty: &File, prompt: &str) -> io::Result<Zeroizing<Vec<u8>>> {
-    use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
-    let saved = tcgetattr(tty)?;
-    let mut quiet = saved.clone();
-    quiet.local_modes.remove(LocalModes::ECHO);
-    (&*tty).write_all(prompt.as_bytes())?;
-    tcsetattr(tty, OptionalActions::Flush, &quiet)?;
-    let line = first_line(tty);
-    let restored = tcsetattr(tty, OptionalActions::Flush, &saved);
-    (&*tty).write_all(b"\n")?;
-    restored?;
-    line
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_pass_argument_is_rewritten_to_stdin() {
-        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
-        let mut a = os(&["bb", "run", "URL", "--pass", "fd:3", "--iter", "9"]);
-        rewrite_pass_arg(&mut a);
-        assert_eq!(a, os(&["bb", "run", "URL", "--pass=stdin", "--iter", "9"]));
-        let mut a = os(&["bb", "run", "--pass=env:X", "URL"]);
-        rewrite_pass_arg(&mut a);
-        assert_eq!(a, os(&["bb", "run", "--pass=stdin", "URL"]));
-        let mut a = os(&["bb", "watch", "URL"]);
-        rewrite_pass_arg(&mut a);
-        assert_eq!(a, os(&["bb", "watch", "--pass=stdin", "URL"]));
-    }
 
     #[test]
     fn parses_every_openssl_form() {
@@ -436,7 +357,25 @@ mod tests {
         );
         assert_eq!("fd:3".parse::<PassSpec>(), Ok(PassSpec::Fd(3)));
         assert_eq!("stdin".parse::<PassSpec>(), Ok(PassSpec::Stdin));
-        for bad in ["", "secret", "env:", "fd:x", "file:", "http:x"] {
+        assert_eq!(
+            "ssm:/team/pass".parse::<PassSpec>(),
+            Ok(PassSpec::Ssm("/team/pass".into()))
+        );
+        let arn = "arn:aws:secretsmanager:eu-west-1:1:secret:p";
+        assert_eq!(
+            format!("secretsmanager:{arn}").parse::<PassSpec>(),
+            Ok(PassSpec::SecretsManager(arn.into()))
+        );
+        for bad in [
+            "",
+            "secret",
+            "env:",
+            "fd:x",
+            "file:",
+            "http:x",
+            "ssm:",
+            "secretsmanager:",
+        ] {
             assert_eq!(bad.parse::<PassSpec>(), Ok(PassSpec::Invalid), "{bad}");
         }
         let err = read_passphrase(Some(&"hunter2".parse().unwrap()), Prompt::Never).unwrap_err();
