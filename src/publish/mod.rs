@@ -169,7 +169,7 @@ impl Classify for PublishError {
             PublishError::Comment { .. } => "sign it with `bundle pack --sign` or `bundle sign`".into(),
             PublishError::Mismatch { .. } => "the bundle changed after it was signed: sign it again".into(),
             PublishError::Older { .. } => {
-                "to go back to an earlier release, use `bundle publish --from SEQ`: it republishes it under a new seq".into()
+                "to go back to an earlier release, use `bundle publish --from SEQ|SHA256|VERSION`: it republishes it under a new seq".into()
             }
             PublishError::NoSuchRelease { .. } | PublishError::NothingPublished { .. } => {
                 "`bundle releases --from DEST` lists what is published".into()

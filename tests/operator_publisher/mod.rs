@@ -89,7 +89,7 @@ fn sign_refuses_what_does_not_open_and_writes_nothing() {
     pack(&personality(tmp.path()), &file, &[]);
     sign(&file, &key, &["--iter", "2000"])
         .code(3)
-        .stderr_has("decryption failed")
+        .stderr_has("cannot decrypt")
         .stderr_has("hint:");
     assert!(!sig_of(&file).exists(), "a signature was written");
     run(bundle()
