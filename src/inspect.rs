@@ -179,11 +179,28 @@ impl Inspection {
 }
 
 /// Decrypts and unpacks `bundle` into a private temp folder, reads its plan, and removes the folder.
+/// A bundle without `bundle.json` is named after its file, as `bundle-bootstrap` names it.
 pub fn inspect(
     bundle: &Path,
     pass: &Passphrase,
     params: &Params,
     limits: &Limits,
+) -> Result<Inspection, InspectError> {
+    let fallback_name = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    inspect_named(bundle, pass, params, limits, &fallback_name)
+}
+
+/// [`inspect`], naming a bundle without `bundle.json` `fallback_name` (its version is then the
+/// file's short sha256).
+pub fn inspect_named(
+    bundle: &Path,
+    pass: &Passphrase,
+    params: &Params,
+    limits: &Limits,
+    fallback_name: &str,
 ) -> Result<Inspection, InspectError> {
     let io_err = |source| InspectError::Io {
         path: bundle.to_path_buf(),
@@ -193,11 +210,7 @@ pub fn inspect(
     let scratch = ScratchDir::create("bundle-inspect-").map_err(io_err)?;
     let dest = scratch.path().join("bundle");
     open::decrypt_unpack(bundle, pass, params, &dest, limits, &|_| {})?;
-    let fallback_name = bundle
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let plan = personality::plan_unpacked(&dest, &fallback_name, crate::hashing::short(&sha256))?;
+    let plan = personality::plan_unpacked(&dest, fallback_name, crate::hashing::short(&sha256))?;
     // The plan hashed every module once already; its counts are reused, not recomputed.
     let modules = plan.modules.iter().map(InspectedModule::from).collect();
     Ok(Inspection {

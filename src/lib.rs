@@ -26,6 +26,7 @@ pub mod pack;
 pub mod personality;
 pub mod pointer;
 pub mod publish;
+pub mod remote;
 pub mod runner;
 pub mod scratch;
 pub mod secret;

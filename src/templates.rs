@@ -77,19 +77,27 @@ pub fn names() -> Vec<&'static str> {
     names
 }
 
-/// The first line of a template's README (after its title), to describe it in `--list`.
+/// The first sentence of a template's README (after its title), to describe it in `--list`:
+/// its first paragraph may be wrapped over several lines, and is read whole.
 pub fn summary(name: &str) -> String {
-    table::FILES
+    let Some(readme) = table::FILES
         .iter()
         .find(|f| f.0 == name && f.1 == "README.md")
-        .and_then(|f| {
-            String::from_utf8_lossy(f.3)
-                .lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string)
-        })
-        .unwrap_or_default()
+    else {
+        return String::new();
+    };
+    let text = String::from_utf8_lossy(readme.3);
+    let paragraph: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| l.is_empty() || l.starts_with('#'))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    let paragraph = paragraph.join(" ");
+    match paragraph.find(". ") {
+        Some(end) => paragraph[..=end].to_string(),
+        None => paragraph,
+    }
 }
 
 /// The name a personality written into `dir` gets by default: the folder's own name (resolving

@@ -147,6 +147,7 @@ pub fn try_personality(
         threads: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
+        pass_arg: None,
     };
     let packed = pack::pack(&req, &pass, &|_| {})?;
     for warning in &packed.warnings {

@@ -38,7 +38,8 @@ fn openssl_and_tar_open_what_pack_writes() {
         "passphrase printed{ran}"
     );
 
-    // The exact line pack printed opens the bundle with stock tools.
+    // The exact line pack printed opens the bundle with stock tools, reading the passphrase from
+    // where pack was told to (`--pass env:SB_PASS`).
     let line = ran
         .stdout
         .lines()
@@ -52,7 +53,7 @@ fn openssl_and_tar_open_what_pack_writes() {
         .arg("-c")
         .arg(format!("set -o pipefail; {line}"))
         .current_dir(&out)
-        .env("BUNDLE_PASSPHRASE", PASS))
+        .env("SB_PASS", PASS))
     .ok();
     let top = out.join("start-up-bundle");
     assert_eq!(

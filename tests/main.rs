@@ -51,3 +51,6 @@ mod units;
 // The operator's path: `bundle new` names, the built-in module library, settings ([env]),
 // `bundle check` catching what fails at boot; and names from hand-made bundles (hardening 15).
 mod operator_personality;
+// Issue 12 on the publisher's side: `bundle sign` reads what it signs, verify/inspect of URLs and
+// pointers, releases, publish --from, credentials the way the AWS tools find them, small things.
+mod operator_publisher;

@@ -420,15 +420,9 @@ fn rollback_and_expiry_are_refused_unless_allowed() {
         .arg(&newer)
         .arg("-s")
         .arg(&key.secret)
-        .args([
-            "--name",
-            "marked",
-            "--iter",
-            ITER,
-            "--force",
-            "--expires",
-            "1h",
-        ]))
+        .args(["--iter", ITER, "--pass", "env:SB_PASS", "--force"])
+        .args(["--expires", "1h"])
+        .env("SB_PASS", PASS))
     .ok();
     signed_boot(&newer, &state, &[&key.b64], &[]).ok();
     run(bundle()

@@ -3,7 +3,8 @@
 //!
 //! Secrets live in zeroized strings and never reach `Debug`, logs or errors; only the access key
 //! id's first characters are ever shown. Knows no HTTP and no files: the instance role comes from
-//! `imds.rs`, a shared credentials file's profile from `profile.rs`.
+//! `imds.rs`, a shared credentials file's profile from `profile.rs`, and the publisher's whole
+//! look-up (profiles, `credential_process`, assumed roles) from `chain.rs`.
 
 use std::fmt;
 
@@ -32,6 +33,20 @@ pub enum CredentialSource {
         /// The profile name.
         profile: String,
     },
+    /// The `credential_process` of a profile.
+    Process {
+        /// The profile name.
+        profile: String,
+    },
+    /// A role assumed through STS (`role_arn` of a profile) with other credentials.
+    AssumedRole {
+        /// The role.
+        role_arn: String,
+        /// The profile naming it.
+        profile: String,
+        /// Where the credentials that assumed it came from.
+        via: Box<CredentialSource>,
+    },
 }
 
 impl fmt::Display for CredentialSource {
@@ -46,6 +61,17 @@ impl fmt::Display for CredentialSource {
             CredentialSource::Profile { file, profile } => {
                 write!(f, "profile `{profile}` of {file}")
             }
+            CredentialSource::Process { profile } => {
+                write!(f, "the credential_process of profile `{profile}`")
+            }
+            CredentialSource::AssumedRole {
+                role_arn,
+                profile,
+                via,
+            } => write!(
+                f,
+                "role {role_arn} (profile `{profile}`), assumed with {via}"
+            ),
         }
     }
 }

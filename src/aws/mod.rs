@@ -6,21 +6,25 @@
 //! with its own retries, deadline and redirect rules; the publisher does PUT, GET and LIST;
 //! `secret` posts `GetParameter` and `GetSecretValue`. Nothing here retries, sleeps, or knows who
 //! called: no `fetch`, no `publish`, no `boot`, no `secret`. The only requests sent from here are
-//! IMDS's, which is part of finding credentials (`resolve`, which logs what IMDS could not give).
+//! part of finding credentials: IMDS's (`resolve`, which logs what IMDS could not give), and the
+//! publisher's STS AssumeRole (`chain`, which also runs a profile's `credential_process`).
 //! Secrets live in zeroized strings and never reach `Debug`, logs or errors.
 
 mod api_error;
+pub mod chain;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
 pub mod imds;
 pub mod json;
+pub mod process;
 pub mod profile;
 pub mod resolve;
 pub mod s3;
 pub mod secrets;
 mod sigv4;
 pub mod ssm;
+pub mod sts;
 
 /// The region used when neither a flag, the environment, a profile nor IMDS names one.
 pub const DEFAULT_REGION: &str = "us-east-1";

@@ -3,12 +3,13 @@
 //! its region, and the profile from the caller, else `AWS_PROFILE`, else `default`.
 //!
 //! Reads only those two files, and only when asked; a missing file is "nothing there", not an
-//! error. Secrets go straight into [`Credentials`]; nothing read here is logged.
+//! error. Secrets go straight into [`Credentials`]; nothing read here is logged. What a profile's
+//! settings lead to (a process to run, a role to assume) is `chain.rs`'s business.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::credentials::{CredentialSource, Credentials};
+use super::credentials::Credentials;
 
 /// The credentials file when `AWS_SHARED_CREDENTIALS_FILE` is not set, under `$HOME`.
 const DEFAULT_CREDENTIALS_FILE: &str = ".aws/credentials";
@@ -26,6 +27,34 @@ pub struct SharedFiles {
     pub config: PathBuf,
     /// The profile.
     pub profile: String,
+}
+
+/// What one profile of the shared files says about credentials and region.
+#[derive(Debug, Clone)]
+pub struct ProfileSettings {
+    /// The profile's name.
+    pub name: String,
+    /// Static keys (`aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`).
+    pub keys: Option<Credentials>,
+    /// The file the keys were read from.
+    pub keys_file: PathBuf,
+    /// `credential_process`: a command that prints credentials as JSON.
+    pub credential_process: Option<String>,
+    /// `role_arn`: a role to assume through STS.
+    pub role_arn: Option<String>,
+    /// `source_profile`: the profile whose credentials assume `role_arn`.
+    pub source_profile: Option<String>,
+    /// `credential_source` (`Environment`, `Ec2InstanceMetadata`): where the credentials that
+    /// assume `role_arn` come from, instead of a source profile.
+    pub credential_source: Option<String>,
+    /// `role_session_name`.
+    pub role_session_name: Option<String>,
+    /// `external_id`.
+    pub external_id: Option<String>,
+    /// `region`.
+    pub region: Option<String>,
+    /// Whether the profile is an IAM Identity Center (SSO) one, which is not read here.
+    pub sso: bool,
 }
 
 impl SharedFiles {
@@ -49,11 +78,39 @@ impl SharedFiles {
         }
     }
 
-    /// The profile's keys from the credentials file; None when the file, the profile or a key is
-    /// missing. Err: the file exists but cannot be read.
-    pub fn credentials(&self) -> io::Result<Option<(Credentials, CredentialSource)>> {
-        Ok(read_optional(&self.credentials)?
-            .and_then(|text| from_profile(&text, &self.profile, &self.credentials)))
+    /// What profile `name` says in either file (the credentials file's `[name]`, the config
+    /// file's `[profile name]` or `[default]`); None when neither file has it. Err: a file exists
+    /// but cannot be read (which one is in the error's path).
+    pub fn settings(&self, name: &str) -> Result<Option<ProfileSettings>, (PathBuf, io::Error)> {
+        let read = |path: &PathBuf| read_optional(path).map_err(|e| (path.clone(), e));
+        let in_credentials = read(&self.credentials)?.and_then(|t| ini_section(&t, name));
+        let in_config = read(&self.config)?.and_then(|t| ini_section(&t, &config_section(name)));
+        if in_credentials.is_none() && in_config.is_none() {
+            return Ok(None);
+        }
+        let (credentials, config) = (
+            in_credentials.unwrap_or_default(),
+            in_config.unwrap_or_default(),
+        );
+        // The credentials file's keys win over the config file's, as in the AWS CLI.
+        let (keys, keys_file) = match static_keys(&credentials) {
+            Some(keys) => (Some(keys), self.credentials.clone()),
+            None => (static_keys(&config), self.config.clone()),
+        };
+        let get = |key: &str| lookup(&config, key).or_else(|| lookup(&credentials, key));
+        Ok(Some(ProfileSettings {
+            name: name.to_string(),
+            keys,
+            keys_file,
+            credential_process: get("credential_process"),
+            role_arn: get("role_arn"),
+            source_profile: get("source_profile"),
+            credential_source: get("credential_source"),
+            role_session_name: get("role_session_name"),
+            external_id: get("external_id"),
+            region: get("region"),
+            sso: get("sso_session").is_some() || get("sso_start_url").is_some(),
+        }))
     }
 
     /// The profile's `region` from the config file (`[default]` or `[profile NAME]`); None when
@@ -99,41 +156,37 @@ fn ini_section(text: &str, section: &str) -> Option<Vec<(String, String)>> {
     found
 }
 
-/// Credentials of `profile` in a shared credentials file's text (`aws_access_key_id`,
-/// `aws_secret_access_key`, `aws_session_token`); None when the profile or a key is missing.
-fn from_profile(text: &str, profile: &str, file: &Path) -> Option<(Credentials, CredentialSource)> {
-    let pairs = ini_section(text, profile)?;
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
-    let creds = Credentials::new(
-        get("aws_access_key_id")?,
-        get("aws_secret_access_key")?,
-        get("aws_session_token"),
-    );
-    let source = CredentialSource::Profile {
-        file: file.display().to_string(),
-        profile: profile.to_string(),
-    };
-    Some((creds, source))
+/// The value of `key` (case-insensitive name) in a section, when not empty.
+fn lookup(pairs: &[(String, String)], key: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
+}
+
+/// `aws_access_key_id`, `aws_secret_access_key` (and `aws_session_token`) of a section; None
+/// unless both keys are there.
+fn static_keys(pairs: &[(String, String)]) -> Option<Credentials> {
+    Some(Credentials::new(
+        lookup(pairs, "aws_access_key_id")?,
+        lookup(pairs, "aws_secret_access_key")?,
+        lookup(pairs, "aws_session_token"),
+    ))
+}
+
+/// The config file's section of a profile: `[default]` or `[profile NAME]`.
+fn config_section(profile: &str) -> String {
+    if profile == DEFAULT_PROFILE {
+        DEFAULT_PROFILE.to_string()
+    } else {
+        format!("profile {profile}")
+    }
 }
 
 /// The `region` of `profile` in an AWS config file (`[default]` or `[profile NAME]`).
 fn profile_region(text: &str, profile: &str) -> Option<String> {
-    let section = if profile == DEFAULT_PROFILE {
-        DEFAULT_PROFILE.to_string()
-    } else {
-        format!("profile {profile}")
-    };
-    ini_section(text, &section)?
-        .into_iter()
-        .find(|(k, _)| k == "region")
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
+    lookup(&ini_section(text, &config_section(profile))?, "region")
 }
 
 #[cfg(test)]
@@ -141,8 +194,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_profiles_from_a_credentials_file() {
-        let text = "\
+    fn reads_a_profile_from_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let credentials = dir.path().join("credentials");
+        let config = dir.path().join("config");
+        std::fs::write(
+            &credentials,
+            "\
 # comment
 [default]
 aws_access_key_id = AKIADEFAULT
@@ -155,22 +213,35 @@ aws_secret_access_key=s2
 aws_session_token = t2
 [broken]
 aws_access_key_id = only-id
-";
-        let file = Path::new("/home/u/.aws/credentials");
-        let (creds, source) = from_profile(text, "publisher", file).unwrap();
-        assert_eq!(creds.access_key_id(), "AKIAPUB");
-        assert_eq!(creds.secret(), "s2");
-        assert_eq!(creds.session_token(), Some("t2"));
-        assert_eq!(
-            source.to_string(),
-            "profile `publisher` of /home/u/.aws/credentials"
-        );
-        assert_eq!(
-            from_profile(text, "default", file).unwrap().0.secret(),
-            "s1"
-        );
-        assert!(from_profile(text, "broken", file).is_none());
-        assert!(from_profile(text, "absent", file).is_none());
+",
+        )
+        .unwrap();
+        std::fs::write(
+            &config,
+            "[profile publisher]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = x\n\
+             region = eu-north-1\n[profile deploy]\nrole_arn = arn:aws:iam::1:role/r\n\
+             source_profile = publisher\nCredential_Process = /bin/creds --x\n",
+        )
+        .unwrap();
+        let files = SharedFiles {
+            credentials: credentials.clone(),
+            config,
+            profile: "publisher".into(),
+        };
+        let publisher = files.settings("publisher").unwrap().unwrap();
+        let keys = publisher.keys.unwrap();
+        assert_eq!(keys.access_key_id(), "AKIAPUB");
+        assert_eq!(keys.secret(), "s2");
+        assert_eq!(keys.session_token(), Some("t2"));
+        assert_eq!(publisher.keys_file, credentials);
+        assert_eq!(publisher.region.as_deref(), Some("eu-north-1"));
+        let deploy = files.settings("deploy").unwrap().unwrap();
+        assert!(deploy.keys.is_none());
+        assert_eq!(deploy.role_arn.as_deref(), Some("arn:aws:iam::1:role/r"));
+        assert_eq!(deploy.source_profile.as_deref(), Some("publisher"));
+        assert_eq!(deploy.credential_process.as_deref(), Some("/bin/creds --x"));
+        assert!(files.settings("broken").unwrap().unwrap().keys.is_none());
+        assert!(files.settings("absent").unwrap().is_none());
     }
 
     #[test]

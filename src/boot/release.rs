@@ -59,7 +59,7 @@ pub fn verify(
         &policy,
         &signature.text,
         &signature.origin,
-        source.download.path(),
+        (source.download.path(), &crate::fetch::redact(&source.url)),
         &expected,
     )?;
     let facts = &accepted.facts;

@@ -180,7 +180,7 @@ pub fn attach_signature(
 }
 
 /// Fetches `URL.minisig`; a missing one is "not signed" (exit 3), not a fetch failure.
-fn fetch_signature(
+pub fn fetch_signature(
     bundle_url: &str,
     fetch_opts: &FetchOptions,
     downloads: &Path,

@@ -128,6 +128,8 @@ pub fn parse_matches<T: clap::Parser>(
 ) -> Result<(T, clap::ArgMatches), ExitCode> {
     let command = T::command()
         .bin_name(program.to_string())
+        // `--version` prints the display name: the name this program was started as.
+        .display_name(program.to_string())
         .args_override_self(override_self);
     let parsed = command.try_get_matches_from(args).and_then(|matches| {
         let t = T::from_arg_matches(&matches)?;

@@ -91,4 +91,12 @@ impl Destination for Folder {
     fn describe(&self) -> String {
         self.root.display().to_string()
     }
+
+    fn check_exists(&self) -> Result<(), PublishError> {
+        if self.root.is_dir() {
+            Ok(())
+        } else {
+            Err(PublishError::NoDestination(self.describe()))
+        }
+    }
 }

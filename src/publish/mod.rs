@@ -27,7 +27,7 @@ use crate::exit::{Classify, Exit};
 use crate::sign::comment::CommentError;
 
 pub use folder::Folder;
-pub use release::{Published, Release, list_releases, publish, republish};
+pub use release::{Found, Published, Release, find_release, list_releases, publish, republish};
 
 pub use crate::pointer::{
     BUNDLE_SUFFIX, POINTER_SUFFIX, bundle_key, is_pointer, pointer_key, pointer_name, release_url,
@@ -47,6 +47,16 @@ pub trait Destination {
     fn fetch_to(&self, key: &str, to: &Path) -> Result<(), PublishError>;
     /// How the destination is named to people.
     fn describe(&self) -> String;
+    /// Refuses a destination that does not exist (a mistyped folder), where reading it would
+    /// otherwise look like "nothing published". Listing an S3 bucket that does not exist fails on
+    /// its own.
+    fn check_exists(&self) -> Result<(), PublishError> {
+        Ok(())
+    }
+    /// Where the credentials that sign the calls came from (no secret), when there are any.
+    fn credentials(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Opens a destination: `s3://bucket/prefix`, or a folder path.
@@ -93,16 +103,29 @@ pub enum PublishError {
         /// The one already published.
         current: u64,
     },
-    /// No published release has that sequence number.
-    #[error("no release of {name} with seq {seq} in {dest}")]
+    /// No published release has that sequence number, sha256 or version.
+    #[error("no release of {name} has the seq, sha256 or version {from:?} in {dest}")]
     NoSuchRelease {
         /// Bundle name.
         name: String,
-        /// The sequence number asked for.
-        seq: u64,
+        /// What `--from` said.
+        from: String,
         /// The destination.
         dest: String,
     },
+    /// Several published releases have that version.
+    #[error("{from:?} names several releases of {name}: seq {}", seqs.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))]
+    Ambiguous {
+        /// Bundle name.
+        name: String,
+        /// What `--from` said.
+        from: String,
+        /// Their sequence numbers.
+        seqs: Vec<u64>,
+    },
+    /// The destination folder does not exist: nothing was ever published there.
+    #[error("the destination {0} does not exist")]
+    NoDestination(String),
     /// Nothing is published under that name.
     #[error("nothing named {name} is published in {dest}")]
     NothingPublished {
@@ -146,10 +169,14 @@ impl Classify for PublishError {
             PublishError::Comment { .. } => "sign it with `bundle pack --sign` or `bundle sign`".into(),
             PublishError::Mismatch { .. } => "the bundle changed after it was signed: sign it again".into(),
             PublishError::Older { .. } => {
-                "to go back to an earlier release, use `bundle publish --from SEQ`: it republishes it under a new seq".into()
+                "to go back to an earlier release, use `bundle publish --from SEQ|SHA256|VERSION`: it republishes it under a new seq".into()
             }
             PublishError::NoSuchRelease { .. } | PublishError::NothingPublished { .. } => {
                 "`bundle releases --from DEST` lists what is published".into()
+            }
+            PublishError::Ambiguous { .. } => "give one of their seq numbers, or a sha256".into(),
+            PublishError::NoDestination(_) => {
+                "check the path: `bundle publish FILE --to DEST` creates it".into()
             }
             PublishError::Sign(e) => return e.hint(),
             PublishError::S3(e) => return e.hint(),

@@ -113,6 +113,41 @@ pub fn list_releases(dest: &dyn Destination, name: &str) -> Result<Vec<Release>,
     Ok(found)
 }
 
+/// Why no single release matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// None did.
+    None,
+    /// Several did: their sequence numbers.
+    Many(Vec<u64>),
+}
+
+/// Shortest sha256 prefix taken as one (shorter hex strings are versions or sequence numbers).
+const MIN_SHA_PREFIX: usize = 8;
+
+/// The release `from` names, as `bundle releases` lists them: a sequence number, else a sha256 (or
+/// a prefix of at least 8 hex digits), else a version. Several releases of one version (the same
+/// personality packed twice) are ambiguous: the caller names them.
+pub fn find_release(releases: Vec<Release>, from: &str) -> Result<Release, Found> {
+    let from = from.trim();
+    let is_seq = |r: &Release| from.parse::<u64>().is_ok_and(|n| r.facts.seq == n);
+    let is_sha = |r: &Release| {
+        from.len() >= MIN_SHA_PREFIX
+            && from.bytes().all(|b| b.is_ascii_hexdigit())
+            && r.facts.sha256.starts_with(&from.to_ascii_lowercase())
+    };
+    let is_version = |r: &Release| r.facts.version == from;
+    for matches in [&is_seq as &dyn Fn(&Release) -> bool, &is_sha, &is_version] {
+        let mut hits: Vec<&Release> = releases.iter().filter(|r| matches(r)).collect();
+        match hits.len() {
+            0 => continue,
+            1 => return Ok(hits.remove(0).clone()),
+            _ => return Err(Found::Many(hits.iter().map(|r| r.facts.seq).collect())),
+        }
+    }
+    Err(Found::None)
+}
+
 /// The names published at a destination (every `NAME.latest`).
 pub fn list_names(dest: &dyn Destination) -> Result<Vec<String>, PublishError> {
     Ok(dest
@@ -122,17 +157,18 @@ pub fn list_names(dest: &dyn Destination) -> Result<Vec<String>, PublishError> {
         .collect())
 }
 
-/// Rolls `name` back (or forward) to the release with sequence number `from`, by signing that same
-/// bundle again under the new sequence number `seq` and publishing it: instances never see a
-/// sequence number go down, yet run the old bytes.
+/// Rolls `name` back (or forward) to the release `from` names (see [`find_release`]), by signing
+/// that same bundle again under the new sequence number `seq` and publishing it: instances never
+/// see a sequence number go down, yet run the old bytes.
 pub fn republish(
     dest: &dyn Destination,
     name: &str,
-    from: u64,
+    from: &str,
     key: &SigningKey,
     seq: u64,
     expires: Option<u64>,
 ) -> Result<Published, PublishError> {
+    dest.check_exists()?;
     let releases = list_releases(dest, name)?;
     if releases.is_empty() {
         return Err(PublishError::NothingPublished {
@@ -140,14 +176,18 @@ pub fn republish(
             dest: dest.describe(),
         });
     }
-    let old = releases
-        .into_iter()
-        .find(|r| r.facts.seq == from)
-        .ok_or_else(|| PublishError::NoSuchRelease {
+    let old = find_release(releases, from).map_err(|found| match found {
+        Found::None => PublishError::NoSuchRelease {
             name: name.into(),
-            seq: from,
+            from: from.into(),
             dest: dest.describe(),
-        })?;
+        },
+        Found::Many(seqs) => PublishError::Ambiguous {
+            name: name.into(),
+            from: from.into(),
+            seqs,
+        },
+    })?;
     let scratch = ScratchDir::create("bundle-republish-").map_err(|source| PublishError::Io {
         op: "create",
         path: "a scratch folder".into(),

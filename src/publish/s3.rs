@@ -1,5 +1,5 @@
 //! The publisher's S3 primitive: put a file, get an object, list a prefix, in one bucket,
-//! signed with SigV4 (credentials from the `AWS_*` variables or a `~/.aws/credentials` profile).
+//! signed with SigV4 (credentials found as the AWS tools find them: `crate::aws::chain`).
 //!
 //! Uploads sign their payload's sha256, so S3 refuses a body that changed on the way. Each call is
 //! one request: no retries, no multipart (a bundle is far below S3's 5 GiB single-PUT limit).
@@ -15,7 +15,8 @@ use reqwest::redirect;
 
 pub use super::s3_error::S3Error;
 use super::s3_list;
-use crate::aws::credentials::{self, CredentialSource, Credentials};
+use crate::aws::chain;
+use crate::aws::credentials::{CredentialSource, Credentials};
 use crate::aws::error::{ERROR_BODY_MAX, code_of};
 use crate::aws::profile::SharedFiles;
 use crate::aws::s3::{Bucket, S3Request};
@@ -42,6 +43,9 @@ pub struct S3Config {
     pub profile: Option<String>,
     /// Extra CA certificates (PEM) for the endpoint.
     pub ca_file: Option<PathBuf>,
+    /// IMDS, for a build host's instance role; else `AWS_EC2_METADATA_SERVICE_ENDPOINT`, else
+    /// 169.254.169.254.
+    pub imds_endpoint: Option<String>,
 }
 
 /// One bucket, with the credentials that sign every call.
@@ -59,40 +63,41 @@ impl S3Destination {
         S3Destination::from_env_with(bucket, config, &|name| std::env::var(name).ok())
     }
 
-    /// As [`Self::new`], looking variables up through `env` (`HOME`, `AWS_*`).
+    /// As [`Self::new`], looking variables up through `env` (`HOME`, `AWS_*`): credentials as
+    /// [`crate::aws::chain`] finds them; the region from `--region`, the environment, the profile,
+    /// then `us-east-1`.
     pub fn from_env_with(
         bucket: &str,
         config: &S3Config,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<S3Destination, S3Error> {
-        let files = SharedFiles::locate(config.profile.as_deref(), env);
-        let unreadable = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| S3Error::ReadFile { path, source }
+        let lookup = chain::Lookup {
+            profile: config.profile.as_deref(),
+            env,
+            imds_endpoint: config.imds_endpoint.as_deref(),
+            tls: fetch::tls_config(config.ca_file.as_deref())?,
+            now: SystemTime::now(),
         };
-        let (creds, source) = match credentials::from_env(env) {
-            Some(creds) => (creds, CredentialSource::Environment),
-            None => files
-                .credentials()
-                .map_err(unreadable(&files.credentials))?
-                .ok_or_else(|| S3Error::NoCredentials {
-                    bucket: bucket.to_string(),
-                    profile: files.profile.clone(),
-                    file: files.credentials.display().to_string(),
-                })?,
-        };
+        let found = chain::find(&lookup)?;
         let region = match config
             .region
             .clone()
             .or_else(|| crate::aws::env_region(env))
+            .or(found.region)
         {
             Some(region) => region,
-            None => files
-                .region()
-                .map_err(unreadable(&files.config))?
-                .unwrap_or_else(|| crate::aws::DEFAULT_REGION.to_string()),
+            None => {
+                let files = SharedFiles::locate(config.profile.as_deref(), env);
+                files
+                    .region()
+                    .map_err(|source| S3Error::ReadFile {
+                        path: files.config.clone(),
+                        source,
+                    })?
+                    .unwrap_or_else(|| crate::aws::DEFAULT_REGION.to_string())
+            }
         };
-        S3Destination::with_credentials(bucket, config, &region, creds, source)
+        S3Destination::with_credentials(bucket, config, &region, found.creds, found.source)
     }
 
     /// The bucket, signed with `creds` in `region`.
@@ -129,6 +134,11 @@ impl S3Destination {
     /// Where the credentials came from (for a log line; holds no secret).
     pub fn credential_source(&self) -> &CredentialSource {
         &self.source
+    }
+
+    /// The access key id's first characters (`AKIA…`), for a log line.
+    pub fn shown_key_id(&self) -> String {
+        self.creds.shown_key_id()
     }
 
     /// The region requests are signed for.
@@ -236,6 +246,7 @@ impl S3Destination {
             url: self.bucket.shown(key),
             status: status.as_u16(),
             code: code_of(&body),
+            signer: self.source.to_string(),
         })
     }
 }
@@ -243,6 +254,7 @@ impl S3Destination {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::chain::CredentialError;
     use crate::exit::Classify;
 
     #[test]
@@ -287,9 +299,28 @@ mod tests {
         assert_eq!(dest.credential_source(), &CredentialSource::Environment);
         assert_eq!(dest.region(), "eu-north-1");
 
-        let none = env(vec![("AWS_SHARED_CREDENTIALS_FILE", file)]);
+        let none = env(vec![
+            ("AWS_SHARED_CREDENTIALS_FILE", file.clone()),
+            ("AWS_CONFIG_FILE", file.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]);
         let err = S3Destination::from_env_with("b", &config, &none).unwrap_err();
-        assert!(matches!(err, S3Error::NoCredentials { ref profile, .. } if profile == "default"));
+        assert!(
+            matches!(err, S3Error::Credentials(CredentialError::Nothing { ref profile, .. }) if profile == "default")
+        );
         assert_eq!(err.exit(), crate::exit::Exit::Usage);
+        // A profile named on purpose must exist: no falling through to another source.
+        let named = env(vec![
+            ("AWS_SHARED_CREDENTIALS_FILE", file),
+            ("AWS_PROFILE", "typo".into()),
+            ("AWS_ACCESS_KEY_ID", "AKIAENV".into()),
+            ("AWS_SECRET_ACCESS_KEY", "s".into()),
+        ]);
+        let config = S3Config {
+            profile: Some("typo".into()),
+            ..config
+        };
+        let err = S3Destination::from_env_with("b", &config, &named).unwrap_err();
+        assert!(err.to_string().contains("no profile `typo`"), "{err}");
     }
 }

@@ -81,4 +81,12 @@ impl Destination for S3Prefix {
     fn describe(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
+
+    fn credentials(&self) -> Option<String> {
+        Some(format!(
+            "{} from {}",
+            self.dest.shown_key_id(),
+            self.dest.credential_source()
+        ))
+    }
 }

@@ -34,6 +34,11 @@ pub const PASSPHRASE_VAR: &str = "BUNDLE_PASSPHRASE";
 /// Bytes of randomness in a passphrase made by `bundle keygen --passphrase` (256 bits).
 pub const GENERATED_BYTES: usize = 32;
 
+/// A passphrase shorter than this earns a warning where a bundle is made: the encrypted file sits
+/// on a public URL, where anyone may try passphrases offline (16 random characters of
+/// `bundle keygen --passphrase`'s alphabet are 96 bits).
+pub const SHORT_PASSPHRASE: usize = 16;
+
 /// A line longer than this is not a passphrase but a mistake (`file:` pointing at a big file).
 const MAX_PASSPHRASE_LEN: usize = 4096;
 
@@ -44,6 +49,11 @@ impl Passphrase {
     /// The passphrase bytes, for key derivation only.
     pub fn expose(&self) -> &[u8] {
         &self.0
+    }
+
+    /// True when it has fewer than [`SHORT_PASSPHRASE`] characters.
+    pub fn is_short(&self) -> bool {
+        String::from_utf8_lossy(&self.0).chars().count() < SHORT_PASSPHRASE
     }
 
     /// Wraps bytes that are already a passphrase (a generated one).
@@ -110,6 +120,23 @@ impl PassSpec {
     /// True for `pass:TEXT`, which puts the passphrase in the process list.
     pub fn is_literal(&self) -> bool {
         matches!(self, PassSpec::Literal(_))
+    }
+
+    /// The same source as `openssl enc -pass` takes it, for a command line shown to the user;
+    /// None for `pass:TEXT` (never printed), for an AWS source (openssl has none) and for a
+    /// source that is not one.
+    pub fn openssl_arg(&self) -> Option<String> {
+        match self {
+            PassSpec::Env(var) => Some(format!("env:{var}")),
+            PassSpec::File(path) => Some(format!("file:{}", path.display())),
+            PassSpec::Fd(n) => Some(format!("fd:{n}")),
+            PassSpec::Stdin => Some("stdin".to_string()),
+            PassSpec::Literal(_)
+            | PassSpec::Held(_)
+            | PassSpec::Invalid
+            | PassSpec::Ssm(_)
+            | PassSpec::SecretsManager(_) => None,
+        }
     }
 }
 

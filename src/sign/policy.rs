@@ -60,15 +60,16 @@ pub struct Accepted {
     pub allowed: Vec<String>,
 }
 
-/// Checks `signature` (text from `origin`) over `file` and judges it: the whole policy.
+/// Checks `signature` (text from `origin`) over `file` (named `shown` in messages: its URL) and
+/// judges it: the whole policy.
 pub fn accept(
     policy: &Policy<'_>,
     signature: &str,
     origin: &str,
-    file: &Path,
+    (file, shown): (&Path, &str),
     expected: &Expected<'_>,
 ) -> Result<Accepted, VerifyError> {
-    let verified = verify::verify_file(file, signature, origin, policy.keys)?;
+    let verified = verify::verify_file(file, shown, signature, origin, policy.keys)?;
     accept_verified(verified, policy, expected)
 }
 

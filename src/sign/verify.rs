@@ -283,9 +283,11 @@ fn key_id(raw: &[u8]) -> [u8; 8] {
 }
 
 /// Checks `signature` (the text of a `.minisig`, from `origin`) over `file` with whichever of `keys`
-/// made it. The key id is checked before any hashing; the file is read once.
+/// made it. The key id is checked before any hashing; the file is read once. Messages name the
+/// file `shown`: the URL it was downloaded from, never the download's private temp name.
 pub fn verify_file(
     file: &Path,
+    shown: &str,
     signature: &str,
     origin: &str,
     keys: &[TrustedKey],
@@ -363,7 +365,7 @@ pub fn verify_file(
         }
     }
     Err(VerifyError::BadSignature {
-        file: file.display().to_string(),
+        file: shown.to_string(),
         origin: origin.to_string(),
         key_id: id_hex(&signed_by),
     })
@@ -413,7 +415,8 @@ pub fn check_local(
             });
         }
     }
-    let verified = verify_file(file, &text, &sig.display().to_string(), policy.keys)?;
+    let shown = file.display().to_string();
+    let verified = verify_file(file, &shown, &text, &sig.display().to_string(), policy.keys)?;
     match policy::accept_verified(verified.clone(), policy, expected) {
         Ok(accepted) => Ok(Checked {
             verified,

@@ -155,3 +155,6 @@ pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
     listener.local_addr().unwrap().port()
 }
+/// `moto_server` on 127.0.0.1: a real IAM, STS and S3 that check signatures and policies once
+/// a test has set up its users and roles.
+pub mod moto_iam;

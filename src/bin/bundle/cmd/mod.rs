@@ -65,8 +65,15 @@ impl LibraryFlags {
     }
 }
 
-/// A byte counter on a terminal; nothing when stderr is piped.
+/// A byte counter on a terminal; nothing when stderr is piped. Once the total is known
+/// ([`Progress::set_total`]) it becomes a bar with a percentage and an ETA.
 pub struct Progress(Option<indicatif::ProgressBar>);
+
+/// The counter while the total is unknown.
+const SPINNER: &str = "{spinner} {msg} {bytes} ({binary_bytes_per_sec})";
+/// The bar once it is known.
+const BAR: &str =
+    "{msg} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} ({binary_bytes_per_sec}, {eta} left)";
 
 impl Progress {
     /// Starts a counter labelled `what` when stderr is a terminal.
@@ -75,14 +82,22 @@ impl Progress {
             return Progress(None);
         }
         let bar = indicatif::ProgressBar::new_spinner();
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{spinner} {msg} {bytes} ({binary_bytes_per_sec})",
-        ) {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(SPINNER) {
             bar.set_style(style);
         }
         bar.set_message(what.to_string());
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         Progress(Some(bar))
+    }
+
+    /// The total the counter counts up to: from now on a bar with a percentage and an ETA.
+    pub fn set_total(&self, total: u64) {
+        if let Some(bar) = &self.0 {
+            if let Ok(style) = indicatif::ProgressStyle::with_template(BAR) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_length(total);
+        }
     }
 
     /// Reports bytes done so far.

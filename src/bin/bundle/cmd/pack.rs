@@ -8,7 +8,7 @@ use startup_bundle::cli::{CipherFlags, Failure, LITERAL_PASS_WARNING};
 use startup_bundle::enc::Armor;
 use startup_bundle::fsutil::Overwrite;
 use startup_bundle::pack::{self, PackRequest};
-use startup_bundle::secret::{self, PassSpec, Prompt};
+use startup_bundle::secret::{self, PASSPHRASE_VAR, PassSpec, Prompt, SHORT_PASSPHRASE};
 use startup_bundle::size;
 
 use super::sign::{SigningFlags, print_signed};
@@ -19,7 +19,7 @@ use super::{Ctx, LibraryFlags, Progress, done, println};
 pub struct PackArgs {
     /// The personality folder
     pub dir: PathBuf,
-    /// The bundle file to write
+    /// The bundle file to write (not `-`: the file appears whole, and is signed)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Passphrase source: pass:TEXT, env:VAR, file:PATH, fd:N or stdin [default: $BUNDLE_PASSPHRASE, else ask]
@@ -54,7 +54,26 @@ pub struct PackArgs {
 impl PackArgs {
     /// Packs, encrypts and (with `--sign`) signs.
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode, Failure> {
+        if self.output.as_os_str() == "-" {
+            return Err(Failure::usage_hint(
+                "-o - is refused: pack writes a file, whole or not at all, that can be signed",
+                "give a file name, then `cat FILE` where a stream is needed",
+            ));
+        }
+        let pass_arg = match &self.pass {
+            // pass:TEXT is never printed: the line says where the passphrase had better come from.
+            Some(spec) => Some(
+                spec.openssl_arg()
+                    .unwrap_or_else(|| format!("env:{PASSPHRASE_VAR}")),
+            ),
+            None if std::env::var_os(PASSPHRASE_VAR).is_some() => {
+                Some(format!("env:{PASSPHRASE_VAR}"))
+            }
+            // Typed at the prompt: openssl asks too.
+            None => None,
+        };
         let req = PackRequest {
+            pass_arg,
             libraries: self.library.libraries(),
             params: self.cipher.params()?,
             armor: if self.base64 {
@@ -76,9 +95,22 @@ impl PackArgs {
             ctx.say(LITERAL_PASS_WARNING);
         }
         let passphrase = secret::read_passphrase(self.pass.as_ref(), Prompt::Twice)?;
+        if passphrase.is_short() {
+            ctx.say(&format!(
+                "warning: the passphrase is shorter than {SHORT_PASSPHRASE} characters; anyone who \
+                 downloads the bundle can try passphrases offline: `bundle keygen --passphrase` \
+                 makes a strong one"
+            ));
+        }
         let progress = Progress::start("packing");
         let with = signer.as_ref().map(|s| s.with());
-        let result = pack::pack_signed(&req, &passphrase, with.as_ref(), &|n| progress.set(n));
+        let result = pack::pack_signed_sized(
+            &req,
+            &passphrase,
+            with.as_ref(),
+            &|total| progress.set_total(total),
+            &|n| progress.set(n),
+        );
         progress.done();
         let packed = result?;
         for warning in &packed.warnings {

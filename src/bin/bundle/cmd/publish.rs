@@ -7,7 +7,7 @@ use startup_bundle::cli::Failure;
 use startup_bundle::publish::{self, s3::S3Config};
 
 use super::sign::SigningFlags;
-use super::{Ctx, done, println};
+use super::{Ctx, done, print, println};
 
 /// Where releases go, and how to reach an S3 destination.
 #[derive(Debug, clap::Args)]
@@ -18,23 +18,33 @@ pub struct DestFlags {
     /// An S3-compatible endpoint (path-style addressing)
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
-    /// Profile of ~/.aws/credentials [default: $AWS_PROFILE, else default]
+    /// Profile of ~/.aws/credentials and ~/.aws/config: static keys, credential_process, or a
+    /// role_arn to assume [default: $AWS_ACCESS_KEY_ID…, else $AWS_PROFILE, else default]
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// The instance metadata service, for a build host's instance role [default:
+    /// $AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254]
+    #[arg(long, value_name = "URL")]
+    pub imds_endpoint: Option<String>,
     /// Extra CA certificates (PEM) for the endpoint
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
 }
 
 impl DestFlags {
-    fn open(&self, spec: &str) -> Result<Box<dyn publish::Destination>, Failure> {
+    fn open(&self, ctx: &Ctx, spec: &str) -> Result<Box<dyn publish::Destination>, Failure> {
         let config = S3Config {
             region: self.region.clone(),
             endpoint_url: self.endpoint_url.clone(),
             profile: self.profile.clone(),
             ca_file: self.ca_file.clone(),
+            imds_endpoint: self.imds_endpoint.clone(),
         };
-        Ok(publish::open(spec, &config)?)
+        let dest = publish::open(spec, &config)?;
+        if let Some(credentials) = dest.credentials() {
+            ctx.say(&format!("signing with {credentials}"));
+        }
+        Ok(dest)
     }
 }
 
@@ -47,9 +57,10 @@ pub struct PublishArgs {
     /// Destination: a folder, or s3://bucket/prefix
     #[arg(long, value_name = "DEST")]
     pub to: String,
-    /// Roll back: republish the release with this seq under a new seq (needs --name and --key)
-    #[arg(long, value_name = "SEQ", requires_all = ["name", "key"])]
-    pub from: Option<u64>,
+    /// Roll back: republish the release with this seq, sha256 (or its first 8+ digits) or version
+    /// under a new seq (needs --name and --key)
+    #[arg(long, value_name = "SEQ|SHA256|VERSION", requires_all = ["name", "key"])]
+    pub from: Option<String>,
     /// The bundle name, with --from
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -67,8 +78,8 @@ pub struct PublishArgs {
 impl PublishArgs {
     /// Publishes a release (or republishes an old one), pointer last.
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode, Failure> {
-        let dest = self.dest.open(&self.to)?;
-        let done_ = match (&self.file, self.from, &self.name, &self.key) {
+        let dest = self.dest.open(ctx, &self.to)?;
+        let done_ = match (&self.file, &self.from, &self.name, &self.key) {
             (_, Some(from), Some(name), Some(key)) => {
                 let signer = self.signing.open(ctx, key)?;
                 publish::republish(
@@ -83,7 +94,7 @@ impl PublishArgs {
             (Some(file), None, _, _) => publish::publish(dest.as_ref(), file)?,
             _ => {
                 return Err(Failure::usage(
-                    "give the signed bundle FILE, or --from SEQ --name NAME --key KEY",
+                    "give the signed bundle FILE, or --from SEQ|SHA256|VERSION --name NAME --key KEY",
                 ));
             }
         };
@@ -119,31 +130,98 @@ pub struct ReleasesArgs {
 }
 
 impl ReleasesArgs {
-    /// Lists the releases, newest first, marking the one the pointer designates.
-    pub fn run(self, _ctx: &Ctx) -> Result<ExitCode, Failure> {
-        let dest = self.dest.open(&self.from)?;
+    /// Lists the releases, oldest first under a header, marking the one the pointer designates.
+    pub fn run(self, ctx: &Ctx) -> Result<ExitCode, Failure> {
+        let dest = self.dest.open(ctx, &self.from)?;
+        dest.check_exists()?;
         let names = match &self.name {
             Some(n) => vec![n.clone()],
             None => publish::release::list_names(dest.as_ref())?,
         };
-        for name in names {
-            for r in publish::list_releases(dest.as_ref(), &name)? {
-                let expires = r
-                    .facts
-                    .expires
-                    .map(startup_bundle::date::format_rfc3339)
-                    .unwrap_or_else(|| "never".into());
-                println(&format!(
-                    "{}\tseq {}\t{}\tsha256 {}\texpires {}{}",
-                    name,
-                    r.facts.seq,
-                    r.facts.version,
-                    startup_bundle::hashing::short(&r.facts.sha256),
-                    expires,
-                    if r.latest { "\t<- latest" } else { "" }
-                ))?;
+        let now = startup_bundle::date::now_unix();
+        let mut rows = vec![RELEASES_HEADER.map(str::to_string).to_vec()];
+        for name in &names {
+            for r in publish::list_releases(dest.as_ref(), name)? {
+                rows.push(release_row(name, &r, now));
             }
         }
+        if rows.len() == 1 {
+            ctx.say(&format!(
+                "nothing{} is published in {}",
+                self.name
+                    .as_deref()
+                    .map(|n| format!(" named {n}"))
+                    .unwrap_or_default(),
+                dest.describe()
+            ));
+            return done();
+        }
+        print(&table(&rows))?;
         done()
     }
+}
+
+/// The columns of `bundle releases`.
+const RELEASES_HEADER: [&str; 7] = [
+    "NAME", "SEQ", "SIGNED", "VERSION", "SHA256", "EXPIRES", "LATEST",
+];
+/// A sequence number in this range is taken for the UNIX time it defaults to (2001 to 2286), and
+/// shown as a date; others (a release counter) are shown as "-".
+const SEQ_AS_TIME: std::ops::Range<u64> = 1_000_000_000..10_000_000_000;
+
+/// One release as a row: dates in UTC to the minute, the short sha256 `--from` takes.
+fn release_row(name: &str, r: &publish::Release, now: u64) -> Vec<String> {
+    let signed = if SEQ_AS_TIME.contains(&r.facts.seq) {
+        human_date(r.facts.seq)
+    } else {
+        "-".into()
+    };
+    let expires = match r.facts.expires {
+        None => "never".into(),
+        Some(t) if t <= now => format!("{} (expired)", human_date(t)),
+        Some(t) => human_date(t),
+    };
+    vec![
+        name.to_string(),
+        r.facts.seq.to_string(),
+        signed,
+        r.facts.version.clone(),
+        startup_bundle::hashing::short(&r.facts.sha256).to_string(),
+        expires,
+        if r.latest { "<- latest" } else { "" }.into(),
+    ]
+}
+
+/// `2026-01-01 00:00 UTC`.
+fn human_date(secs: u64) -> String {
+    let c = startup_bundle::date::Civil::from_unix(secs);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        c.year, c.month, c.day, c.hour, c.minute
+    )
+}
+
+/// Rows as left-aligned columns two spaces apart, without trailing spaces.
+fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -1,15 +1,17 @@
-//! `bundle sign FILE`, and the signing flags `pack --sign` and `publish --from` share.
+//! `bundle sign FILE` (which opens the bundle and signs what it says), and the signing flags
+//! `pack --sign` and `publish --from` share.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use startup_bundle::cli::{CipherFlags, Expiry, Failure};
+use startup_bundle::cli::{Expiry, Failure};
 use startup_bundle::fsutil::Overwrite;
 use startup_bundle::pack;
 use startup_bundle::secret::{PassSpec, Prompt};
 use startup_bundle::sign::{self, SigningKey};
 
-use super::{Ctx, done, println};
+use super::unpack::OpenFlags;
+use super::{Ctx, Progress, done, println};
 
 /// Where `bundle keygen` writes the secret key (and `bundle sign` reads it), unless told.
 pub const DEFAULT_SECRET_KEY: &str = "bundle.key";
@@ -98,43 +100,69 @@ pub struct SignArgs {
     /// Sequence number, expiry, key password.
     #[command(flatten)]
     pub signing: SigningFlags,
-    /// Bundle name for the trusted comment (the rollback counter is per name) [default: FILE's stem]
+    /// How to open the bundle: the parameters that open it are the ones signed.
+    #[command(flatten)]
+    pub open: OpenFlags,
+    /// Bundle name for a bundle without bundle.json [default: FILE's name without its extension];
+    /// with bundle.json it must agree
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Bundle version for the trusted comment
-    #[arg(long, value_name = "VERSION", default_value = "0")]
-    pub version: String,
-    /// How the bundle was encrypted.
-    #[command(flatten)]
-    pub cipher: CipherFlags,
+    /// Version for a bundle without bundle.json [default: FILE's short sha256]; with bundle.json
+    /// it must agree
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
     /// Replace FILE.minisig
     #[arg(long)]
     pub force: bool,
 }
 
 impl SignArgs {
-    /// Signs FILE: `FILE.minisig`.
+    /// Opens FILE with the decryption flags, then signs what it says: `FILE.minisig`.
     pub fn run(self, ctx: &Ctx) -> Result<ExitCode, Failure> {
-        let params = self.cipher.params()?;
-        let name = self.name.clone().unwrap_or_else(|| {
-            self.file
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        });
-        if name.is_empty() || self.version.is_empty() {
+        if self.name.as_deref() == Some("") || self.version.as_deref() == Some("") {
             return Err(Failure::usage("--name and --version must not be empty"));
         }
+        let overwrite = Overwrite::from_force(self.force);
+        pack::signature_free(&self.file, overwrite)?;
         let signer = self.signing.open(ctx, &self.key)?;
-        let signed = pack::sign_existing(
+        let (params, passphrase, limits) = self.open.open(ctx)?;
+        let claimed = pack::Claimed {
+            name: self.name.as_deref(),
+            version: self.version.as_deref(),
+        };
+        let progress = Progress::start("opening the bundle to sign");
+        let result = pack::sign_existing(
             &self.file,
-            &signer.with(),
-            &name,
-            &self.version,
+            &passphrase,
             &params,
-            Overwrite::from_force(self.force),
-        )?;
-        print_signed(&signed)?;
+            &limits,
+            claimed,
+            &signer.with(),
+            overwrite,
+        );
+        progress.done();
+        let signed = result?;
+        if signed.origin == pack::FactsOrigin::FileName {
+            let facts = &signed.signed.facts;
+            let name_from = if self.name.is_some() {
+                "--name"
+            } else {
+                "the file's name"
+            };
+            let version_from = if self.version.is_some() {
+                "--version"
+            } else {
+                "the file's short sha256"
+            };
+            ctx.say(&format!(
+                "note: {} has no bundle.json (made by hand): signed as name {} ({name_from}), \
+                 version {} ({version_from})",
+                self.file.display(),
+                facts.name,
+                facts.version
+            ));
+        }
+        print_signed(&signed.signed)?;
         done()
     }
 }

@@ -3,7 +3,12 @@
 //!
 //! Only this file knows the order of the stages on the publisher's side. The output appears under its
 //! final name only when it is complete: it is written to a private temp file beside it and then linked
-//! (refusing to replace an existing file) or renamed (`--force`) into place.
+//! (refusing to replace an existing file) or renamed (`--force`) into place. `bundle sign` of an
+//! existing bundle, which reads the facts it signs from the bundle, is [`existing`].
+
+mod existing;
+
+pub use existing::{Claimed, FactsOrigin, SignedExisting, sign_existing, signature_free};
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -15,8 +20,9 @@ use crate::archive::{self, ArchiveError, Compression, PackEntry, PackOptions, So
 use crate::enc::{self, Armor, Params};
 use crate::exit::{Classify, Exit};
 use crate::fsutil::{NewFile, Overwrite};
+use crate::inspect::InspectError;
 use crate::personality::{self, LayoutEntry, Libraries, Manifest, Problem, Problems};
-use crate::secret::{PASSPHRASE_VAR, Passphrase};
+use crate::secret::Passphrase;
 use crate::sign::{self, SignError, SigningKey, TrustedFacts};
 
 /// Mode of the bundle file: it is encrypted and meant to sit on a public URL.
@@ -47,6 +53,9 @@ pub struct PackRequest {
     pub overwrite: Overwrite,
     /// Compression threads.
     pub threads: usize,
+    /// How the printed `openssl enc -d` line reads the passphrase: openssl's `-pass` argument
+    /// (the `--pass` given, e.g. `env:VAR` or `file:PATH`), or None to let openssl ask.
+    pub pass_arg: Option<String>,
 }
 
 /// What `bundle pack` made.
@@ -105,6 +114,25 @@ pub enum PackError {
     /// The signature could not be made.
     #[error(transparent)]
     Sign(#[from] SignError),
+    /// The bundle to sign does not open with the passphrase and parameters given, or holds no
+    /// runnable plan: nothing is signed.
+    #[error(transparent)]
+    Open(#[from] InspectError),
+    /// `--name` or `--version` disagrees with the bundle's own `bundle.json`.
+    #[error(
+        "--{what} {claimed:?} is not what the bundle says: its bundle.json has {what} {read:?}"
+    )]
+    Claim {
+        /// `name` or `version`.
+        what: &'static str,
+        /// What the flag said.
+        claimed: String,
+        /// What the bundle says.
+        read: String,
+    },
+    /// The file changed between the moment it was opened and the moment it was signed.
+    #[error("{0} changed while it was being signed")]
+    Changed(PathBuf),
     /// Writing the output failed.
     #[error("cannot write {path}")]
     Io {
@@ -122,7 +150,11 @@ impl Classify for PackError {
             PackError::Problems(p) => p.exit(),
             PackError::Archive(e) => e.exit(),
             PackError::Sign(e) => e.exit(),
-            PackError::Exists(_) | PackError::Io { .. } => Exit::Usage,
+            PackError::Open(e) => e.exit(),
+            PackError::Exists(_)
+            | PackError::Io { .. }
+            | PackError::Claim { .. }
+            | PackError::Changed(_) => Exit::Usage,
         }
     }
 
@@ -131,6 +163,13 @@ impl Classify for PackError {
             PackError::Problems(p) => p.hint(),
             PackError::Archive(e) => e.hint(),
             PackError::Sign(e) => e.hint(),
+            PackError::Open(e) => e.hint(),
+            PackError::Claim { what, .. } => Some(format!(
+                "leave --{what} out: the signature vouches for what the bundle says (set it in bundle.toml and pack again)"
+            )),
+            PackError::Changed(_) => {
+                Some("wait until nothing writes the file, then sign it again".to_string())
+            }
             PackError::Exists(_) => {
                 Some("pass --force to replace it, or choose another -o".to_string())
             }
@@ -158,6 +197,18 @@ pub fn pack_signed(
     sign: Option<&SignWith<'_>>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Packed, PackError> {
+    pack_signed_sized(req, pass, sign, &|_| {}, progress)
+}
+
+/// [`pack_signed`], telling `total` the content bytes to pack (what `progress` counts up to)
+/// before it starts, for a progress bar with a percentage and an ETA.
+pub fn pack_signed_sized(
+    req: &PackRequest,
+    pass: &Passphrase,
+    sign: Option<&SignWith<'_>>,
+    total: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Packed, PackError> {
     let sig_path = sign::sig_path(&req.output);
     if req.overwrite == Overwrite::Refuse {
         let outputs = [Some(&req.output), sign.map(|_| &sig_path)];
@@ -174,6 +225,7 @@ pub fn pack_signed(
     let found = personality::load(&req.dir, &libraries)?;
     let manifest = found.manifest();
     let entries = archive_entries(&found.layout())?;
+    total(archive::content_bytes(&entries)?);
     let opts = PackOptions {
         compression: req.compression,
         mtime: PackOptions::mtime_from_env()?,
@@ -237,50 +289,24 @@ pub fn pack_signed(
         size,
         sha256,
         manifest,
-        open_command: open_command(&req.output, &req.params, req.armor, req.compression),
+        open_command: open_command(
+            &req.output,
+            &req.params,
+            req.armor,
+            req.compression,
+            req.pass_arg.as_deref(),
+        ),
         signature,
         warnings: found.warnings,
     })
 }
 
-/// Signs an existing bundle file (`bundle sign`): `FILE.minisig` with the given facts; the file's
-/// sha256 is computed here.
-pub fn sign_existing(
-    file: &Path,
-    with: &SignWith<'_>,
-    name: &str,
-    version: &str,
-    params: &Params,
-    overwrite: Overwrite,
-) -> Result<Signed, PackError> {
-    let sig_path = sign::sig_path(file);
-    if overwrite == Overwrite::Refuse && fs::symlink_metadata(&sig_path).is_ok() {
-        return Err(PackError::Exists(sig_path));
-    }
-    let read_err = |source| PackError::Io {
-        path: file.to_path_buf(),
-        source,
-    };
-    let (sha256, _) = crate::hashing::file_sha256(file).map_err(read_err)?;
-    let facts = TrustedFacts {
-        name: name.to_string(),
-        version: version.to_string(),
-        seq: with.seq,
-        sha256,
-        params: *params,
-        expires: with.expires,
-    };
-    let text = with.key.sign(File::open(file).map_err(read_err)?, &facts)?;
-    write_signature(&sig_path, &text, overwrite)?;
-    Ok(Signed {
-        path: sig_path,
-        key_id: with.key.key_id().to_string(),
-        facts,
-    })
-}
-
 /// Writes `.minisig` text whole: a temp file beside it, then linked or renamed into place.
-fn write_signature(path: &Path, text: &str, overwrite: Overwrite) -> Result<(), PackError> {
+pub(crate) fn write_signature(
+    path: &Path,
+    text: &str,
+    overwrite: Overwrite,
+) -> Result<(), PackError> {
     let io_err = |source| PackError::Io {
         path: path.to_path_buf(),
         source,
@@ -312,12 +338,14 @@ fn archive_entries(layout: &[LayoutEntry]) -> Result<Vec<PackEntry>, ArchiveErro
     Ok(entries)
 }
 
-/// The stock-tools line that opens a bundle: `openssl enc -d … | tar -x…`.
+/// The stock-tools line that opens a bundle: `openssl enc -d … | tar -x…`, reading the passphrase
+/// from `pass` (openssl's `-pass` argument), or asking for it when None.
 pub fn open_command(
     file: &Path,
     params: &Params,
     armor: Armor,
     compression: Compression,
+    pass: Option<&str>,
 ) -> String {
     let armor_flag = if armor == Armor::Base64 { " -a" } else { "" };
     let tar = match compression {
@@ -325,15 +353,18 @@ pub fn open_command(
         Compression::Zstd => "tar --zstd -x",
         Compression::None => "tar -x",
     };
+    let pass = pass
+        .map(|p| format!(" -pass {}", crate::shell::quote(p)))
+        .unwrap_or_default();
     format!(
-        "openssl enc -d {}{armor_flag} -in {} -pass env:{PASSPHRASE_VAR} | {tar}",
+        "openssl enc -d {}{armor_flag} -in {}{pass} | {tar}",
         params.openssl_flags(),
         crate::shell::quote(&file.to_string_lossy())
     )
 }
 
 /// Places a finished output file, naming an existing one in the error.
-fn place(file: NewFile, overwrite: Overwrite) -> Result<(), PackError> {
+pub(crate) fn place(file: NewFile, overwrite: Overwrite) -> Result<(), PackError> {
     let target = file.target().to_path_buf();
     file.place(overwrite).map_err(|source| {
         if source.kind() == io::ErrorKind::AlreadyExists {
