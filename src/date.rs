@@ -1,6 +1,7 @@
 //! Wall-clock dates, the one place that turns UNIX seconds into civil dates and back: RFC 3339 in
 //! signatures' trusted comments and `status.json`, the compact form of run ids and SigV4's
-//! `x-amz-date`, `--expires` as a date or a duration from now, and the current UNIX time.
+//! `x-amz-date`, `--expires` as a date or a duration from now, HTTP's `Date` and `Last-Modified`,
+//! and the current UNIX time.
 //!
 //! Whole seconds since the UNIX epoch, UTC, from 1970 to 9999. Pure arithmetic on the proleptic
 //! Gregorian calendar (Howard Hinnant's "chrono-compatible low-level date algorithms"); no time zone
@@ -146,6 +147,45 @@ pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
     u64::try_from(secs).map_err(|_| bad())
 }
 
+/// Month names of an HTTP date, in order.
+const HTTP_MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+/// Reads an HTTP date in the IMF-fixdate form every server must send (RFC 9110 §5.6.7:
+/// `Sun, 06 Nov 1994 08:49:37 GMT`); the obsolete RFC 850 and asctime forms are not read (None),
+/// which only makes a `Last-Modified` unusable as a validator.
+pub fn parse_http_date(text: &str) -> Option<u64> {
+    let b = text.trim().as_bytes();
+    // "Sun, 06 Nov 1994 08:49:37 GMT": fixed positions.
+    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" {
+        return None;
+    }
+    let sep = [b[7], b[11], b[16], b[19], b[22]];
+    if sep != [b' ', b' ', b' ', b':', b':'] {
+        return None;
+    }
+    let day = digits(&b[5..7])?;
+    let month = HTTP_MONTHS.iter().position(|m| m[..] == b[8..11])? as i64 + 1;
+    let year = digits(&b[12..16])?;
+    let (hour, minute, second) = (
+        digits(&b[17..19])?,
+        digits(&b[20..22])?,
+        digits(&b[23..25])?,
+    );
+    if !(1970..=MAX_YEAR).contains(&year)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * DAY_SECS + hour * 3600 + minute * 60 + second;
+    u64::try_from(secs).ok()
+}
+
 /// `Z`, `z` or `±HH:MM` as seconds east of UTC.
 fn zone_offset(zone: &[u8]) -> Option<i64> {
     match zone {
@@ -242,6 +282,30 @@ mod tests {
         assert_eq!(compact(at(1_700_000_000)), "20231114T221320Z");
         assert_eq!(format_rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
         assert_eq!(Civil::from_unix(1_440_672_507).compact_date(), "20150827");
+    }
+
+    #[test]
+    fn reads_http_dates() {
+        // RFC 9110 §5.6.7's example; `date -u -d 1994-11-06T08:49:37Z +%s`.
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(
+            parse_http_date("Thu, 31 Dec 2026 00:00:00 GMT"),
+            parse_rfc3339("2026-12-31").ok()
+        );
+        for bad in [
+            "",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 31 Feb 1994 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -230,6 +230,17 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// A 304 Not Modified to a request that carried no condition, which the download refuses
+    /// like any other unexpected status: what a caller reports if one ever reaches it.
+    pub fn not_modified(url: &str) -> FetchError {
+        FetchError::Status {
+            from: None,
+            url: super::redact(url),
+            status: 304,
+            reason: "Not Modified".into(),
+        }
+    }
+
     /// The error for a failed write of the download to `path` (inside the download folder), after
     /// `written` bytes of `url`: [`FetchError::NoSpace`] when the disk is full, else `Write`.
     pub(crate) fn write(path: &Path, url: &str, written: u64, source: io::Error) -> FetchError {

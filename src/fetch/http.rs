@@ -1,6 +1,6 @@
 //! HTTP(S) downloads into a [`Part`]: attempts, resume with `Range` and `If-Range` (`resume.rs`),
-//! redirects checked before they are followed (`redirect.rs`), and the retry loop, all inside one
-//! deadline.
+//! conditional GETs (`validators.rs`), redirects checked before they are followed
+//! (`redirect.rs`), and the retry loop, all inside one deadline.
 //!
 //! Decides which failures are worth retrying (connection errors, timeouts, stalls, 429, 5xx, short
 //! bodies) and which are not (other 4xx, TLS certificate errors, refused redirects, size caps, a
@@ -21,6 +21,7 @@ use super::redirect::{self, Follow, Refused};
 use super::resume::Resume;
 use super::retry::{self, Budget};
 use super::url::redact;
+use super::validators::Validators;
 use crate::aws::error::ERROR_BODY_MAX;
 use crate::duration::human;
 use crate::errchain::{self, root_cause};
@@ -34,6 +35,26 @@ const USER_AGENT: &str = concat!("startup-bundle/", env!("CARGO_PKG_VERSION"));
 type Failure = retry::Step<FetchError>;
 
 type Attempt = Result<(), Failure>;
+
+/// How a download ended well.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// The condition held: the server still has the bytes of the validators sent (304, no body).
+    NotModified,
+    /// The body is in the part; the validators of the answer that sent it, if usable.
+    Body(Option<Validators>),
+}
+
+/// What the attempts of one download learnt so far.
+struct Progress<'a> {
+    /// How to resume a cut body.
+    resume: Resume,
+    /// The validators to send while no body has come (a 200 means the object changed: later
+    /// attempts want its bytes, not a 304).
+    ask: Option<&'a Validators>,
+    /// The validators of the answer whose body is in the part.
+    got: Option<Validators>,
+}
 
 /// Per-attempt request signing, and better errors for refusals: what an S3 source adds.
 pub(crate) trait Authorize {
@@ -57,14 +78,17 @@ struct Session<'a> {
 
 /// Downloads `url` into `part` over `tls`, retrying until `opts`' deadline; one `log` line per
 /// failed attempt. `auth`, when given, signs every attempt afresh, and no redirect is followed.
+/// With `known`, the first attempts are conditional: a 304 ends the download with nothing in
+/// `part`.
 pub(crate) fn download(
     url: &Url,
     tls: rustls::ClientConfig,
     part: &mut Part,
     opts: &FetchOptions,
     auth: Option<&dyn Authorize>,
+    known: Option<&Validators>,
     log: &mut dyn FnMut(&str),
-) -> Result<(), FetchError> {
+) -> Result<Answer, FetchError> {
     let follow = match auth {
         Some(_) => Follow::Never,
         None => Follow::Checked,
@@ -89,7 +113,11 @@ pub(crate) fn download(
             "the fetches before this one in the same run used it all".into(),
         ));
     }
-    let mut resume = Resume::default();
+    let mut progress = Progress {
+        resume: Resume::default(),
+        ask: known,
+        got: None,
+    };
     let backoff = retry::Backoff {
         start: opts.backoff_start,
         max: opts.backoff_max,
@@ -99,7 +127,7 @@ pub(crate) fn download(
         backoff,
         "fetch",
         log,
-        || session.attempt(part, &mut resume),
+        || session.attempt(part, &mut progress),
         gave_up,
     )
 }
@@ -129,7 +157,8 @@ pub(crate) fn client(
 }
 
 impl Session<'_> {
-    fn attempt(&self, part: &mut Part, resume: &mut Resume) -> Attempt {
+    fn attempt(&self, part: &mut Part, progress: &mut Progress) -> Result<Answer, Failure> {
+        let resume = &mut progress.resume;
         let ask = resume.ask(part.len());
         let from = match &ask {
             Some(_) => part.len(),
@@ -138,10 +167,18 @@ impl Session<'_> {
                 0
             }
         };
-        let extra: Vec<(&str, &str)> = ask
+        let mut extra: Vec<(&str, &str)> = ask
             .iter()
             .flat_map(|(range, etag)| [(RANGE.as_str(), range.as_str()), (IF_RANGE.as_str(), etag)])
             .collect();
+        // A resumed body is of an object already answered with 200: never conditional then.
+        let condition = progress
+            .ask
+            .filter(|_| ask.is_none())
+            .and_then(Validators::condition);
+        if let Some((name, value)) = &condition {
+            extra.push((name.as_str(), *value));
+        }
         let mut request = self.client.get(self.url.clone());
         for (name, value) in &extra {
             request = request.header(*name, *value);
@@ -154,9 +191,12 @@ impl Session<'_> {
         // Where redirects led: what answered is what messages name.
         let here = redact(response.url().as_str());
         let total = match status {
+            StatusCode::NOT_MODIFIED if condition.is_some() => return Ok(Answer::NotModified),
             StatusCode::OK => {
                 reset(part, &self.shown)?;
                 resume.whole(response.headers(), response.content_length());
+                progress.ask = None;
+                progress.got = Validators::of(response.headers());
                 response.content_length()
             }
             StatusCode::PARTIAL_CONTENT if from == 0 => {
@@ -208,7 +248,7 @@ impl Session<'_> {
                 "body from {here} cut short at {} of {total} bytes",
                 part.len()
             ))),
-            _ => Ok(()),
+            _ => Ok(Answer::Body(progress.got.clone())),
         }
     }
 

@@ -16,6 +16,7 @@ pub(crate) mod retry;
 mod s3;
 pub(crate) mod tls;
 mod url;
+mod validators;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ pub(crate) use redirect::Follow;
 pub use s3::S3Options;
 pub use tls::client_config as tls_config;
 pub use url::{DEFAULT_NAME, redact};
+pub use validators::Validators;
 
 use part::Part;
 use url::Source;
@@ -119,6 +121,9 @@ pub struct Fetched {
     /// The last path segment of the URL (as written, without query), or the file name of a path;
     /// [`DEFAULT_NAME`] when empty. Taken from the URL given, not from where redirects led.
     pub name: String,
+    /// What the server said identifies these bytes (`ETag`, `Last-Modified`), for a later
+    /// [`fetch_if_changed`]; None for a local file or a server that sent none usable.
+    pub validators: Option<Validators>,
 }
 
 impl Fetched {
@@ -126,6 +131,72 @@ impl Fetched {
     pub fn sha256_hex(&self) -> String {
         crate::hashing::hex(&self.sha256)
     }
+}
+
+/// What [`fetch_if_changed`] found.
+#[derive(Debug)]
+pub enum Answer {
+    /// The server still has the bytes of the validators given (304): nothing was downloaded.
+    NotModified,
+    /// Other bytes (or the server ignored the condition): downloaded.
+    Fetched(Fetched),
+}
+
+/// [`fetch`], but conditional when `known` is given and the URL is a web or S3 one: a server
+/// that still has the bytes `known` describes answers 304 and nothing is downloaded
+/// (`If-None-Match`, else `If-Modified-Since`; RFC 9110 §13.1). A local file is always copied.
+pub fn fetch_if_changed(
+    url: &str,
+    dest_dir: &Path,
+    opts: &FetchOptions,
+    known: Option<&Validators>,
+    log: &mut dyn FnMut(&str),
+) -> Result<Answer, FetchError> {
+    let source = url::parse(url)?;
+    let create = || {
+        Part::create(dest_dir, opts.max_size).map_err(|source| FetchError::TempFile {
+            dir: dest_dir.to_path_buf(),
+            source,
+        })
+    };
+    let (part, name, answer) = match source {
+        Source::Web(web) => {
+            // TLS first, so a bad --ca-file leaves nothing behind in dest_dir.
+            let tls = tls::client_config(opts.ca_file.as_deref())?;
+            let mut part = create()?;
+            let answer = http::download(&web, tls, &mut part, opts, None, known, log)?;
+            (part, url::web_name(&web), answer)
+        }
+        Source::S3(location) => {
+            let tls = tls::client_config(opts.ca_file.as_deref())?;
+            let env = |name: &str| std::env::var(name).ok();
+            let get = s3::prepare(location, &opts.s3, &env, tls.clone(), log)?;
+            let mut part = create()?;
+            let answer = http::download(&get.url, tls, &mut part, opts, Some(&get), known, log)?;
+            (part, get.name(), answer)
+        }
+        Source::Local(path) => {
+            let mut part = create()?;
+            local::copy(&path, &mut part, opts)?;
+            (part, url::local_name(&path), http::Answer::Body(None))
+        }
+    };
+    let validators = match answer {
+        // The part is removed when dropped.
+        http::Answer::NotModified => return Ok(Answer::NotModified),
+        http::Answer::Body(validators) => validators,
+    };
+    let (temp, written) = (part.path().to_path_buf(), part.len());
+    let (path, size, sha256) = part
+        .finish()
+        .map_err(|e| FetchError::write(&temp, &redact(url), written, e))?;
+    Ok(Answer::Fetched(Fetched {
+        path,
+        size,
+        sha256,
+        name,
+        validators,
+    }))
 }
 
 /// Fetches `url` into a new private temporary file inside `dest_dir`.
@@ -145,43 +216,10 @@ pub fn fetch(
     opts: &FetchOptions,
     log: &mut dyn FnMut(&str),
 ) -> Result<Fetched, FetchError> {
-    let source = url::parse(url)?;
-    let create = || {
-        Part::create(dest_dir, opts.max_size).map_err(|source| FetchError::TempFile {
-            dir: dest_dir.to_path_buf(),
-            source,
-        })
-    };
-    let (part, name) = match source {
-        Source::Web(web) => {
-            // TLS first, so a bad --ca-file leaves nothing behind in dest_dir.
-            let tls = tls::client_config(opts.ca_file.as_deref())?;
-            let mut part = create()?;
-            http::download(&web, tls, &mut part, opts, None, log)?;
-            (part, url::web_name(&web))
-        }
-        Source::S3(location) => {
-            let tls = tls::client_config(opts.ca_file.as_deref())?;
-            let env = |name: &str| std::env::var(name).ok();
-            let get = s3::prepare(location, &opts.s3, &env, tls.clone(), log)?;
-            let mut part = create()?;
-            http::download(&get.url, tls, &mut part, opts, Some(&get), log)?;
-            (part, get.name())
-        }
-        Source::Local(path) => {
-            let mut part = create()?;
-            local::copy(&path, &mut part, opts)?;
-            (part, url::local_name(&path))
-        }
-    };
-    let (temp, written) = (part.path().to_path_buf(), part.len());
-    let (path, size, sha256) = part
-        .finish()
-        .map_err(|e| FetchError::write(&temp, &redact(url), written, e))?;
-    Ok(Fetched {
-        path,
-        size,
-        sha256,
-        name,
-    })
+    match fetch_if_changed(url, dest_dir, opts, None, log)? {
+        Answer::Fetched(fetched) => Ok(fetched),
+        // Without validators no request is conditional, and a 304 to an unconditional request
+        // is refused by the download as any other unexpected status is.
+        Answer::NotModified => Err(FetchError::not_modified(url)),
+    }
 }

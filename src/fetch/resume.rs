@@ -9,8 +9,6 @@
 
 use reqwest::header::{ACCEPT_RANGES, CONTENT_RANGE, ETAG, HeaderMap, HeaderName};
 
-/// Longest ETag kept: S3's are 34 characters; a longer one is not worth trusting.
-const MAX_ETAG: usize = 256;
 /// Characters of a hostile header shown in a log line.
 const SHOWN_MAX: usize = 100;
 
@@ -105,33 +103,18 @@ fn content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
 /// and plain (RFC 9110 §8.8.3 characters, not too long).
 fn strong_etag(headers: &HeaderMap) -> Option<String> {
     let value = header(headers, ETAG);
-    let inner = value.strip_prefix('"')?.strip_suffix('"')?;
-    let plain = value.len() <= MAX_ETAG
-        && inner
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b));
-    plain.then_some(value)
+    super::validators::is_strong(&value).then_some(value)
 }
 
 fn header(headers: &HeaderMap, name: HeaderName) -> String {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    super::validators::text(headers, &name).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::validators::test_headers as headers;
     use super::*;
-    use reqwest::header::{CONTENT_RANGE, ETAG, HeaderValue};
-
-    fn headers(pairs: &[(HeaderName, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.clone(), HeaderValue::from_static(v)))
-            .collect()
-    }
+    use reqwest::header::{CONTENT_RANGE, ETAG};
 
     fn first_answer(etag: &'static str) -> Resume {
         let mut resume = Resume::default();
