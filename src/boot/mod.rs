@@ -39,8 +39,7 @@ use crate::fetch;
 use crate::runner::{self, ModuleToRun, Outcome, RunSpec};
 use crate::secret::{self, Prompt};
 use crate::state::{
-    BundleInfo, DEFAULT_KEEP_RUNS, Releases, RunKind, RunRecord, RunResult, Stage, StateDir,
-    StateLock, Status,
+    BundleInfo, Releases, RunKind, RunRecord, RunResult, Stage, StateDir, StateLock, Status,
 };
 
 pub use crate::state::{DEFAULT_STATE_DIR, default_state_dir};
@@ -146,8 +145,14 @@ fn fetch_and_apply(
         }
         _ => opts,
     };
-    let fetched = source::designated(fetching, &downloads, log)
-        .and_then(|designated| source::fetch_designated(fetching, designated, &downloads, log));
+    let fetched = source::designated(fetching, &downloads, log).and_then(|designated| {
+        if let Some(said) = &designated.said {
+            log(said);
+        }
+        let source = source::fetch_designated(fetching, designated, &downloads, log)?;
+        log(&source.said);
+        Ok(source)
+    });
     let source = match (fetched, record.as_deref_mut()) {
         (Ok(source), _) => source,
         (Err(e), Some(record)) if can_fall_back && e.exit() == Exit::Fetch => {
@@ -199,6 +204,9 @@ fn apply(
     set_stage(opts, &mut record, Stage::Unpack)?;
     let releases = state.releases()?;
     let opened = release::open(opts, &releases, &source, pass, accepted.as_ref(), log)?;
+    let fetched_as = (source.download.fetched.validators.as_ref())
+        .filter(|_| record.is_some())
+        .map(|v| source::fetched_as(&source.url, v));
     drop(source);
     // Raised only now that the release decrypted and unpacked: a signed file with wrong
     // parameters cannot lock out every earlier good release.
@@ -211,7 +219,14 @@ fn apply(
                 floor.path(&a.facts.name),
             ))?;
     }
-    run_release(opts, state, record, &releases, opened, log)
+    let report = run_release(opts, state, record, &releases, opened, log)?;
+    // Kept with the applied release, so that the next `watch` poll of this URL is a 304.
+    if let Some(fetched_as) = fetched_as
+        && let Err(e) = releases.remember_fetch(&report.sha256, fetched_as)
+    {
+        log(&format!("could not keep how the URL answered: {e}"));
+    }
+    Ok(report)
 }
 
 /// The plan and run stages of a release that is on disk and trusted (just unpacked, or re-used
@@ -253,7 +268,7 @@ fn run_release(
     };
     let Some(record) = record else {
         report.diff = diff::against_current(releases, &report.plan, &sha256);
-        prune(state, releases, &sha256, None, log);
+        prune(releases, &sha256, log);
         return Ok(report);
     };
     {
@@ -276,28 +291,19 @@ fn run_release(
         &mut std::io::stdout(),
     )?;
     releases.set_current(&sha256)?;
-    prune(state, releases, &sha256, Some(record), log);
+    prune(releases, &sha256, log);
     report.inits = ran.inits_run;
     report.log_dir = Some(record.log_dir().to_path_buf());
     Ok(report)
 }
 
-/// Removes old releases (never `current`, never the one just used) and old run logs.
-fn prune(
-    state: &StateDir,
-    releases: &Releases,
-    in_use: &str,
-    record: Option<&RunRecord>,
-    log: &mut dyn FnMut(&str),
-) {
+/// Removes old releases (never `current`, never the one just used).
+fn prune(releases: &Releases, in_use: &str, log: &mut dyn FnMut(&str)) {
     for sha in releases.prune(&[in_use]) {
         log(&format!(
             "removed the old release {}",
             releases.dir(&sha).display()
         ));
-    }
-    if let Some(record) = record {
-        state.logs().prune(DEFAULT_KEEP_RUNS, record.log_dir());
     }
 }
 
@@ -325,6 +331,9 @@ fn finish(
     if let Err(e) = saved {
         log(&format!("could not record the run's outcome: {e}"));
     }
+    // Every run, failed ones too (a watch retrying a failed release makes one per attempt): the
+    // newest `--keep-runs` log folders stay, this run's among them.
+    state.logs().prune(opts.keep_runs, record.log_dir());
     if let Some(cmd) = hook
         && let Err(e) = runner::run_hook(
             cmd,

@@ -62,6 +62,8 @@ pub struct BootOptions {
     pub interrupt: Interrupt,
     /// Whether a boot whose fetch fails for good re-applies the last verified release.
     pub offline: Offline,
+    /// Run log folders kept (`--keep-runs`), this run's among them.
+    pub keep_runs: usize,
 }
 
 /// The offline fallback (`--no-offline`, `--offline-after DUR`).

@@ -141,6 +141,7 @@ pub fn open(
         }),
         verified_at: crate::date::rfc3339(SystemTime::now()),
         applied_at: None,
+        fetched_as: None,
     };
     releases.write_record(&record)?;
     Ok(Opened { plan, record })

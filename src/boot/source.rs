@@ -12,9 +12,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::fetch::{self, FetchError, FetchOptions, Fetched};
+use sha2::Digest as _;
+
+use crate::fetch::{self, FetchError, FetchOptions, Fetched, Validators};
 use crate::pointer;
 use crate::sign::{self, VerifyError};
+use crate::state::{FetchedAs, ReleaseRecord};
 
 use super::error::BootError;
 use super::options::BootOptions;
@@ -66,6 +69,8 @@ pub struct Source {
     pub signature: Option<SignatureText>,
     /// The end of the fetch stage's `--retry-for`, for the `.minisig`.
     deadline: Instant,
+    /// What was fetched, for the log: `fetched URL (SIZE, sha256 HEX)`.
+    pub said: String,
 }
 
 /// The signature (pointer or `.minisig`) and where the bytes are, before the bundle is fetched:
@@ -80,6 +85,9 @@ pub struct Designated {
     pub pointer: Option<SignatureText>,
     /// The end of the fetch stage's `--retry-for`, started by [`designated`].
     deadline: Instant,
+    /// What the pointer said, for the log (`URL points at NAME VERSION seq N: URL`); a caller
+    /// that finds nothing changed need not say it.
+    pub said: Option<String>,
 }
 
 /// Follows a release pointer (`…/NAME.latest`): fetches it and returns the URL of the release its
@@ -97,6 +105,7 @@ pub fn designated(
             pointed_sha256: None,
             pointer: None,
             deadline,
+            said: None,
         });
     }
     let shown = fetch::redact(&opts.url);
@@ -117,13 +126,13 @@ pub fn designated(
         .into());
     }
     let url = pointer::release_url(&opts.url, &facts);
-    log(&format!(
+    let said = format!(
         "{shown} points at {} {} seq {}: {}",
         facts.name,
         facts.version,
         facts.seq,
         fetch::redact(&url)
-    ));
+    );
     Ok(Designated {
         url,
         pointed_sha256: Some(facts.sha256),
@@ -132,6 +141,7 @@ pub fn designated(
             text,
         }),
         deadline,
+        said: Some(said),
     })
 }
 
@@ -143,24 +153,62 @@ pub fn fetch_designated(
     downloads: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<Source, BootError> {
+    let url = designated.url.clone();
+    // Not asked conditionally, so the download refuses a 304 before this.
+    fetch_designated_if_changed(opts, designated, None, downloads, log)?
+        .ok_or_else(|| FetchError::not_modified(&url).into())
+}
+
+/// [`fetch_designated`], asked with `known` validators (a conditional GET): None when the
+/// server still has the bytes they describe, and nothing was downloaded.
+pub fn fetch_designated_if_changed(
+    opts: &BootOptions,
+    designated: Designated,
+    known: Option<&Validators>,
+    downloads: &Path,
+    log: &mut dyn FnMut(&str),
+) -> Result<Option<Source>, BootError> {
     let within = opts.fetch.until(designated.deadline);
-    let fetched = fetch::fetch(&designated.url, downloads, &within, log)?;
+    let fetched = match fetch::fetch_if_changed(&designated.url, downloads, &within, known, log)? {
+        fetch::Answer::NotModified => return Ok(None),
+        fetch::Answer::Fetched(fetched) => fetched,
+    };
     let download = Download {
         fetched,
         downloads: downloads.to_path_buf(),
     };
-    log(&format!(
+    let said = format!(
         "fetched {} ({}, sha256 {})",
         fetch::redact(&designated.url),
         crate::size::human(download.fetched.size),
         download.sha256()
-    ));
-    Ok(Source {
+    );
+    Ok(Some(Source {
         url: designated.url,
         download,
         // A release pointer *is* the release's signature.
         signature: designated.pointer,
         deadline: designated.deadline,
+        said,
+    }))
+}
+
+/// How `url` answered with `validators`, as the state folder keeps it with the release.
+pub fn fetched_as(url: &str, validators: &Validators) -> FetchedAs {
+    FetchedAs {
+        url_sha256: crate::hashing::hex(&sha2::Sha256::digest(url.as_bytes())),
+        etag: validators.etag.clone(),
+        last_modified: validators.last_modified.clone(),
+    }
+}
+
+/// The validators kept with `record`, when they were given for `url`.
+pub fn known_validators(url: &str, record: &ReleaseRecord) -> Option<Validators> {
+    let kept = record.fetched_as.as_ref()?;
+    let asked = fetched_as(url, &Validators::default());
+    (kept.url_sha256 == asked.url_sha256).then(|| Validators {
+        etag: kept.etag.clone(),
+        last_modified: kept.last_modified.clone(),
     })
 }
 

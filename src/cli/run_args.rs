@@ -15,7 +15,7 @@ use crate::boot::{self, BootOptions, Mode, ParamsGiven, SignaturePolicy};
 use crate::cli::{DecryptFlags, Dur, EnvVar, Failure, Sha256Hex, Size};
 use crate::fetch::{self, FetchOptions, S3Options};
 use crate::sign::{ExpiryPolicy, Rollback, TrustedKey};
-use crate::state::DEFAULT_STATE_DIR;
+use crate::state::{DEFAULT_KEEP_RUNS, DEFAULT_STATE_DIR};
 use crate::{runner, secret};
 
 /// `run`'s flags (also `watch`'s).
@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// [default: the whole --retry-for]
     #[arg(long, value_name = "DUR", conflicts_with = "no_offline")]
     pub offline_after: Option<Dur>,
+    /// Run log folders kept in the state folder (STATE/logs/RUN-ID/): the newest N, this run's
+    /// among them
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_KEEP_RUNS)]
+    pub keep_runs: usize,
     /// Fetch, verify, decrypt, unpack and print the plan (and what changed since the applied
     /// release); run nothing, save nothing
     #[arg(long)]
@@ -122,6 +126,11 @@ impl RunArgs {
             )
         })?;
         let params = self.decrypt.params()?;
+        if self.keep_runs == 0 {
+            return Err(Failure::usage(
+                "--keep-runs must be at least 1: the log folder of the run that is going on is kept",
+            ));
+        }
         if let Some(warning) = self.decrypt.literal_warning() {
             log(warning);
         }
@@ -210,6 +219,7 @@ impl RunArgs {
                 enabled: !self.no_offline,
                 after: self.offline_after.map(|d| d.0),
             },
+            keep_runs: self.keep_runs,
         })
     }
 }

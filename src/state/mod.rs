@@ -7,7 +7,8 @@
 //!   status.json              the last run, whatever stage it reached   status.rs
 //!   current -> releases/<sha256>   the last release applied successfully   releases.rs
 //!   releases/<sha256>/       unpacked releases, kept for re-use, rerun and rollback
-//!   releases/<sha256>.json   what was verified and unpacked here: the proof a folder may be re-used
+//!   releases/<sha256>.json   what was verified and unpacked here: the proof a folder may be re-used,
+//!                            and how its URL answered (validators for watch's conditional GET)
 //!   downloads/               partial downloads of the run holding the lock
 //!   init/<module>@<digest>   inits that succeeded                init.rs
 //!   seq/<name>               the rollback floor per signed name  floor.rs
@@ -37,7 +38,7 @@ pub use floor::Floor;
 pub use init::InitRecords;
 pub use lock::StateLock;
 pub use logs::{DEFAULT_KEEP_RUNS, Logs};
-pub use releases::{KEEP_RELEASES, ReleaseRecord, Releases};
+pub use releases::{FetchedAs, KEEP_RELEASES, ReleaseRecord, Releases};
 pub use status::{
     BundleInfo, MAX_STATUS_SIZE, Phase, RunKind, RunRecord, RunResult, STATUS_FORMAT, SignedInfo,
     Stage, Status, Step, StepState, this_boot,

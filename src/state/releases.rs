@@ -49,6 +49,22 @@ pub struct ReleaseRecord {
     /// When it was last applied successfully here, RFC 3339.
     #[serde(default)]
     pub applied_at: Option<String>,
+    /// How its URL answered the download that brought it, for `watch`'s conditional GET.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_as: Option<FetchedAs>,
+}
+
+/// The validators a server gave with a release's bytes (`ETag`, `Last-Modified`): a later poll
+/// of the same URL sends them back, and a server that still has these bytes answers 304.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchedAs {
+    /// sha256 of the URL as given, query included: the validators hold for that URL alone, and a
+    /// presigned URL's credentials are not written down.
+    pub url_sha256: String,
+    /// The answer's entity-tag, as sent.
+    pub etag: Option<String>,
+    /// The answer's `Last-Modified`, as sent.
+    pub last_modified: Option<String>,
 }
 
 /// The releases of one state folder.
@@ -93,6 +109,20 @@ impl Releases {
         text.push(b'\n');
         fsutil::atomic_write(&path, &text, PRIVATE_FILE_MODE)
             .map_err(StateError::io("write", &path))
+    }
+
+    /// Keeps with the release `sha256` how its URL answered (see [`FetchedAs`]); nothing when
+    /// this machine has no record of it.
+    pub fn remember_fetch(&self, sha256: &str, fetched_as: FetchedAs) -> Result<(), StateError> {
+        match self.record(sha256) {
+            Some(record) if record.fetched_as.as_ref() != Some(&fetched_as) => {
+                self.write_record(&ReleaseRecord {
+                    fetched_as: Some(fetched_as),
+                    ..record
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Removes a release's folder and record (a changed or untrusted folder).
