@@ -54,3 +54,6 @@ mod operator_personality;
 // Issue 12 on the publisher's side: `bundle sign` reads what it signs, verify/inspect of URLs and
 // pointers, releases, publish --from, credentials the way the AWS tools find them, small things.
 mod operator_publisher;
+// `watch` fit for a fleet: conditional GETs (304s), backoff of a failed release, quiet polls,
+// pruned run logs — counted at the test server, never timed.
+mod watch_fleet;

@@ -11,4 +11,4 @@ pub mod values;
 pub use flags::{CipherFlags, DecryptFlags, LITERAL_PASS_WARNING};
 pub use report::{Failure, parse, parse_matches, program_name, report};
 pub use run_args::{RunArgs, S3Flags};
-pub use values::{Dur, EnvVar, Expiry, Sha256Hex, Size};
+pub use values::{Dur, EnvVar, Expiry, Percent, Sha256Hex, Size};

@@ -112,6 +112,30 @@ impl fmt::Display for Dur {
     }
 }
 
+/// A percentage flag: `10` or `10%`; prints back as `10%`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Percent(pub u8);
+
+impl FromStr for Percent {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let number = text.trim().strip_suffix('%').unwrap_or(text.trim());
+        number
+            .parse::<u8>()
+            .ok()
+            .filter(|&n| n <= 100)
+            .map(Percent)
+            .ok_or_else(|| format!("{text:?}: write a whole percentage, like 10 or 10%"))
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
 /// A size flag: `2G`, `512M`, `64K` or bytes; prints back in a form it reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Size(pub u64);
@@ -174,6 +198,16 @@ impl FromStr for Expiry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentages() {
+        assert_eq!("10".parse(), Ok(Percent(10)));
+        assert_eq!(" 25% ".parse(), Ok(Percent(25)));
+        assert_eq!(Percent(10).to_string().parse(), Ok(Percent(10)));
+        for bad in ["", "%", "0.1", "101", "-5", "ten"] {
+            assert!(bad.parse::<Percent>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn env_names_are_checked_once() {

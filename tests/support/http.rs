@@ -1,10 +1,11 @@
 //! A small fault-injecting HTTP/1.1 (and HTTPS) server on 127.0.0.1 for the tests.
 //!
-//! `Server::start()` binds a free port; `put` stores a file in memory (served with a strong ETag
-//! and honouring `If-Range`, unless told otherwise); `script` queues one [`Behaviour`] per coming
-//! request for a path (then plain `Ok`); `requests` is the log of what clients asked for, headers
-//! included (so tests can see a `Range`, a `Referer` or a token). One thread per connection, one
-//! request per connection (`Connection: close`); everything stops when the server is dropped.
+//! `Server::start()` binds a free port; `put` stores a file in memory (served with a strong ETag,
+//! honouring `If-Range` and `If-None-Match`, unless told otherwise); `script` queues one
+//! [`Behaviour`] per coming request for a path (then plain `Ok`); `requests` is the log of what
+//! clients asked for, headers included (so tests can see a `Range`, a `Referer` or a token), and
+//! `answers` what each got (status, body bytes). One thread per connection, one request per
+//! connection (`Connection: close`); everything stops when the server is dropped.
 //! `make_certs` builds a CA and a server certificate with the real `openssl` for HTTPS tests.
 
 mod certs;
@@ -61,6 +62,15 @@ pub enum Behaviour {
     Redirect(String),
 }
 
+/// What the server answered to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answered {
+    /// The status code.
+    pub status: u16,
+    /// Body bytes sent.
+    pub body: usize,
+}
+
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -93,7 +103,9 @@ struct State {
     no_ranges: HashSet<String>,
     no_etag: HashSet<String>,
     ignore_if_range: HashSet<String>,
+    ignore_if_none_match: HashSet<String>,
     requests: Vec<Request>,
+    answers: Vec<(String, Answered)>,
 }
 
 struct Shared {
@@ -180,6 +192,23 @@ impl Server {
     /// Serves ranges of `path` whatever `If-Range` says, as a careless server would.
     pub fn ignore_if_range(&self, path: &str) {
         self.state().ignore_if_range.insert(path.to_string());
+    }
+
+    /// Answers `path` in full whatever `If-None-Match` says, as a server without conditional
+    /// GETs would.
+    pub fn ignore_if_none_match(&self, path: &str) {
+        self.state().ignore_if_none_match.insert(path.to_string());
+    }
+
+    /// What each file request for `path` was answered so far, in order (scripted statuses and
+    /// 404s are not counted).
+    pub fn answers(&self, path: &str) -> Vec<Answered> {
+        self.state()
+            .answers
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, a)| *a)
+            .collect()
     }
 
     /// The URL of `path` on this server (`http://127.0.0.1:PORT/path` or https).
@@ -276,6 +305,7 @@ fn serve(stream: &mut (impl Read + Write), shared: &Shared) -> io::Result<()> {
             ranges: !state.no_ranges.contains(&request.path),
             etag: !state.no_etag.contains(&request.path),
             if_range: !state.ignore_if_range.contains(&request.path),
+            if_none_match: !state.ignore_if_none_match.contains(&request.path),
             ..Plan::default()
         };
         (behaviour, state.files.get(&request.path).cloned(), plan)
@@ -308,6 +338,23 @@ fn serve(stream: &mut (impl Read + Write), shared: &Shared) -> io::Result<()> {
         _ => {}
     }
     let (head, body) = plan.response(&file, &request);
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    shared
+        .state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .answers
+        .push((
+            request.path.clone(),
+            Answered {
+                status,
+                body: body.len(),
+            },
+        ));
     match behaviour {
         Behaviour::CutAfter(n) => write_all(stream, head.as_bytes(), &body[..n.min(body.len())]),
         Behaviour::Slow { bytes_per_sec } => {

@@ -1,5 +1,5 @@
-//! How the test server answers a request for a stored file: status, ranges, ETag and `If-Range`,
-//! and the deliberate mistakes a [`super::Behaviour`] asks for.
+//! How the test server answers a request for a stored file: status, ranges, ETag, `If-Range` and
+//! `If-None-Match` (304), and the deliberate mistakes a [`super::Behaviour`] asks for.
 
 use std::io::{self, Write};
 
@@ -22,6 +22,8 @@ pub(super) struct Plan {
     pub wrong_range: bool,
     /// A request without `Range` gets a 206 anyway.
     pub unasked_206: bool,
+    /// `If-None-Match` honoured: the file's own ETag gets a 304 and no body.
+    pub if_none_match: bool,
 }
 
 impl Default for Plan {
@@ -33,6 +35,7 @@ impl Default for Plan {
             if_range: true,
             wrong_range: false,
             unasked_206: false,
+            if_none_match: true,
         }
     }
 }
@@ -47,6 +50,19 @@ impl Plan {
     pub(super) fn response<'a>(&self, file: &'a [u8], request: &Request) -> (String, &'a [u8]) {
         let len = file.len();
         let etag = etag_of(file);
+        // RFC 9110 §13.1.2: a listed ETag that matches (weakly) means "you have it": 304.
+        let unchanged = self.etag
+            && self.if_none_match
+            && request.header("if-none-match").is_some_and(|listed| {
+                listed
+                    .split(',')
+                    .any(|tag| tag.trim().trim_start_matches("W/") == etag || tag.trim() == "*")
+            });
+        if unchanged {
+            let head =
+                format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n");
+            return (head, &[]);
+        }
         // RFC 9110 §13.1.5: a range whose If-Range names another representation is ignored.
         let stale = self.if_range && request.header("if-range").is_some_and(|v| v != etag);
         let start = request

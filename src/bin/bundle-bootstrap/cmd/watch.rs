@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use startup_bundle::boot::watch::{self, WatchOptions};
-use startup_bundle::cli::{Dur, Failure, RunArgs};
+use startup_bundle::cli::{Dur, Failure, Percent, RunArgs};
 
 use super::{Ctx, resolve};
 
@@ -19,6 +19,14 @@ pub struct WatchArgs {
     /// Time between two polls
     #[arg(long, value_name = "DUR", default_value_t = Dur(DEFAULT_INTERVAL))]
     pub interval: Dur,
+    /// Move each interval by a random amount within ± this percentage of it (0 to 50), so that
+    /// a fleet started together does not poll in step
+    #[arg(long, value_name = "PERCENT", default_value_t = Percent(watch::DEFAULT_JITTER_PERCENT))]
+    pub jitter: Percent,
+    /// A release that failed is tried again after 2, 4, 8… polls, at most this long apart (and
+    /// at once when the URL designates other bytes)
+    #[arg(long, value_name = "DUR", default_value_t = Dur(watch::DEFAULT_MAX_BACKOFF))]
+    pub max_backoff: Dur,
     /// Stop after this many polls (0: never)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub polls: u64,
@@ -33,8 +41,18 @@ impl WatchArgs {
                 "watch applies changes; use `run --dry-run` to see a plan",
             ));
         }
+        if self.jitter.0 > watch::MAX_JITTER_PERCENT {
+            return Err(Failure::usage(format!(
+                "--jitter {} is too much: at most {}%, so that two polls stay at least half an \
+                 interval apart",
+                self.jitter,
+                watch::MAX_JITTER_PERCENT
+            )));
+        }
         let every = WatchOptions {
             interval: self.interval.0,
+            jitter_percent: self.jitter.0,
+            max_backoff: self.max_backoff.0,
             polls: (self.polls > 0).then_some(self.polls),
         };
         let run = match resolve(self.run, "watch", ctx, |cli| match cli.command {
