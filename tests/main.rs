@@ -54,3 +54,6 @@ mod operator_personality;
 // Issue 12 on the publisher's side: `bundle sign` reads what it signs, verify/inspect of URLs and
 // pointers, releases, publish --from, credentials the way the AWS tools find them, small things.
 mod operator_publisher;
+// `bundle try`: it says what it would change and asks first, a second try on a kept state, the
+// signed pointer path, the printed commands run as printed, a failure's logs kept.
+mod trial;
