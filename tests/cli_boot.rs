@@ -29,7 +29,8 @@ fn tracing_personality(root: &Path, modules: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-fn trace(state: &Path) -> Vec<String> {
+/// The lines of `STATE/trace`, which the tracing modules append to.
+pub(crate) fn trace(state: &Path) -> Vec<String> {
     fs::read_to_string(state.join("trace"))
         .unwrap_or_default()
         .lines()
@@ -362,7 +363,11 @@ fn two_runs_on_one_state_dir_never_overlap() {
 #[test]
 fn bundle_try_boots_the_hello_template_on_loopback() {
     let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("bundle-templates/hello");
-    let ran = run(bundle().arg("try").arg(&template).args(["--iter", ITER]));
+    // --yes: CI runs the tests as root, and a try as root asks first.
+    let ran = run(bundle()
+        .arg("try")
+        .arg(&template)
+        .args(["--iter", ITER, "--yes"]));
     ran.ok().stdout_has("[hello]").stderr_has("ok:");
 }
 

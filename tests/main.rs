@@ -57,3 +57,6 @@ mod operator_publisher;
 // `watch` fit for a fleet: conditional GETs (304s), backoff of a failed release, quiet polls,
 // pruned run logs — counted at the test server, never timed.
 mod watch_fleet;
+// `bundle try`: it says what it would change and asks first, a second try on a kept state, the
+// signed pointer path, the printed commands run as printed, a failure's logs kept.
+mod trial;

@@ -212,7 +212,7 @@ fn settings_travel_in_the_bundle_module_defaults_then_bundle_then_env() {
     run(bundle()
         .arg("try")
         .arg(&dir)
-        .args(["--iter", ITER, "--env", "A=try"]))
+        .args(["--iter", ITER, "--yes", "--env", "A=try"]))
     .ok()
     .stdout_has("[m] A=try B=bundle C=bundle");
 

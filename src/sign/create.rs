@@ -293,6 +293,11 @@ impl SigningKey {
         &self.id
     }
 
+    /// The public half, base64 (what `--pubkey` and `minisign -P` take).
+    pub fn public_key(&self) -> String {
+        self.pk.to_base64()
+    }
+
     /// Signs `data` (prehashed, as minisign ≥ 0.8 does by default) with `facts` as the trusted
     /// comment, and returns the `.minisig` text.
     pub fn sign(&self, data: impl Read, facts: &TrustedFacts) -> Result<String, SignError> {

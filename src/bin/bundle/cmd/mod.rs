@@ -51,7 +51,7 @@ pub fn done() -> Result<ExitCode, Failure> {
 }
 
 /// `--modules-path`, for the commands that read a personality.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct LibraryFlags {
     /// Module library folders, searched in order before the built-in one [default: $BUNDLE_MODULES_PATH, else ./modules]
     #[arg(long = "modules-path", value_name = "DIR")]
