@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::archive::Limits;
 use crate::enc::Params;
 use crate::fetch::FetchOptions;
+use crate::progress::Progress;
 use crate::runner::{Interrupt, RunOptions};
 use crate::secret::{self, PassSpec};
 use crate::sign::{ExpiryPolicy, Rollback, TrustedKey};
@@ -62,6 +63,8 @@ pub struct BootOptions {
     pub interrupt: Interrupt,
     /// Whether a boot whose fetch fails for good re-applies the last verified release.
     pub offline: Offline,
+    /// Progress lines during the bundle's download and unpack (none by default).
+    pub progress: Progress,
 }
 
 /// The offline fallback (`--no-offline`, `--offline-after DUR`).

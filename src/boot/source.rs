@@ -143,7 +143,10 @@ pub fn fetch_designated(
     downloads: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<Source, BootError> {
-    let within = opts.fetch.until(designated.deadline);
+    let within = FetchOptions {
+        progress: opts.progress,
+        ..opts.fetch.until(designated.deadline)
+    };
     let fetched = fetch::fetch(&designated.url, downloads, &within, log)?;
     let download = Download {
         fetched,

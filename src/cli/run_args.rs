@@ -210,6 +210,8 @@ impl RunArgs {
                 enabled: !self.no_offline,
                 after: self.offline_after.map(|d| d.0),
             },
+            // The binary turns the lines on: it knows where its log goes.
+            progress: crate::progress::Progress::Quiet,
         })
     }
 }
