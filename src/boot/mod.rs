@@ -274,6 +274,7 @@ fn run_release(
         record,
         &opts.run_options(),
         &mut std::io::stdout(),
+        log,
     )?;
     releases.set_current(&sha256)?;
     prune(state, releases, &sha256, Some(record), log);
@@ -325,8 +326,10 @@ fn finish(
     if let Err(e) = saved {
         log(&format!("could not record the run's outcome: {e}"));
     }
-    if let Some(cmd) = hook
-        && let Err(e) = runner::run_hook(
+    if let Some(cmd) = hook {
+        log(&runner::announce::hook_begin(outcome));
+        let started = Instant::now();
+        let ran = runner::run_hook(
             cmd,
             outcome,
             failed,
@@ -334,9 +337,11 @@ fn finish(
             record.log_dir(),
             &opts.run_options(),
             &mut std::io::stdout(),
-        )
-    {
-        log(&format!("hook failed: {e}"));
+        );
+        log(&runner::announce::hook_end(&ran, started.elapsed()));
+        if let Err(e) = ran {
+            log(&format!("hook failed: {e}"));
+        }
     }
     let _ = std::io::stdout().flush();
 }
