@@ -54,3 +54,6 @@ mod operator_personality;
 // Issue 12 on the publisher's side: `bundle sign` reads what it signs, verify/inspect of URLs and
 // pointers, releases, publish --from, credentials the way the AWS tools find them, small things.
 mod operator_publisher;
+// A boot log an operator can read: the version first, timed lines, a begin and an end per script,
+// progress during a slow download, the summary last.
+mod boot_log;
