@@ -25,6 +25,7 @@ pub mod open;
 pub mod pack;
 pub mod personality;
 pub mod pointer;
+pub mod progress;
 pub mod publish;
 pub mod remote;
 pub mod runner;

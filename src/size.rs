@@ -35,6 +35,17 @@ pub fn human(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// Two sizes for people, side by side (`12.3 MiB` and `40.0 MiB`): in exact bytes when rounding
+/// would make them read the same (`2147483649 B` and `2147483648 B`, not `2.0 GiB` twice).
+pub fn human_pair(a: u64, b: u64) -> (String, String) {
+    let (ha, hb) = (human(a), human(b));
+    if ha == hb && a != b {
+        (format!("{a} B"), format!("{b} B"))
+    } else {
+        (ha, hb)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +65,13 @@ mod tests {
     fn prints_sizes() {
         assert_eq!(human(512), "512 B");
         assert_eq!(human(3 << 20), "3.0 MiB");
+        assert_eq!(
+            human_pair(12_900_000, 40 << 20),
+            ("12.3 MiB".into(), "40.0 MiB".into())
+        );
+        assert_eq!(
+            human_pair((2 << 30) + 1, 2 << 30),
+            ("2147483649 B".into(), "2147483648 B".into())
+        );
     }
 }

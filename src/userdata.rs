@@ -157,10 +157,14 @@ fn header(s: &mut String, o: &UserdataOptions) {
     );
     let _ = writeln!(s, "exec > >(tee -a \"$LOG\") 2>&1");
     let _ = writeln!(s, "say() {{ echo \"startup-bundle: $*\"; }}");
-    let _ = writeln!(
-        s,
-        "trap 'say \"FAILED at line $LINENO (exit $?); see $LOG\"' ERR"
-    );
+    if o.variant == Variant::Bootstrap {
+        summary_last(s);
+    } else {
+        let _ = writeln!(
+            s,
+            "trap 'say \"FAILED at line $LINENO (exit $?); see $LOG\"' ERR"
+        );
+    }
     let _ = writeln!(s, "STATE={}", q(&o.state_dir));
     let _ = writeln!(s, "BUNDLE_URL={}", q(&o.url));
     let _ = writeln!(s, "mkdir -p \"$STATE\"");
@@ -329,9 +333,41 @@ fn bootstrap_body(s: &mut String, o: &UserdataOptions) -> Result<(), UserdataErr
     args.extend(o.extra_args.iter().map(|a| q(a)));
     args.extend(units::pass_for_later_boots(s, o));
     let _ = writeln!(s, "say \"running bundle-bootstrap\"");
-    let _ = writeln!(s, "\"$INSTALL_DIR/bundle-bootstrap\" {}", args.join(" "));
+    let _ = writeln!(s, "BOOT_OUT=$(mktemp \"$STATE/.bootstrap-output.XXXXXX\")");
+    let _ = writeln!(
+        s,
+        "\"$INSTALL_DIR/bundle-bootstrap\" {} 2>&1 | tee \"$BOOT_OUT\"",
+        args.join(" ")
+    );
     units::install_units(s, o);
+    if o.units != Units::Skip {
+        // Something was printed after the summary: print it again.
+        let _ = writeln!(s, "tail -n 1 \"$BOOT_OUT\"");
+    }
     Ok(())
+}
+
+/// The bootstrap variant ends the console with bundle-bootstrap's one-line summary, whatever
+/// happens after it: its output (stdout and stderr, in order, through one pipe) is copied to a
+/// root-only file in the state folder, and when the script fails after bundle-bootstrap ran —
+/// bundle-bootstrap itself failed, or installing the units did — the ERR trap prints its own
+/// `FAILED at line N` first, then that file's last line: the summary. The copy goes when the
+/// script ends. (Re-reading the summary from `status.json` instead could show an older run's:
+/// a run that stops on its flags or its lock records nothing.)
+fn summary_last(s: &mut String) {
+    let _ = writeln!(
+        s,
+        "# bundle-bootstrap's output is copied here, so that its last line, the boot's summary, can be printed last."
+    );
+    let _ = writeln!(s, "BOOT_OUT=\"\"");
+    let _ = writeln!(
+        s,
+        "trap 'say \"FAILED at line $LINENO (exit $?); see $LOG\"; if [ -s \"$BOOT_OUT\" ]; then tail -n 1 \"$BOOT_OUT\"; fi' ERR"
+    );
+    let _ = writeln!(
+        s,
+        "trap 'if [ -n \"$BOOT_OUT\" ]; then rm -f \"$BOOT_OUT\"; fi' EXIT"
+    );
 }
 
 fn shell_body(s: &mut String, o: &UserdataOptions) {

@@ -180,9 +180,10 @@ fn status_of(state: &Path) -> Ran {
     run(bootstrap().arg("status").arg("--state-dir").arg(state)).in_dir(state)
 }
 
-/// The last line on stderr: the summary.
+/// The last line on stderr: the summary, after the time it starts with.
 fn last_line(ran: &Ran) -> &str {
-    ran.stderr.lines().last().unwrap_or_default()
+    let line = ran.stderr.lines().last().unwrap_or_default();
+    line.split_once(' ').map_or(line, |(_time, rest)| rest)
 }
 
 /// `run` on the slow bundle, stopped with `signal` once its first script waits: what an operator

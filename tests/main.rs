@@ -60,3 +60,6 @@ mod watch_fleet;
 // `bundle try`: it says what it would change and asks first, a second try on a kept state, the
 // signed pointer path, the printed commands run as printed, a failure's logs kept.
 mod trial;
+// A boot log an operator can read: the version first, timed lines, a begin and an end per script,
+// progress during a slow download, the summary last.
+mod boot_log;

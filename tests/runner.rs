@@ -104,7 +104,7 @@ fn run_to(
     let mut record = state
         .begin_run(&lock, RunKind::Run, "https://example.com/web.bundle".into())
         .expect("record");
-    let result = runner::run(spec, &state, &mut record, &opts.run, echo);
+    let result = runner::run(spec, &state, &mut record, &opts.run, echo, &mut |_| {});
     match &result {
         Ok(_) => record.finish(RunResult::Ok, 0, None),
         Err(e) => record.finish(RunResult::Failed, e.exit().code(), Some(e.to_string())),

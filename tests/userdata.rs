@@ -159,9 +159,20 @@ fn the_bootstrap_user_data_boots_the_bundle() {
         "the passphrase is in the script"
     );
     shellcheck(&rendered.stdout, s.tmp.path());
-    s.execute(&rendered.stdout)
-        .ok()
-        .stdout_has("installed: startup-bundle.service");
+    let booted = s.execute(&rendered.stdout);
+    booted.ok().stdout_has("installed: startup-bundle.service");
+    // One console, in order: each script between its begin and end lines, the summary last
+    // (again, after the units' lines).
+    let at = |text: &str| booted.stdout.find(text).unwrap_or(usize::MAX);
+    assert!(
+        at("bundle-bootstrap: begin db init") < at("[db] init done")
+            && at("[db] init done") < at("bundle-bootstrap: end db init: exit 0 after "),
+        "{booted}"
+    );
+    assert!(
+        last_line(&booted).contains(" bundle-bootstrap: ok: "),
+        "{booted}"
+    );
     assert_eq!(
         s.trace(),
         ["db init hi", "web init hi", "db start hi", "web start hi"]
@@ -196,6 +207,58 @@ fn the_bootstrap_user_data_boots_the_bundle() {
         log.contains("[web] start done"),
         "module output missing from the log: {log}"
     );
+}
+
+/// The console's last line.
+fn last_line(ran: &Ran) -> &str {
+    ran.stdout.lines().last().unwrap_or_default()
+}
+
+/// The script's own failure line, then bundle-bootstrap's summary, last: what an operator reads at
+/// the end of /var/log/cloud-init-output.log.
+fn assert_ends_with_failure_then_summary(ran: &Ran, code: i32, summary: &str) {
+    ran.code(code);
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    let [.., failure, last] = lines[..] else {
+        panic!("too few lines{ran}");
+    };
+    assert!(
+        failure.starts_with("startup-bundle: FAILED at line ")
+            && failure.contains(&format!("(exit {code})")),
+        "{ran}"
+    );
+    assert!(
+        last.contains(&format!(" bundle-bootstrap: {summary}")),
+        "{ran}"
+    );
+}
+
+#[test]
+fn a_failed_boot_ends_with_the_bootstraps_summary() {
+    let s = setup();
+    fs::write(s.tmp.path().join("pass"), "not the passphrase\n").unwrap();
+    let rendered = s.render(&s.bootstrap_flags());
+    rendered.ok();
+    let ran = s.execute(&rendered.stdout);
+    assert_ends_with_failure_then_summary(&ran, 3, "FAILED (exit 3): ");
+    assert!(
+        ran.stdout
+            .contains("startup-bundle: running bundle-bootstrap\n")
+            && ran.stdout.contains(" bundle-bootstrap: version "),
+        "{ran}"
+    );
+    // The log file ends the same way, and the copy of the output is gone.
+    let log = fs::read_to_string(s.tmp.path().join("log/boot.log")).unwrap();
+    assert_eq!(log.lines().last(), Some(last_line(&ran)));
+    let state = fs::read_dir(s.tmp.path().join("state")).unwrap();
+    let names: Vec<String> = state
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with(".bootstrap-output")),
+        "{names:?}"
+    );
+    assert!(s.trace().is_empty());
 }
 
 #[test]
@@ -405,8 +468,9 @@ fn without_systemd_the_user_data_applies_the_bundle_then_fails_loudly() {
     let rendered = s.render(&s.bootstrap_flags());
     rendered.ok();
     let ran = s.execute_with(&rendered.stdout, "no-such-folder");
-    ran.code(1)
-        .stdout_has("systemd is not running this machine");
+    ran.stdout_has("systemd is not running this machine");
+    // The bundle was applied: the summary that says so stays last.
+    assert_ends_with_failure_then_summary(&ran, 1, "ok: ");
     assert_eq!(s.trace().len(), 4, "the bundle was not applied first");
     assert!(!s.tmp.path().join("units/startup-bundle.service").exists());
     assert!(!s.tmp.path().join("calls").exists());

@@ -73,7 +73,8 @@ pub enum ArchiveError {
     /// What the archive would put on disk (file bytes, a block per folder, symlink targets) adds
     /// up to more than the limit.
     #[error(
-        "archive needs more than {limit} bytes on disk (files, folders and link targets; at {entry:?})"
+        "archive needs more than {} on disk (files, folders and link targets; at {entry:?})",
+        crate::size::human(*limit)
     )]
     TooBig {
         /// The entry that went over.

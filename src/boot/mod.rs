@@ -289,6 +289,7 @@ fn run_release(
         record,
         &opts.run_options(),
         &mut std::io::stdout(),
+        log,
     )?;
     releases.set_current(&sha256)?;
     prune(releases, &sha256, log);
@@ -334,8 +335,10 @@ fn finish(
     // Every run, failed ones too (a watch retrying a failed release makes one per attempt): the
     // newest `--keep-runs` log folders stay, this run's among them.
     state.logs().prune(opts.keep_runs, record.log_dir());
-    if let Some(cmd) = hook
-        && let Err(e) = runner::run_hook(
+    if let Some(cmd) = hook {
+        log(&runner::announce::hook_begin(outcome));
+        let started = Instant::now();
+        let ran = runner::run_hook(
             cmd,
             outcome,
             failed,
@@ -343,9 +346,11 @@ fn finish(
             record.log_dir(),
             &opts.run_options(),
             &mut std::io::stdout(),
-        )
-    {
-        log(&format!("hook failed: {e}"));
+        );
+        log(&runner::announce::hook_end(&ran, started.elapsed()));
+        if let Err(e) = ran {
+            log(&format!("hook failed: {e}"));
+        }
     }
     let _ = std::io::stdout().flush();
 }

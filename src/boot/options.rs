@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::archive::Limits;
 use crate::enc::Params;
 use crate::fetch::FetchOptions;
+use crate::progress::Progress;
 use crate::runner::{Interrupt, RunOptions};
 use crate::secret::{self, PassSpec};
 use crate::sign::{ExpiryPolicy, Rollback, TrustedKey};
@@ -64,6 +65,8 @@ pub struct BootOptions {
     pub offline: Offline,
     /// Run log folders kept (`--keep-runs`), this run's among them.
     pub keep_runs: usize,
+    /// Progress lines during the bundle's download and unpack (none by default).
+    pub progress: Progress,
 }
 
 /// The offline fallback (`--no-offline`, `--offline-after DUR`).

@@ -114,13 +114,14 @@ pub fn open(
     releases.remove(&sha256)?;
     let params: Params = accepted.map_or(opts.params, |a| a.facts.params);
     let dir = releases.dir(&sha256);
+    let meter = opts.progress.meter("unpacking");
     open::decrypt_unpack(
         source.download.path(),
         pass,
         &params,
         &dir,
         &opts.limits,
-        &|_| {},
+        &|written| meter.set(written),
     )
     // With signed parameters the flags are not to blame: say so.
     .map_err(|e| match accepted {

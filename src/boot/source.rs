@@ -168,7 +168,10 @@ pub fn fetch_designated_if_changed(
     downloads: &Path,
     log: &mut dyn FnMut(&str),
 ) -> Result<Option<Source>, BootError> {
-    let within = opts.fetch.until(designated.deadline);
+    let within = FetchOptions {
+        progress: opts.progress,
+        ..opts.fetch.until(designated.deadline)
+    };
     let fetched = match fetch::fetch_if_changed(&designated.url, downloads, &within, known, log)? {
         fetch::Answer::NotModified => return Ok(None),
         fetch::Answer::Fetched(fetched) => fetched,

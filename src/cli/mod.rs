@@ -9,6 +9,6 @@ pub mod run_args;
 pub mod values;
 
 pub use flags::{CipherFlags, DecryptFlags, LITERAL_PASS_WARNING};
-pub use report::{Failure, parse, parse_matches, program_name, report};
+pub use report::{Failure, parse, parse_matches, program_name, report, report_to};
 pub use run_args::{RunArgs, S3Flags};
 pub use values::{Dur, EnvVar, Expiry, Percent, Sha256Hex, Size};

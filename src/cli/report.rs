@@ -98,6 +98,18 @@ pub fn report(program: &str, failure: &Failure) -> ExitCode {
     failure.exit.into()
 }
 
+/// [`report`] through a program's own log, which prefixes each line (a time, the program's
+/// name): `error: …`, then `hint: …`.
+pub fn report_to(failure: &Failure, log: &mut dyn FnMut(&str)) -> ExitCode {
+    if !failure.quiet {
+        log(&format!("error: {}", failure.message));
+        if let Some(hint) = &failure.hint {
+            log(&format!("hint: {hint}"));
+        }
+    }
+    failure.exit.into()
+}
+
 /// The name this program was started as (`bundle` or `startup-bundle`), for its messages.
 pub fn program_name(default: &'static str) -> String {
     std::env::args_os()

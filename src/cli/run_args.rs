@@ -220,6 +220,8 @@ impl RunArgs {
                 after: self.offline_after.map(|d| d.0),
             },
             keep_runs: self.keep_runs,
+            // The binary turns the lines on: it knows where its log goes.
+            progress: crate::progress::Progress::Quiet,
         })
     }
 }

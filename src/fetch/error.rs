@@ -86,7 +86,7 @@ pub enum FetchError {
         source: io::Error,
     },
     /// The disk holding the download folder is full, or a quota or file size limit was hit.
-    #[error("no space left in {} for {url} after {written} bytes", dir.display())]
+    #[error("no space left in {} for {url} after {}", dir.display(), crate::size::human(*written))]
     NoSpace {
         /// The download folder.
         dir: PathBuf,
@@ -157,7 +157,7 @@ pub enum FetchError {
         reason: String,
     },
     /// The download is bigger than `--max-size`.
-    #[error("{url} is larger than --max-size ({size} bytes > {max} bytes{})", match how {
+    #[error("{url} is larger than --max-size ({}{})", over(*size, *max), match how {
         Overrun::Announced => ", known before downloading",
         Overrun::Streamed => ", found while downloading",
     })]
@@ -348,6 +348,12 @@ impl Classify for FetchError {
         };
         Some(text.to_string())
     }
+}
+
+/// `12.3 MiB > 10.0 MiB`: a size over its cap, for people.
+fn over(size: u64, max: u64) -> String {
+    let (size, max) = crate::size::human_pair(size, max);
+    format!("{size} > {max}")
 }
 
 #[cfg(test)]

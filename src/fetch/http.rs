@@ -242,12 +242,15 @@ impl Session<'_> {
                 how: Overrun::Announced,
             }));
         }
+        part.expect(total);
         self.stream(&mut response, part, total)?;
         match total {
-            Some(total) if part.len() < total => Err(retry(format!(
-                "body from {here} cut short at {} of {total} bytes",
-                part.len()
-            ))),
+            Some(total) if part.len() < total => {
+                let (got, total) = crate::size::human_pair(part.len(), total);
+                Err(retry(format!(
+                    "body from {here} cut short at {got} of {total}"
+                )))
+            }
             _ => Ok(Answer::Body(progress.got.clone())),
         }
     }
@@ -302,10 +305,15 @@ impl Session<'_> {
         let mut buf = vec![0u8; CHUNK];
         loop {
             if self.budget.spent() {
-                let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
+                let so_far = match total {
+                    Some(total) => {
+                        let (got, total) = crate::size::human_pair(part.len(), total);
+                        format!("{got} of {total}")
+                    }
+                    None => crate::size::human(part.len()),
+                };
                 return Err(Failure::OutOfTime(format!(
-                    "the body was still arriving ({} bytes{of} so far)",
-                    part.len()
+                    "the body was still arriving ({so_far} so far)"
                 )));
             }
             let n = match response.read(&mut buf) {

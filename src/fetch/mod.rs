@@ -29,6 +29,7 @@ pub use tls::client_config as tls_config;
 pub use url::{DEFAULT_NAME, redact};
 pub use validators::Validators;
 
+use crate::progress::Progress;
 use part::Part;
 use url::Source;
 
@@ -68,6 +69,8 @@ pub struct FetchOptions {
     pub backoff_max: Duration,
     /// How `s3://` URLs are reached: region, endpoint, IMDS.
     pub s3: S3Options,
+    /// Progress lines while the body arrives (none by default).
+    pub progress: Progress,
 }
 
 impl Default for FetchOptions {
@@ -82,6 +85,7 @@ impl Default for FetchOptions {
             backoff_start: DEFAULT_BACKOFF_START,
             backoff_max: DEFAULT_BACKOFF_MAX,
             s3: S3Options::default(),
+            progress: Progress::Quiet,
         }
     }
 }
@@ -153,32 +157,37 @@ pub fn fetch_if_changed(
     log: &mut dyn FnMut(&str),
 ) -> Result<Answer, FetchError> {
     let source = url::parse(url)?;
-    let create = || {
-        Part::create(dest_dir, opts.max_size).map_err(|source| FetchError::TempFile {
-            dir: dest_dir.to_path_buf(),
-            source,
-        })
+    let create = |name: &str| {
+        Part::create(dest_dir, opts.max_size)
+            .map(|part| part.metered(opts.progress.meter(format!("downloading {name}"))))
+            .map_err(|source| FetchError::TempFile {
+                dir: dest_dir.to_path_buf(),
+                source,
+            })
     };
     let (part, name, answer) = match source {
         Source::Web(web) => {
             // TLS first, so a bad --ca-file leaves nothing behind in dest_dir.
             let tls = tls::client_config(opts.ca_file.as_deref())?;
-            let mut part = create()?;
+            let name = url::web_name(&web);
+            let mut part = create(&name)?;
             let answer = http::download(&web, tls, &mut part, opts, None, known, log)?;
-            (part, url::web_name(&web), answer)
+            (part, name, answer)
         }
         Source::S3(location) => {
             let tls = tls::client_config(opts.ca_file.as_deref())?;
             let env = |name: &str| std::env::var(name).ok();
             let get = s3::prepare(location, &opts.s3, &env, tls.clone(), log)?;
-            let mut part = create()?;
+            let name = get.name();
+            let mut part = create(&name)?;
             let answer = http::download(&get.url, tls, &mut part, opts, Some(&get), known, log)?;
-            (part, get.name(), answer)
+            (part, name, answer)
         }
         Source::Local(path) => {
-            let mut part = create()?;
+            let name = url::local_name(&path);
+            let mut part = create(&name)?;
             local::copy(&path, &mut part, opts)?;
-            (part, url::local_name(&path), http::Answer::Body(None))
+            (part, name, http::Answer::Body(None))
         }
     };
     let validators = match answer {

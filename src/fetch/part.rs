@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::progress::Meter;
+
 /// Owner read/write only: the download may be a secret-bearing bundle.
 const PRIVATE_MODE: u32 = crate::fsutil::PRIVATE_FILE_MODE;
 /// Tries before giving up on finding a free temporary name.
@@ -32,6 +34,7 @@ pub(crate) struct Part {
     len: u64,
     max: u64,
     keep: bool,
+    meter: Meter,
 }
 
 impl Part {
@@ -54,6 +57,7 @@ impl Part {
                         len: 0,
                         max,
                         keep: false,
+                        meter: Meter::quiet(),
                     });
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
@@ -61,6 +65,17 @@ impl Part {
             }
         }
         Err(last)
+    }
+
+    /// This part with `meter` told of every append (progress lines of a long download).
+    pub(crate) fn metered(mut self, meter: Meter) -> Part {
+        self.meter = meter;
+        self
+    }
+
+    /// The size the download will reach, when the server said (for the progress lines).
+    pub(crate) fn expect(&self, total: Option<u64>) {
+        self.meter.set_total(total);
     }
 
     /// The temporary file's path.
@@ -82,6 +97,7 @@ impl Part {
         self.file.write_all(buf).map_err(AppendError::Io)?;
         self.hasher.update(buf);
         self.len = new_len;
+        self.meter.set(new_len);
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //! reads a passphrase: it only keeps them out of the scripts' environment. Where things live in the
 //! state folder is [`crate::state`]'s business.
 
+pub mod announce;
 mod error;
 mod hooks;
 mod interrupt;
@@ -126,7 +127,8 @@ pub struct RunReport {
 }
 
 /// Runs every due init, then every start, echoing each output line to `echo` (prefixed
-/// `[module] `) and recording every step in `record`. The caller holds the lock and finishes the
+/// `[module] `), saying through `log` when each script begins and how it ended (exit status,
+/// time), and recording every step in `record`. The caller holds the lock and finishes the
 /// record; on failure the failed step is recorded here. When `opts.interrupt` is raised, the running
 /// script gets the signal (its step is recorded as failed, with how it ended) and the run ends with
 /// [`RunError::Interrupted`]; a script that had already succeeded stands, and no later one starts.
@@ -136,6 +138,7 @@ pub fn run(
     record: &mut RunRecord,
     opts: &RunOptions,
     echo: &mut dyn Write,
+    log: &mut dyn FnMut(&str),
 ) -> Result<RunReport, RunError> {
     let clock = Instant::now();
     let inits = state.init_records();
@@ -170,18 +173,29 @@ pub fn run(
         starts_run: Vec::new(),
         duration: Duration::ZERO,
     };
-    for (i, phase, row) in plan {
+    let steps = plan.len();
+    for (n, (i, phase, row)) in plan.into_iter().enumerate() {
         let module = &spec.modules[i];
         if let Some(signal) = opts.interrupt.raised() {
             return Err(interrupted(signal, module, phase, None));
         }
         record.status_mut().steps[row].status = StepState::Running;
         record.save()?;
+        log(&announce::begin(&module.name, phase, n + 1, steps));
         let ran = run_one(spec, state, record.log_dir(), opts, module, phase, echo);
         let step = &mut record.status_mut().steps[row];
-        let (finished, log) = match ran {
-            Ok(done) => done,
+        let (finished, log_file) = match ran {
+            Ok(done) => {
+                log(&announce::end(
+                    &module.name,
+                    phase,
+                    done.0.outcome,
+                    done.0.duration,
+                ));
+                done
+            }
             Err(err) => {
+                log(&announce::not_started(&module.name, phase));
                 step.status = StepState::Failed;
                 return Err(err);
             }
@@ -190,14 +204,14 @@ pub fn run(
         step.signal = finished.outcome.signal();
         step.timed_out = matches!(finished.outcome, ScriptOutcome::TimedOut { .. });
         step.duration_secs = Some(finished.duration.as_secs_f64());
-        step.log = Some(log.clone());
+        step.log = Some(log_file.clone());
         if let Some(signal) = finished.interrupted {
             step.status = StepState::Failed;
             let ended = Ended {
                 outcome: finished.outcome,
                 duration: finished.duration,
                 tail: finished.tail,
-                log,
+                log: log_file,
             };
             return Err(interrupted(signal, module, phase, Some(ended)));
         }
@@ -211,7 +225,7 @@ pub fn run(
                     outcome: finished.outcome,
                     duration: finished.duration,
                     tail: finished.tail,
-                    log,
+                    log: log_file,
                 },
             })));
         }

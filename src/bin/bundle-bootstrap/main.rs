@@ -67,5 +67,6 @@ fn main() -> ExitCode {
         Command::Status(args) => args.run(&ctx),
         Command::Install(args) => args.run(&ctx),
     };
-    result.unwrap_or_else(|failure| cli::report(PROGRAM, &failure))
+    // Through the log, as every line the bootstrap prints about itself: timed.
+    result.unwrap_or_else(|failure| cli::report_to(&failure, &mut cmd::log))
 }

@@ -8,12 +8,14 @@ pub mod status;
 pub mod watch;
 
 use std::ffi::OsString;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::CommandFactory as _;
 use startup_bundle::boot::config::{ConfigError, SavedConfig};
 use startup_bundle::cli::{self, Failure, RunArgs};
+use startup_bundle::progress::{self, Progress};
 
 use crate::Cli;
 
@@ -127,7 +129,41 @@ pub fn resolve(
     pick(cli).ok_or_else(|| Err(Failure::usage("the saved configuration names no URL")))
 }
 
-/// Prints one line of the bootstrap's own log on stderr, prefixed with the program name.
-pub fn log(line: &str) {
-    eprintln!("{}: {line}", super::PROGRAM);
+/// Prints a message of the bootstrap's own log on stderr, each of its lines after the UTC time
+/// (ISO 8601, whole seconds) and the program's name: the journal keeps every line as an entry of
+/// its own, and the scripts' lines (`[module] …`) stay easy to tell apart.
+pub fn log(text: &str) {
+    let now = startup_bundle::date::rfc3339(std::time::SystemTime::now());
+    let mut err = std::io::stderr().lock();
+    for line in text.lines() {
+        // Nowhere to report a failing stderr.
+        let _ = writeln!(err, "{now} {}: {line}", super::PROGRAM);
+    }
+}
+
+/// The first line an applying subcommand prints: which bootstrap this is, so a boot log says what
+/// ran it. A passphrase in the environment or an inherited descriptor is moved out first: that
+/// re-executes this program (same pid), which would print every line before it twice.
+/// (`RunArgs::options` tries again, and warns, if this could not.)
+pub fn log_version(sub: &str, args: &RunArgs) {
+    let _ = startup_bundle::secret::handoff(args.decrypt.pass.as_ref());
+    log(&format!(
+        "version {} (startup-bundle), {sub}, pid {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id()
+    ));
+}
+
+/// Progress lines for a long download or unpack: every `BUNDLE_PROGRESS_EVERY` (default 5s, `0`:
+/// never) when stderr is not a terminal — cloud-init's log, the journal. A terminal gets none.
+pub fn progress() -> Result<Progress, Failure> {
+    if std::io::stderr().is_terminal() {
+        return Ok(Progress::Quiet);
+    }
+    let every = match std::env::var(progress::EVERY_VAR) {
+        Ok(text) => startup_bundle::duration::parse(&text)
+            .map_err(|e| Failure::usage(format!("{}: {e}", progress::EVERY_VAR)))?,
+        Err(_) => progress::DEFAULT_EVERY,
+    };
+    Ok(Progress::lines(every, log))
 }

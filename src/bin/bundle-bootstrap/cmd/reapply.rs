@@ -4,10 +4,9 @@
 use std::process::ExitCode;
 
 use startup_bundle::boot::{self, Mode, Reapply};
-use startup_bundle::cli::{Failure, RunArgs, report};
+use startup_bundle::cli::{Failure, RunArgs, report_to};
 
-use super::{Ctx, log};
-use crate::PROGRAM;
+use super::{Ctx, log, log_version};
 
 /// `rerun`'s flags: `run`'s (the saved configuration's), without a URL.
 #[derive(Debug, clap::Args)]
@@ -45,6 +44,7 @@ impl RollbackArgs {
 }
 
 fn apply(args: RunArgs, sub: &str, ctx: &Ctx, which: &Reapply) -> Result<ExitCode, Failure> {
+    log_version(sub, &args);
     if args.url.is_some() {
         return Err(Failure::usage(format!(
             "{sub} applies a release kept on this machine; to fetch one, use run URL"
@@ -74,7 +74,7 @@ fn apply(args: RunArgs, sub: &str, ctx: &Ctx, which: &Reapply) -> Result<ExitCod
     let summary = boot::summary(&result, Mode::Run);
     let code = match result {
         Ok(_) => ExitCode::SUCCESS,
-        Err(e) => report(PROGRAM, &Failure::from(e)),
+        Err(e) => report_to(&Failure::from(e), &mut log),
     };
     log(&summary);
     Ok(code)

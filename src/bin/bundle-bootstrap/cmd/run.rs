@@ -4,11 +4,10 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use startup_bundle::boot::{self, BootOptions, Booted, Mode};
-use startup_bundle::cli::{Failure, RunArgs, report};
+use startup_bundle::cli::{Failure, RunArgs, report_to};
 use startup_bundle::hashing;
 
-use super::{Ctx, log, resolve};
-use crate::PROGRAM;
+use super::{Ctx, log, log_version, progress, resolve};
 
 /// `run`'s flags: everything a boot takes, and whether to skip a boot that already applied.
 #[derive(Debug, clap::Args)]
@@ -25,6 +24,7 @@ pub struct RunCmd {
 /// `bundle-bootstrap run`: the error report, then the one-line summary, last. TERM or INT stop
 /// the run (exit 143 or 130).
 pub fn run(cmd: RunCmd, ctx: &Ctx) -> Result<ExitCode, Failure> {
+    log_version("run", &cmd.run);
     let once = cmd.once_per_boot;
     let args = match resolve(cmd.run, "run", ctx, |cli| match cli.command {
         crate::Command::Run(cmd) => Some(cmd.run),
@@ -33,7 +33,8 @@ pub fn run(cmd: RunCmd, ctx: &Ctx) -> Result<ExitCode, Failure> {
         Ok(args) => args,
         Err(ended) => return ended,
     };
-    let opts = args.options(&mut log)?;
+    let mut opts = args.options(&mut log)?;
+    opts.progress = progress()?;
     handle_signals(&opts)?;
     let result = if once {
         match boot::boot_once_per_boot(&opts, &mut log) {
@@ -55,8 +56,9 @@ pub fn run(cmd: RunCmd, ctx: &Ctx) -> Result<ExitCode, Failure> {
             ExitCode::SUCCESS
         }
         Ok(_) => ExitCode::SUCCESS,
-        Err(e) => report(PROGRAM, &Failure::from(e)),
+        Err(e) => report_to(&Failure::from(e), &mut log),
     };
+    // Last, after the error report: the line cloud-init's log and the journal end with.
     log(&summary);
     Ok(code)
 }
