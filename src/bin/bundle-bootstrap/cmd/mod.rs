@@ -133,11 +133,16 @@ pub fn resolve(
 /// (ISO 8601, whole seconds) and the program's name: the journal keeps every line as an entry of
 /// its own, and the scripts' lines (`[module] …`) stay easy to tell apart.
 pub fn log(text: &str) {
+    log_as(super::PROGRAM, text);
+}
+
+/// [`log`], with `name` in place of the program's name (`bundle-bootstrap watch`).
+pub fn log_as(name: &str, text: &str) {
     let now = startup_bundle::date::rfc3339(std::time::SystemTime::now());
     let mut err = std::io::stderr().lock();
     for line in text.lines() {
         // Nowhere to report a failing stderr.
-        let _ = writeln!(err, "{now} {}: {line}", super::PROGRAM);
+        let _ = writeln!(err, "{now} {name}: {line}");
     }
 }
 

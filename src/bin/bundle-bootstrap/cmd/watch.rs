@@ -64,9 +64,8 @@ impl WatchArgs {
         };
         let opts = run.options(&mut super::log)?;
         super::run::handle_signals(&opts)?;
-        let stopped = watch::watch(&opts, &every, &mut |line| {
-            eprintln!("{} watch: {line}", crate::PROGRAM)
-        })?;
+        let name = format!("{} watch", crate::PROGRAM);
+        let stopped = watch::watch(&opts, &every, &mut |line| super::log_as(&name, line))?;
         Ok(stopped.exit().into())
     }
 }
