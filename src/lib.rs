@@ -7,6 +7,7 @@
 //! Only [`boot`] knows the order of those stages on the instance, and only [`pack`] on the
 //! publisher's side.
 
+pub mod arch;
 pub mod archive;
 pub mod aws;
 pub mod boot;
