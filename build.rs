@@ -81,4 +81,17 @@ fn main() {
     ] {
         fs::write(out.join(file), table(&root, folder, doc)).expect("write a table");
     }
+    // The static bootstraps (.ci/dist builds them for musl): no unwind tables in the file, about
+    // 420 KiB of the x86_64 one. The release profile aborts on panic, so nothing unwinds; only a
+    // backtrace would read them (`RUST_BACKTRACE` then shows no frames; a panic still prints its
+    // message and location).
+    if std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("musl") {
+        let script = root.join("build/no-unwind-tables.ld");
+        println!("cargo:rerun-if-changed=build/no-unwind-tables.ld");
+        println!(
+            "cargo:rustc-link-arg-bin=bundle-bootstrap=-Wl,-T,{}",
+            script.display()
+        );
+        println!("cargo:rustc-link-arg-bin=bundle-bootstrap=-Wl,--no-eh-frame-hdr");
+    }
 }

@@ -1,14 +1,18 @@
 //! EC2 user-data scripts, rendered from options: string in, string out. Runs nothing, reads nothing.
 //!
-//! Two variants. The default downloads `bundle-bootstrap`, refuses to run it unless its sha256 is the
-//! pinned one, and runs it with every flag the bundle needs — the passphrase source included
-//! (`--pass ssm:NAME`, `secretsmanager:ID`, `file:PATH`): `bundle-bootstrap` reads it itself, so no
-//! `aws` CLI is needed and no passphrase sits in the script's environment. `--shell-only` needs no
-//! binary, only `curl`, `openssl` and `tar` on a stock image (and the `aws` CLI for an `ssm:` or
+//! Two variants. The default ([`bootstrap`]) downloads `bundle-bootstrap` for the instance's
+//! architecture, refuses to run it unless its sha256 is the pinned one, and runs it with every flag
+//! the bundle needs — the passphrase source included (`--pass ssm:NAME`, `secretsmanager:ID`,
+//! `file:PATH`): `bundle-bootstrap` reads it itself, so no `aws` CLI is needed and no passphrase
+//! sits in the script's environment. `--shell-only` ([`shell_only`]) needs no binary, only `curl`,
+//! `openssl`, `tar` and the Python cloud-init itself runs on (and the `aws` CLI for an `ssm:` or
 //! `secretsmanager:` passphrase): the seed article's five lines done right (strict mode, retries,
 //! pbkdf2, sha256 pin, order from `bundle.json`, init once, fail loudly).
 //!
-//! EC2 refuses user-data over 16 KiB, so a larger script is an error here rather than at launch.
+//! Renders only what will work: the `bundle-bootstrap run` line is checked with that program's own
+//! parser ([`crate::cli::check_run_line`]), pins must be sha256s, and `--shell-only` refuses what it
+//! cannot do. EC2 refuses user-data over 16 KiB, so a larger script is an error here rather than at
+//! launch.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -19,7 +23,11 @@ use crate::enc::{Kdf, Params};
 use crate::exit::{Classify, Exit};
 use crate::shell::quote as q;
 
+mod bootstrap;
+mod pins;
+mod shell_only;
 mod units;
+pub use pins::{ARCH_PLACEHOLDER, BootstrapPin};
 pub use units::Units;
 
 /// Where the user-data script logs on the instance (besides the console), unless told.
@@ -68,10 +76,11 @@ pub struct UserdataOptions {
     pub url: String,
     /// Which script.
     pub variant: Variant,
-    /// Where `bundle-bootstrap` is downloaded from (Bootstrap variant).
+    /// Where `bundle-bootstrap` is downloaded from (Bootstrap variant); `{arch}` in it becomes the
+    /// instance's architecture.
     pub bootstrap_url: Option<String>,
-    /// Its pinned sha256 (Bootstrap variant).
-    pub bootstrap_sha256: Option<String>,
+    /// Its pinned sha256s, one per architecture or one for all (Bootstrap variant).
+    pub bootstrap_pins: Vec<BootstrapPin>,
     /// The passphrase source at boot.
     pub pass_from: PassFrom,
     /// How the bundle was encrypted.
@@ -86,7 +95,7 @@ pub struct UserdataOptions {
     pub log_file: String,
     /// `--env` pairs for the modules.
     pub env: Vec<(String, String)>,
-    /// Extra `bundle-bootstrap run` flags, passed as they are.
+    /// Extra `bundle-bootstrap run` flags, passed as they are once its parser accepts them.
     pub extra_args: Vec<String>,
     /// Whether the script installs the systemd units after the first successful run.
     pub units: Units,
@@ -101,6 +110,21 @@ pub enum UserdataError {
     /// The script is larger than EC2 accepts.
     #[error("the user-data is {0} bytes; EC2 accepts at most {EC2_USERDATA_LIMIT}")]
     TooLarge(usize),
+    /// No sha256 for the `bundle-bootstrap` the instance downloads.
+    #[error("--bootstrap-sha256 is required: the instance must refuse a swapped bundle-bootstrap")]
+    NoBootstrapPin,
+    /// Pins that cannot work with the bootstrap URL.
+    #[error("{0}")]
+    Pins(String),
+    /// A value that is not a sha256.
+    #[error("{0}")]
+    NotSha256(String),
+    /// The `bundle-bootstrap run` line would not parse on the instance.
+    #[error("{0}")]
+    RunFlags(String),
+    /// Something `--shell-only` cannot do.
+    #[error("{0}")]
+    ShellOnly(String),
 }
 
 impl Classify for UserdataError {
@@ -110,21 +134,44 @@ impl Classify for UserdataError {
 
     fn hint(&self) -> Option<String> {
         match self {
-            UserdataError::Missing(_) => None,
-            UserdataError::TooLarge(_) => {
-                Some("move --env values into the bundle itself".to_string())
-            }
+            UserdataError::TooLarge(_) => Some(
+                "move --env values into the bundle itself (the [env] table of bundle.toml)".into(),
+            ),
+            UserdataError::NoBootstrapPin => Some(
+"pin the file you upload: --bootstrap-sha256 with the HEX `sha256sum bundle-bootstrap` \
+                 prints, or --bootstrap-file PATH, which computes it (repeatable: one file per \
+                 architecture, with {arch} in --bootstrap-url)"
+                    .into(),
+            ),
+            UserdataError::RunFlags(_) => Some(
+                "the flags after -- are bundle-bootstrap run's (bundle-bootstrap run --help lists them)"
+                    .into(),
+            ),
+            UserdataError::ShellOnly(_) => Some(
+                "drop --shell-only: the default user-data runs bundle-bootstrap, which does all of it"
+                    .into(),
+            ),
+            UserdataError::Missing(_)
+            | UserdataError::Pins(_)
+            | UserdataError::NotSha256(_) => None,
         }
     }
 }
 
-/// Renders the user-data script.
+/// Renders the user-data script, or refuses what would fail on the instance.
 pub fn render(o: &UserdataOptions) -> Result<String, UserdataError> {
+    if let Some(sha) = &o.sha256 {
+        sha.parse::<crate::cli::Sha256Hex>()
+            .map_err(|e| UserdataError::NotSha256(format!("--sha256: {e}")))?;
+    }
+    if o.variant == Variant::ShellOnly {
+        shell_only::refuse_what_it_cannot_do(o)?;
+    }
     let mut s = String::new();
     header(&mut s, o);
     match o.variant {
-        Variant::Bootstrap => bootstrap_body(&mut s, o)?,
-        Variant::ShellOnly => shell_body(&mut s, o),
+        Variant::Bootstrap => bootstrap::body(&mut s, o)?,
+        Variant::ShellOnly => shell_only::body(&mut s, o),
     }
     if s.len() > EC2_USERDATA_LIMIT {
         return Err(UserdataError::TooLarge(s.len()));
@@ -138,9 +185,9 @@ fn header(s: &mut String, o: &UserdataOptions) {
             "downloads bundle-bootstrap (sha256-pinned) and runs the bundle with it"
         }
         Variant::ShellOnly if needs_aws_cli(o) => {
-            "needs curl, openssl, tar and the aws CLI (for the passphrase)"
+            "needs curl, openssl, tar, python and the aws CLI (for the passphrase)"
         }
-        Variant::ShellOnly => "needs only curl, openssl and tar",
+        Variant::ShellOnly => "needs only curl, openssl, tar and python (cloud-init's)",
     };
     let _ = writeln!(s, "#!/bin/bash");
     let _ = writeln!(
@@ -158,7 +205,7 @@ fn header(s: &mut String, o: &UserdataOptions) {
     let _ = writeln!(s, "exec > >(tee -a \"$LOG\") 2>&1");
     let _ = writeln!(s, "say() {{ echo \"startup-bundle: $*\"; }}");
     if o.variant == Variant::Bootstrap {
-        summary_last(s);
+        bootstrap::summary_last(s);
     } else {
         let _ = writeln!(
             s,
@@ -190,18 +237,6 @@ fn header(s: &mut String, o: &UserdataOptions) {
 fn needs_aws_cli(o: &UserdataOptions) -> bool {
     o.variant == Variant::ShellOnly
         && matches!(o.pass_from, PassFrom::Ssm(_) | PassFrom::SecretsManager(_))
-}
-
-/// `--pass SPEC` for bundle-bootstrap: every source it reads itself (not an inline passphrase,
-/// which the script exports as `BUNDLE_PASSPHRASE`).
-fn pass_args(pass_from: &PassFrom) -> Vec<String> {
-    let spec = match pass_from {
-        PassFrom::Ssm(name) => format!("ssm:{name}"),
-        PassFrom::SecretsManager(id) => format!("secretsmanager:{id}"),
-        PassFrom::File(path) => format!("file:{}", path.display()),
-        PassFrom::Inline(_) => return Vec::new(),
-    };
-    vec!["--pass".to_string(), q(&spec)]
 }
 
 fn passphrase(s: &mut String, o: &UserdataOptions) {
@@ -279,6 +314,7 @@ fn passphrase(s: &mut String, o: &UserdataOptions) {
     );
 }
 
+/// `bundle-bootstrap run`'s flags for `params`, unquoted.
 fn decrypt_flags(params: &Params) -> Vec<String> {
     let mut flags = vec![
         "--cipher".to_string(),
@@ -291,201 +327,4 @@ fn decrypt_flags(params: &Params) -> Vec<String> {
         Kdf::Legacy => flags.push("--legacy-kdf".to_string()),
     }
     flags
-}
-
-fn bootstrap_body(s: &mut String, o: &UserdataOptions) -> Result<(), UserdataError> {
-    let url = o.bootstrap_url.as_deref().ok_or_else(|| {
-        UserdataError::Missing("--bootstrap-url is required (or --shell-only)".into())
-    })?;
-    let sha = o.bootstrap_sha256.as_deref().ok_or_else(|| {
-        UserdataError::Missing(
-            "--bootstrap-sha256 is required: the instance must refuse a swapped binary".into(),
-        )
-    })?;
-    let _ = writeln!(s, "INSTALL_DIR={}", q(&o.install_dir));
-    let _ = writeln!(s, "mkdir -p \"$INSTALL_DIR\"");
-    let _ = writeln!(s, "tmp=$(mktemp \"$INSTALL_DIR/.bundle-bootstrap.XXXXXX\")");
-    let _ = writeln!(s, "say \"downloading bundle-bootstrap\"");
-    let _ = writeln!(s, "fetch {} \"$tmp\"", q(url));
-    let _ = writeln!(
-        s,
-        "sha256_is \"$tmp\" {} || {{ rm -f \"$tmp\"; exit 1; }}",
-        q(sha)
-    );
-    let _ = writeln!(
-        s,
-        "chmod 0755 \"$tmp\" && mv -f \"$tmp\" \"$INSTALL_DIR/bundle-bootstrap\""
-    );
-    let mut args = vec![
-        "run".to_string(),
-        "\"$BUNDLE_URL\"".to_string(),
-        "--state-dir".to_string(),
-        "\"$STATE\"".to_string(),
-    ];
-    args.extend(pass_args(&o.pass_from));
-    args.extend(decrypt_flags(&o.params).iter().map(|a| q(a)));
-    if let Some(sha) = &o.sha256 {
-        args.extend(["--sha256".to_string(), q(sha)]);
-    }
-    for (k, v) in &o.env {
-        args.extend(["--env".to_string(), q(&format!("{k}={v}"))]);
-    }
-    args.extend(o.extra_args.iter().map(|a| q(a)));
-    args.extend(units::pass_for_later_boots(s, o));
-    let _ = writeln!(s, "say \"running bundle-bootstrap\"");
-    let _ = writeln!(s, "BOOT_OUT=$(mktemp \"$STATE/.bootstrap-output.XXXXXX\")");
-    let _ = writeln!(
-        s,
-        "\"$INSTALL_DIR/bundle-bootstrap\" {} 2>&1 | tee \"$BOOT_OUT\"",
-        args.join(" ")
-    );
-    units::install_units(s, o);
-    if o.units != Units::Skip {
-        // Something was printed after the summary: print it again.
-        let _ = writeln!(s, "tail -n 1 \"$BOOT_OUT\"");
-    }
-    Ok(())
-}
-
-/// The bootstrap variant ends the console with bundle-bootstrap's one-line summary, whatever
-/// happens after it: its output (stdout and stderr, in order, through one pipe) is copied to a
-/// root-only file in the state folder, and when the script fails after bundle-bootstrap ran —
-/// bundle-bootstrap itself failed, or installing the units did — the ERR trap prints its own
-/// `FAILED at line N` first, then that file's last line: the summary. The copy goes when the
-/// script ends. (Re-reading the summary from `status.json` instead could show an older run's:
-/// a run that stops on its flags or its lock records nothing.)
-fn summary_last(s: &mut String) {
-    let _ = writeln!(
-        s,
-        "# bundle-bootstrap's output is copied here, so that its last line, the boot's summary, can be printed last."
-    );
-    let _ = writeln!(s, "BOOT_OUT=\"\"");
-    let _ = writeln!(
-        s,
-        "trap 'say \"FAILED at line $LINENO (exit $?); see $LOG\"; if [ -s \"$BOOT_OUT\" ]; then tail -n 1 \"$BOOT_OUT\"; fi' ERR"
-    );
-    let _ = writeln!(
-        s,
-        "trap 'if [ -n \"$BOOT_OUT\" ]; then rm -f \"$BOOT_OUT\"; fi' EXIT"
-    );
-}
-
-fn shell_body(s: &mut String, o: &UserdataOptions) {
-    let flags = match o.params.kdf {
-        Kdf::Pbkdf2 { iterations } => format!(
-            "-{} -pbkdf2 -iter {iterations} -md {}",
-            o.params.cipher, o.params.digest
-        ),
-        Kdf::Legacy => format!("-{} -md {}", o.params.cipher, o.params.digest),
-    };
-    let _ = writeln!(s, "work=$(mktemp -d \"$STATE/boot.XXXXXX\")");
-    let _ = writeln!(s, "trap 'rm -rf \"$work\"' EXIT");
-    let _ = writeln!(s, "say \"downloading the bundle\"");
-    let _ = writeln!(s, "fetch \"$BUNDLE_URL\" \"$work/bundle\"");
-    if let Some(sha) = &o.sha256 {
-        let _ = writeln!(s, "sha256_is \"$work/bundle\" {}", q(sha));
-    }
-    let _ = writeln!(
-        s,
-        "armour=\"\"; [ \"$(head -c 8 \"$work/bundle\")\" = Salted__ ] || armour=-a"
-    );
-    let _ = writeln!(
-        s,
-        "# shellcheck disable=SC2086 # $armour is empty or one flag"
-    );
-    let _ = writeln!(
-        s,
-        "openssl enc -d {flags} $armour -pass env:BUNDLE_PASSPHRASE -in \"$work/bundle\" -out \"$work/payload\" \\"
-    );
-    let _ = writeln!(
-        s,
-        "  || {{ say \"decryption failed: wrong passphrase or parameters, or a damaged file\"; exit 3; }}"
-    );
-    let _ = writeln!(s, "unset BUNDLE_PASSPHRASE");
-    let _ = writeln!(s, "mkdir \"$work/x\"");
-    let _ = writeln!(
-        s,
-        "# GNU tar detects gzip or zstd itself; no absolute names, no owners from the archive."
-    );
-    let _ = writeln!(
-        s,
-        "tar -C \"$work/x\" -xf \"$work/payload\" --no-same-owner --no-same-permissions || {{ say \"the bundle is not a readable archive\"; exit 4; }}"
-    );
-    let _ = writeln!(s, "rm -f \"$work/bundle\" \"$work/payload\"");
-    let _ = writeln!(s, "root=\"$work/x/start-up-bundle\"");
-    let _ = writeln!(s, "manifest=\"$root/bundle.json\"");
-    let _ = writeln!(
-        s,
-        "[ -f \"$manifest\" ] || {{ say \"no start-up-bundle/bundle.json: pack the bundle with bundle pack\"; exit 4; }}"
-    );
-    let _ = writeln!(
-        s,
-        "# bundle.json is written by bundle pack, pretty-printed: module fields sit 6 spaces in."
-    );
-    let _ = writeln!(
-        s,
-        "mapfile -t modules < <(sed -n 's/^      \"name\": \"\\(.*\\)\",$/\\1/p' \"$manifest\")"
-    );
-    let _ = writeln!(
-        s,
-        "mapfile -t digests < <(sed -n 's/^      \"digest\": \"sha256:\\([0-9a-f]*\\)\",$/\\1/p' \"$manifest\")"
-    );
-    let _ = writeln!(
-        s,
-        "BUNDLE_NAME=$(sed -n 's/^  \"name\": \"\\(.*\\)\",$/\\1/p' \"$manifest\")"
-    );
-    let _ = writeln!(
-        s,
-        "BUNDLE_VERSION=$(sed -n 's/^  \"version\": \"\\(.*\\)\",$/\\1/p' \"$manifest\")"
-    );
-    let _ = writeln!(
-        s,
-        "export BUNDLE_NAME BUNDLE_VERSION BUNDLE_ROOT=\"$root\" BUNDLE_STATE_DIR=\"$STATE\""
-    );
-    for (k, v) in &o.env {
-        let _ = writeln!(s, "export {k}={}", q(v));
-    }
-    let _ = writeln!(s, "mkdir -p \"$STATE/init\"");
-    let _ = writeln!(s, "run_script() {{ # module phase");
-    let _ = writeln!(s, "  local dir=\"$root/$1\" script=\"\" status=0");
-    let _ = writeln!(
-        s,
-        "  for candidate in \"$2\" \"$2.sh\"; do [ -f \"$dir/$candidate\" ] && {{ script=$candidate; break; }}; done"
-    );
-    let _ = writeln!(s, "  [ -n \"$script\" ] || return 0");
-    let _ = writeln!(s, "  say \"$1: $2\"");
-    let _ = writeln!(s, "  if [ -x \"$dir/$script\" ]; then");
-    let _ = writeln!(
-        s,
-        "    (cd \"$dir\" && BUNDLE_MODULE=$1 BUNDLE_PHASE=$2 \"./$script\") || status=$?"
-    );
-    let _ = writeln!(s, "  else");
-    let _ = writeln!(
-        s,
-        "    (cd \"$dir\" && BUNDLE_MODULE=$1 BUNDLE_PHASE=$2 bash \"./$script\") || status=$?"
-    );
-    let _ = writeln!(s, "  fi");
-    let _ = writeln!(
-        s,
-        "  [ \"$status\" = 0 ] || {{ say \"module $1 failed: $2 exited with status $status; later modules not run\"; exit 5; }}"
-    );
-    let _ = writeln!(s, "}}");
-    let _ = writeln!(s, "for i in \"${{!modules[@]}}\"; do");
-    let _ = writeln!(
-        s,
-        "  record=\"$STATE/init/${{modules[$i]}}@${{digests[$i]}}\""
-    );
-    let _ = writeln!(
-        s,
-        "  [ -e \"$record\" ] || {{ run_script \"${{modules[$i]}}\" init; : > \"$record\"; }}"
-    );
-    let _ = writeln!(s, "done");
-    let _ = writeln!(
-        s,
-        "for m in \"${{modules[@]}}\"; do run_script \"$m\" start; done"
-    );
-    let _ = writeln!(
-        s,
-        "say \"ok: $BUNDLE_NAME $BUNDLE_VERSION: ${{#modules[@]}} modules started\""
-    );
 }

@@ -24,6 +24,11 @@ mod cli_pack;
 mod cli_boot;
 // `bundle userdata`: rendered scripts run for real under bash.
 mod userdata;
+// Issue 12: `bundle userdata` renders only what will work (run flags through bundle-bootstrap's
+// parser, --shell-only's limits, init records shared with bundle-bootstrap, settings).
+mod userdata_checks;
+// Issue 11: one user-data for x86_64 and aarch64 (`{arch}`, pins per architecture, uname -m).
+mod userdata_arch;
 // Signatures: keygen/sign/verify against the real minisign, flips, rotation, rollback, expiry.
 mod sign;
 // The module library and templates: shellcheck, `bundle new`, base and perl for real.

@@ -164,7 +164,7 @@ fn check_and_pack_find_the_built_in_library_far_from_the_repository() {
 }
 
 /// A module whose start script prints the three settings it sees.
-fn settings_personality(root: &Path) -> PathBuf {
+pub(crate) fn settings_personality(root: &Path) -> PathBuf {
     let dir = root.join("conf");
     write(
         &dir,

@@ -12,14 +12,14 @@ use crate::support::{
     tool, write,
 };
 
-struct Setup {
-    tmp: tempfile::TempDir,
-    server: Server,
-    bundle_sha: String,
-    bootstrap_sha: String,
+pub(crate) struct Setup {
+    pub(crate) tmp: tempfile::TempDir,
+    pub(crate) server: Server,
+    pub(crate) bundle_sha: String,
+    pub(crate) bootstrap_sha: String,
 }
 
-fn setup() -> Setup {
+pub(crate) fn setup() -> Setup {
     let tmp = scratch();
     let dir = tmp.path().join("p");
     for (name, requires) in [("web", "db"), ("db", "")] {
@@ -52,7 +52,7 @@ fn setup() -> Setup {
 
 impl Setup {
     /// Where the script downloads bundle-bootstrap from, and its sha256.
-    fn bootstrap_flags(&self) -> [String; 4] {
+    pub(crate) fn bootstrap_flags(&self) -> [String; 4] {
         [
             "--bootstrap-url".into(),
             self.server.url("/bundle-bootstrap"),
@@ -61,14 +61,14 @@ impl Setup {
         ]
     }
 
-    fn render(&self, extra: &[impl AsRef<std::ffi::OsStr>]) -> Ran {
+    pub(crate) fn render(&self, extra: &[impl AsRef<std::ffi::OsStr>]) -> Ran {
         let t = self.tmp.path();
         let pass = format!("file:{}", t.join("pass").display());
         run(self.render_command(&["--pass-from", &pass]).args(extra))
     }
 
     /// `bundle userdata` with the scratch paths, and `pass` for the passphrase flags.
-    fn render_command(&self, pass: &[&str]) -> std::process::Command {
+    pub(crate) fn render_command(&self, pass: &[&str]) -> std::process::Command {
         let t = self.tmp.path();
         let mut cmd = bundle();
         cmd.args([
@@ -94,7 +94,7 @@ impl Setup {
     /// folder (`$BUNDLE_BOOTSTRAP_CONFIG`, which the script and bundle-bootstrap both honour), and
     /// `install` pointed at a scratch unit folder, at `systemd` as the folder that says systemd
     /// runs the machine, and at the stand-in `systemctl`: never this machine's own.
-    fn execute_with(&self, script: &str, systemd: &str) -> Ran {
+    pub(crate) fn execute_with(&self, script: &str, systemd: &str) -> Ran {
         let t = self.tmp.path();
         let install = "\"$INSTALL_DIR/bundle-bootstrap\" install";
         let script = script.replace(
@@ -121,26 +121,26 @@ impl Setup {
             .env("PATH", path_var))
     }
 
-    fn execute(&self, script: &str) -> Ran {
+    pub(crate) fn execute(&self, script: &str) -> Ran {
         self.execute_with(script, "run-systemd")
     }
 
-    fn config(&self) -> std::path::PathBuf {
+    pub(crate) fn config(&self) -> std::path::PathBuf {
         self.tmp.path().join("etc/bootstrap.toml")
     }
 
     /// What a later boot's unit runs: the saved configuration alone, no passphrase around.
-    fn later_boot(&self) -> Ran {
+    pub(crate) fn later_boot(&self) -> Ran {
         run(bootstrap().arg("--config").arg(self.config()).arg("run"))
     }
 
-    fn trace(&self) -> Vec<String> {
+    pub(crate) fn trace(&self) -> Vec<String> {
         let text = fs::read_to_string(self.tmp.path().join("state/trace")).unwrap_or_default();
         text.lines().map(str::to_string).collect()
     }
 }
 
-fn shellcheck(script: &str, dir: &Path) {
+pub(crate) fn shellcheck(script: &str, dir: &Path) {
     let path = dir.join("check.sh");
     fs::write(&path, script).unwrap();
     run(tool("shellcheck").arg(&path)).ok();

@@ -2,7 +2,6 @@
 //! by the caller (e.g. a generated `bundle.json`), and the checks that keep `pack` from writing
 //! anything the extractor would refuse. Reads the file system (metadata only); writes nothing.
 
-use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -13,6 +12,7 @@ use super::paths;
 /// Permission bits kept in the archive: setuid, setgid and sticky bits are dropped.
 pub(crate) const PERMISSION_BITS: u32 = 0o777;
 /// The mode a symlink is written with (its own mode means nothing on Linux).
+#[cfg(feature = "publisher")]
 pub(crate) const SYMLINK_MODE: u32 = 0o777;
 
 /// Where an entry's content comes from.
@@ -121,9 +121,10 @@ pub fn content_bytes(entries: &[PackEntry]) -> Result<u64, ArchiveError> {
 
 /// Sorts `entries` by path bytes and checks them against the extractor's rules: canonical paths,
 /// no duplicates, nothing below a file or symlink, symlinks that stay inside the archive.
+#[cfg(feature = "publisher")]
 pub(crate) fn sort_and_check(entries: &mut [PackEntry]) -> Result<(), ArchiveError> {
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
-    let mut leaves: HashMap<&str, &'static str> = HashMap::new();
+    let mut leaves: std::collections::HashMap<&str, &'static str> = Default::default();
     for (i, entry) in entries.iter().enumerate() {
         let refuse = |reason: &str| ArchiveError::BadEntry {
             entry: entry.path.clone(),

@@ -17,8 +17,10 @@ pub mod entry;
 mod error;
 mod extract;
 mod gzip_read;
+#[cfg(feature = "publisher")]
 mod pack;
 mod paths;
+#[cfg(feature = "publisher")]
 mod pipeline;
 pub mod readahead;
 mod staging;
@@ -33,6 +35,7 @@ use std::str::FromStr;
 
 pub use entry::{PackEntry, Source, collect_tree, content_bytes};
 pub use error::ArchiveError;
+#[cfg(feature = "publisher")]
 pub use pack::{PackOptions, pack};
 pub use readahead::ReadAhead;
 pub use unpack::{Limits, Unpacked, unpack, unpack_in};

@@ -11,19 +11,23 @@
 //! Secrets live in zeroized strings and never reach `Debug`, logs or errors.
 
 mod api_error;
+#[cfg(feature = "publisher")]
 pub mod chain;
 pub mod credentials;
 pub mod endpoint;
 pub mod error;
 pub mod imds;
 pub mod json;
+#[cfg(feature = "publisher")]
 pub mod process;
+#[cfg(feature = "publisher")]
 pub mod profile;
 pub mod resolve;
 pub mod s3;
 pub mod secrets;
 mod sigv4;
 pub mod ssm;
+#[cfg(feature = "publisher")]
 pub mod sts;
 
 /// The region used when neither a flag, the environment, a profile nor IMDS names one.

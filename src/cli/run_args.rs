@@ -118,8 +118,23 @@ pub struct S3Flags {
 }
 
 impl RunArgs {
+    /// Refuses the signature flags without a key to check signatures with. Checked here, not by
+    /// clap: the keys may come from the saved configuration.
+    pub fn check_signature_flags(&self) -> Result<(), String> {
+        if self.pubkey.is_empty()
+            && (self.allow_downgrade || self.allow_expired || self.name.is_some())
+        {
+            return Err(
+                "--allow-downgrade, --allow-expired and --name are about signatures: give --pubkey too"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     /// The library's options for these flags.
     pub fn options(self, log: &mut dyn FnMut(&str)) -> Result<BootOptions, Failure> {
+        self.check_signature_flags().map_err(Failure::usage)?;
         let url = self.url.ok_or_else(|| {
             Failure::usage(
                 "no URL: give the bundle's URL, or save a configuration with a first `run URL`",
@@ -146,14 +161,6 @@ impl RunArgs {
             return Err(secret::SecretError::BadSpec.into());
         }
         let pass = secret::hold(self.decrypt.pass)?;
-        // Checked here, not by clap: the keys may come from the saved configuration.
-        if self.pubkey.is_empty()
-            && (self.allow_downgrade || self.allow_expired || self.name.is_some())
-        {
-            return Err(Failure::usage(
-                "--allow-downgrade, --allow-expired and --name are about signatures: give --pubkey too",
-            ));
-        }
         let keys = self
             .pubkey
             .iter()

@@ -12,11 +12,13 @@
 //! `crate::secret`), fetches nothing, and decrypts nothing.
 
 pub mod comment;
+#[cfg(feature = "publisher")]
 pub mod create;
 pub mod policy;
 pub mod verify;
 
 pub use comment::{CommentError, TrustedFacts};
+#[cfg(feature = "publisher")]
 pub use create::{KeyFiles, KeyProtection, NewKey, SignError, SigningKey};
 pub use policy::{Accepted, Expected, Policy, Rollback};
 pub use verify::{ExpiryPolicy, TrustedKey, Verified, VerifyError};

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::bootstrap::Word;
 use super::{PassFrom, UserdataOptions};
 
 /// What the script installs after the first successful run (Bootstrap variant).
@@ -24,7 +25,7 @@ pub enum Units {
 /// configuration (`$BUNDLE_BOOTSTRAP_CONFIG`'s folder, else `/etc/startup-bundle/`): cloud-init
 /// keeps the user-data root-only on the same disk already. Returns the extra `--pass` arguments
 /// for `run`, if any.
-pub(super) fn pass_for_later_boots(s: &mut String, o: &UserdataOptions) -> Vec<String> {
+pub(super) fn pass_for_later_boots(s: &mut String, o: &UserdataOptions) -> Vec<Word> {
     let spec = match (&o.pass_from, o.units) {
         (PassFrom::File(_) | PassFrom::Ssm(_) | PassFrom::SecretsManager(_), _) => {
             return Vec::new();
@@ -45,11 +46,18 @@ pub(super) fn pass_for_later_boots(s: &mut String, o: &UserdataOptions) -> Vec<S
                 s,
                 "printf '%s\\n' \"$BUNDLE_PASSPHRASE\" > \"$PASS_FILE.new\" && mv -f \"$PASS_FILE.new\" \"$PASS_FILE\""
             );
-            "\"file:$PASS_FILE\"".to_string()
+            // What the parser checks: the file where the configuration is by default.
+            let default_dir = std::path::Path::new(crate::boot::config::DEFAULT_CONFIG)
+                .parent()
+                .unwrap_or(std::path::Path::new("/"));
+            Word::var(
+                "\"file:$PASS_FILE\"",
+                format!("file:{}", default_dir.join("passphrase").display()),
+            )
         }
     };
     let _ = writeln!(s, "unset BUNDLE_PASSPHRASE");
-    vec!["--pass".to_string(), spec]
+    vec![Word::lit("--pass"), spec]
 }
 
 /// After the first successful run (`set -e` stops the script before, on failure): the units.

@@ -22,8 +22,21 @@ pub fn bundle() -> Command {
 
 /// `bundle-bootstrap`, as built by cargo for this test run. For `run` and `watch`, [`boot`] and
 /// [`watch`] add the flags every boot needs.
+///
+/// `$BUNDLE_BOOTSTRAP_UNDER_TEST` names another build to run instead (the static aarch64 one, say),
+/// and `$BUNDLE_BOOTSTRAP_RUNNER` a program to run it with (`qemu-aarch64-static`): how
+/// `.ci/bootstrap-size` runs the boot cases with the binaries instances download.
 pub fn bootstrap() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bundle-bootstrap"));
+    let bin = std::env::var_os("BUNDLE_BOOTSTRAP_UNDER_TEST")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_bundle-bootstrap").into());
+    let mut cmd = match std::env::var_os("BUNDLE_BOOTSTRAP_RUNNER") {
+        Some(runner) => {
+            let mut cmd = Command::new(runner);
+            cmd.arg(bin);
+            cmd
+        }
+        None => Command::new(bin),
+    };
     cmd.env_remove("BUNDLE_PASSPHRASE")
         .env("NO_PROXY", LOOPBACK)
         // Never the machine's own /etc/startup-bundle (a `run URL` saves its configuration), and

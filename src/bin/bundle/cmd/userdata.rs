@@ -1,12 +1,14 @@
 //! `bundle userdata URL`.
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use startup_bundle::arch::{Arch, ELF_HEADER_NEEDED};
 use startup_bundle::cli::{CipherFlags, Dur, EnvVar, Failure, Sha256Hex};
 use startup_bundle::secret::{self, PassSpec, Prompt};
 use startup_bundle::state::DEFAULT_STATE_DIR;
-use startup_bundle::userdata::{self, PassFrom, Units};
+use startup_bundle::userdata::{self, BootstrapPin, PassFrom, Units};
 
 use super::{Ctx, done, print};
 
@@ -28,13 +30,19 @@ pub struct UserdataArgs {
     /// With --pass-from inline: where to read the passphrase now [default: $BUNDLE_PASSPHRASE]
     #[arg(long, value_name = "SPEC")]
     pub pass: Option<PassSpec>,
-    /// Where the instance downloads bundle-bootstrap from
-    #[arg(long, value_name = "URL")]
+    /// Where the instance downloads bundle-bootstrap from; {arch} in it becomes the instance's
+    /// architecture, x86_64 or aarch64 (…/bundle-bootstrap-{arch})
+    #[arg(long, value_name = "URL", conflicts_with = "shell_only")]
     pub bootstrap_url: Option<String>,
-    /// The sha256 bundle-bootstrap must have, or the script stops before running anything
-    #[arg(long, value_name = "HEX")]
-    pub bootstrap_sha256: Option<Sha256Hex>,
-    /// Render a script that needs only curl, openssl and tar (no bundle-bootstrap)
+    /// The sha256 bundle-bootstrap must have, or the script stops before running anything:
+    /// ARCH=HEX once per architecture with {arch} in the URL, else HEX (repeatable)
+    #[arg(long, value_name = "[ARCH=]HEX", conflicts_with = "shell_only")]
+    pub bootstrap_sha256: Vec<BootstrapPin>,
+    /// The bundle-bootstrap build the instance will download: its sha256 is pinned for the
+    /// architecture its ELF header names (repeatable, one per architecture)
+    #[arg(long, value_name = "PATH", conflicts_with = "shell_only")]
+    pub bootstrap_file: Vec<PathBuf>,
+    /// Render a script that needs only curl, openssl, tar and python (no bundle-bootstrap)
     #[arg(long)]
     pub shell_only: bool,
     /// Pin the bundle file's sha256
@@ -108,6 +116,10 @@ impl UserdataArgs {
             ),
             (None, None) => None,
         };
+        let mut bootstrap_pins = self.bootstrap_sha256;
+        for file in &self.bootstrap_file {
+            bootstrap_pins.push(file_pin(file)?);
+        }
         let opts = userdata::UserdataOptions {
             url: self.url,
             variant: if self.shell_only {
@@ -116,7 +128,7 @@ impl UserdataArgs {
                 userdata::Variant::Bootstrap
             },
             bootstrap_url: self.bootstrap_url,
-            bootstrap_sha256: self.bootstrap_sha256.map(|s| s.to_string()),
+            bootstrap_pins,
             pass_from,
             params,
             sha256,
@@ -134,4 +146,34 @@ impl UserdataArgs {
         print(&userdata::render(&opts)?)?;
         done()
     }
+}
+
+/// The pin for a `--bootstrap-file`: its architecture from its ELF header, and its sha256.
+fn file_pin(path: &Path) -> Result<BootstrapPin, Failure> {
+    let cannot = |e: std::io::Error| {
+        Failure::usage(format!(
+            "--bootstrap-file {}: cannot read it: {e}",
+            path.display()
+        ))
+    };
+    let mut header = Vec::with_capacity(ELF_HEADER_NEEDED);
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(ELF_HEADER_NEEDED as u64)
+        .read_to_end(&mut header)
+        .map_err(cannot)?;
+    let arch = Arch::from_elf_header(&header).map_err(|why| {
+        Failure::usage(format!(
+            "--bootstrap-file {}: {why}; give a bundle-bootstrap build for x86_64 or aarch64",
+            path.display()
+        ))
+    })?;
+    let (hex, _) = startup_bundle::hashing::file_sha256(path).map_err(cannot)?;
+    let sha256 = hex
+        .parse()
+        .map_err(|e: String| Failure::usage(format!("--bootstrap-file {}: {e}", path.display())))?;
+    Ok(BootstrapPin {
+        arch: Some(arch),
+        sha256,
+    })
 }
