@@ -10,10 +10,9 @@ use flate2::write::GzEncoder;
 use startup_bundle::archive::{Compression, PackEntry, PackOptions, Source, pack};
 use startup_bundle::enc::{Armor, Encryptor, Params, SALT_LEN};
 use startup_bundle::personality::{
-    ARCHIVE_TOP, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, Manifest, ManifestData, ManifestModule,
-    module_digest,
+    ARCHIVE_TOP, Content, EnvTable, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, MANIFEST_FORMAT_V2,
+    Manifest, ManifestData, ManifestModule, module_digest,
 };
-use startup_bundle::personality::Content;
 
 use crate::Verdict;
 use crate::decrypt::{PARAMS, PASSPHRASE};
@@ -298,7 +297,11 @@ pub fn plan() -> io::Result<Vec<Vec<u8>>> {
     plan::write_fixture(&unpacked, Input::Manifest, b"")?;
     let top = unpacked.join(ARCHIVE_TOP);
     let module = |name: &str, requires: &[&str], start: &str, init: Option<&str>| {
-        let Content { digest, files, bytes } = module_digest(&top.join(name))?;
+        let Content {
+            digest,
+            files,
+            bytes,
+        } = module_digest(&top.join(name))?;
         Ok::<_, io::Error>(ManifestModule {
             name: name.to_owned(),
             requires: requires.iter().map(|r| (*r).to_owned()).collect(),
@@ -308,18 +311,26 @@ pub fn plan() -> io::Result<Vec<Vec<u8>>> {
             start: start.to_owned(),
             init: init.map(str::to_owned),
             origin: "local".to_owned(),
+            env: EnvTable::new(),
         })
     };
-    let manifest = |modules, data: Vec<ManifestData>| Manifest {
-        format: if data.is_empty() {
-            MANIFEST_FORMAT_V1
-        } else {
+    // The oldest format that holds what the manifest carries, as `bundle pack` writes it.
+    let manifest = |modules: Vec<ManifestModule>, data: Vec<ManifestData>, env: EnvTable| {
+        let format = if !env.is_empty() || modules.iter().any(|m| !m.env.is_empty()) {
             MANIFEST_FORMAT
-        },
-        name: "seed".to_owned(),
-        version: "1".to_owned(),
-        modules,
-        data,
+        } else if !data.is_empty() {
+            MANIFEST_FORMAT_V2
+        } else {
+            MANIFEST_FORMAT_V1
+        };
+        Manifest {
+            format,
+            name: "seed".to_owned(),
+            version: "1".to_owned(),
+            modules,
+            data,
+            env,
+        }
     };
     let full = manifest(
         vec![
@@ -327,10 +338,19 @@ pub fn plan() -> io::Result<Vec<Vec<u8>>> {
             module("beta", &["alpha"], "start.sh", None)?,
         ],
         Vec::new(),
+        EnvTable::new(),
     );
-    let only_alpha = manifest(vec![module("alpha", &[], "start", None)?], Vec::new());
+    let only_alpha = manifest(
+        vec![module("alpha", &[], "start", None)?],
+        Vec::new(),
+        EnvTable::new(),
+    );
     // gamma, which has no start script, as a data folder that beta requires.
-    let Content { digest, files, bytes } = module_digest(&top.join("gamma"))?;
+    let Content {
+        digest,
+        files,
+        bytes,
+    } = module_digest(&top.join("gamma"))?;
     let gamma = ManifestData {
         name: "gamma".to_owned(),
         digest,
@@ -344,14 +364,25 @@ pub fn plan() -> io::Result<Vec<Vec<u8>>> {
             module("beta", &["alpha", "gamma"], "start.sh", None)?,
         ],
         vec![gamma],
+        EnvTable::new(),
+    );
+    // Settings for the bundle and for one module (format 3).
+    let mut alpha = module("alpha", &[], "start", Some("init"))?;
+    alpha.env = EnvTable::from([("ALPHA_PORT".to_owned(), "8080".to_owned())]);
+    let with_env = manifest(
+        vec![alpha, module("beta", &["alpha"], "start.sh", None)?],
+        Vec::new(),
+        EnvTable::from([("GREETING".to_owned(), "hello\nworld".to_owned())]),
     );
     let mut out = Vec::new();
-    for m in [full, only_alpha, with_data] {
+    for m in [full, only_alpha, with_data, with_env] {
         out.push(with_selector(Input::Manifest, &m.to_json()));
     }
     for toml in [
         "requires = [\"alpha\"]\n",
         "name = \"beta\"\nversion = \"1\"\ndescription = \"b\"\nrequires = []\n",
+        "requires = [\"alpha\"]\n[env]\nBETA_PORT = \"80\"\n",
+        // Refused, the smoke run expects these two last: a cycle, and a data folder with a script.
         "requires = [\"beta\"]\n",
         "kind = \"data\"\n",
     ] {
