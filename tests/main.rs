@@ -65,3 +65,6 @@ mod watch_fleet;
 // `bundle try`: it says what it would change and asks first, a second try on a kept state, the
 // signed pointer path, the printed commands run as printed, a failure's logs kept.
 mod trial;
+// Issue 12: README.md's command blocks (quick start, the path to a running instance, signatures,
+// publish and rollback) run as written, with a substitution table the README states.
+mod readme;
