@@ -68,3 +68,6 @@ mod trial;
 // A boot log an operator can read: the version first, timed lines, a begin and an end per script,
 // progress during a slow download, the summary last.
 mod boot_log;
+// Issue 12: README.md's command blocks (quick start, the path to a running instance, signatures,
+// publish and rollback) run as written, with a substitution table the README states.
+mod readme;
