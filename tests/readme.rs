@@ -35,7 +35,10 @@ const TABLE: &[Rule] = &[
     ),
     // The broker's template installs Erlang and RabbitMQ as root: the same path with `hello`.
     Replace("--template message-broker", "--template hello"),
-    Replace("bundle try ", "bundle try --yes --iter 1000 "),
+    // The quick start's `try` has its `--yes`; the path's asks, and CI runs as root without a
+    // terminal to answer.
+    Replace("bundle try my-broker", "bundle try my-broker --yes"),
+    Replace("bundle try ", "bundle try --iter 1000 "),
     Replace("bundle pack ", "bundle pack --iter 1000 "),
     Exact("bundle keygen", "bundle keygen --unencrypted"),
     Replace("s3://team-bundles/prod/", "{url}/prod/"),
