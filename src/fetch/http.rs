@@ -46,7 +46,7 @@ pub(crate) enum Answer {
 }
 
 /// What the attempts of one download learnt so far.
-struct Progress<'a> {
+struct Learnt<'a> {
     /// How to resume a cut body.
     resume: Resume,
     /// The validators to send while no body has come (a 200 means the object changed: later
@@ -113,7 +113,7 @@ pub(crate) fn download(
             "the fetches before this one in the same run used it all".into(),
         ));
     }
-    let mut progress = Progress {
+    let mut learnt = Learnt {
         resume: Resume::default(),
         ask: known,
         got: None,
@@ -127,7 +127,7 @@ pub(crate) fn download(
         backoff,
         "fetch",
         log,
-        || session.attempt(part, &mut progress),
+        || session.attempt(part, &mut learnt),
         gave_up,
     )
 }
@@ -157,8 +157,8 @@ pub(crate) fn client(
 }
 
 impl Session<'_> {
-    fn attempt(&self, part: &mut Part, progress: &mut Progress) -> Result<Answer, Failure> {
-        let resume = &mut progress.resume;
+    fn attempt(&self, part: &mut Part, learnt: &mut Learnt) -> Result<Answer, Failure> {
+        let resume = &mut learnt.resume;
         let ask = resume.ask(part.len());
         let from = match &ask {
             Some(_) => part.len(),
@@ -172,7 +172,7 @@ impl Session<'_> {
             .flat_map(|(range, etag)| [(RANGE.as_str(), range.as_str()), (IF_RANGE.as_str(), etag)])
             .collect();
         // A resumed body is of an object already answered with 200: never conditional then.
-        let condition = progress
+        let condition = learnt
             .ask
             .filter(|_| ask.is_none())
             .and_then(Validators::condition);
@@ -195,8 +195,8 @@ impl Session<'_> {
             StatusCode::OK => {
                 reset(part, &self.shown)?;
                 resume.whole(response.headers(), response.content_length());
-                progress.ask = None;
-                progress.got = Validators::of(response.headers());
+                learnt.ask = None;
+                learnt.got = Validators::of(response.headers());
                 response.content_length()
             }
             StatusCode::PARTIAL_CONTENT if from == 0 => {
@@ -251,7 +251,7 @@ impl Session<'_> {
                     "body from {here} cut short at {got} of {total}"
                 )))
             }
-            _ => Ok(Answer::Body(progress.got.clone())),
+            _ => Ok(Answer::Body(learnt.got.clone())),
         }
     }
 
